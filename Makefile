@@ -1,0 +1,40 @@
+# CS Cockpit. `make demo` and `make test` are the two commands (README.md).
+SHELL := /bin/bash
+PYTHON := $(shell scripts/find-python)
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test lint bench clean
+
+# uv is bootstrapped into its own small venv so a machine needs nothing but Python >= 3.12.
+$(UV):
+	@test -n "$(PYTHON)" || exit 1
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python "$(PYTHON)"
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py demo
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .tools db.sqlite3 var

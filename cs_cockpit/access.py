@@ -1,0 +1,30 @@
+"""Who may see the cockpit: staff roles only. Anonymous users are sent to log in; a
+signed-in tenant user gets 403 (they are known, and not staff)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from tenants.roles import ALL_STAFF_ROLES, has_staff_role
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(roles: frozenset[str] = ALL_STAFF_ROLES) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_staff_role(request.user, roles):
+                raise PermissionDenied("This page is for customer-success staff.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

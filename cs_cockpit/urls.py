@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from tenants import api as tenant_api
+
+from . import probes, views
+
+api_v1 = (
+    [
+        path("tenants/", tenant_api.TenantListCreateView.as_view(), name="tenant-list"),
+        path("tenants/<str:external_id>/", tenant_api.TenantDetailView.as_view(), name="tenant-detail"),
+        path(
+            "tenants/<str:external_id>/timeline/",
+            tenant_api.TenantTimelineView.as_view(),
+            name="tenant-timeline",
+        ),
+    ],
+    "api",
+)
+
+cockpit = (
+    [
+        path("", views.overview, name="overview"),
+        path("tenants/", views.tenant_list, name="tenant-list"),
+    ],
+    "cockpit",
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="after-login"), name="home"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("after-login/", views.after_login, name="after-login"),
+    path("account/", views.account, name="account"),
+    # The cockpit lives under /admin/ by contract, so it must come before Django admin's
+    # catch-all pattern.
+    path("admin/customer-success/", include(cockpit)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,77 @@
+"""The cockpit's pages. Views parse the request, call selectors and render; nothing more."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from tenants import selectors as tenant_selectors
+from tenants.models import Membership, Tenant
+from tenants.roles import has_staff_role
+
+from .access import staff_required
+
+TENANTS_PER_PAGE = 25
+
+
+@login_required
+def after_login(request: HttpRequest) -> HttpResponse:
+    """Staff land in the cockpit, tenant users on their account page."""
+    if has_staff_role(request.user):
+        return redirect("cockpit:tenant-list")
+    return redirect("account")
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    memberships = (
+        Membership.all_tenants.filter(user=request.user).select_related("tenant").order_by("tenant__name")
+    )
+    return render(request, "cockpit/account.html", {"memberships": memberships})
+
+
+@staff_required()
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    return redirect("cockpit:tenant-list")
+
+
+@staff_required()
+@require_GET
+def tenant_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    filters = tenant_selectors.TenantListFilters(
+        q=params.get("q", "").strip()[:100],
+        plan=params.get("plan", "") if params.get("plan", "") in Tenant.Plan.values else "",
+        segment=params.get("segment", "")[:64],
+        csm=params.get("csm", "")
+        if params.get("csm", "") == "none" or params.get("csm", "").isdigit()
+        else "",
+        stage=params.get("stage", "") if params.get("stage", "") in Tenant.LifecycleStage.values else "",
+        sort=params.get("sort", "name")
+        if params.get("sort", "name") in tenant_selectors.TENANT_SORTS
+        else "name",
+    )
+    page = Paginator(tenant_selectors.tenants_for_staff(filters=filters), TENANTS_PER_PAGE).get_page(
+        params.get("page")
+    )
+    query_without_page = params.copy()
+    query_without_page.pop("page", None)
+    query_without_sort = query_without_page.copy()
+    query_without_sort.pop("sort", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "plans": Tenant.Plan.choices,
+        "stages": Tenant.LifecycleStage.choices,
+        "segments": tenant_selectors.tenant_segments(),
+        "csms": tenant_selectors.csm_choices(),
+        "query_without_page": query_without_page.urlencode(),
+        "query_without_sort": query_without_sort.urlencode(),
+    }
+    template = "cockpit/tenant_list.html#tenant-table" if request.htmx else "cockpit/tenant_list.html"
+    return render(request, template, context)

@@ -1,0 +1,167 @@
+"""/api/v1/tenants/: create (admin keys), list and read (read or admin keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .api_auth import scopes_required
+from .models import ApiKey, Tenant, TimelineEntry
+
+READ_SCOPES = (ApiKey.Scope.READ, ApiKey.Scope.ADMIN)
+
+
+class TenantCreateSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    owner_email = serializers.EmailField()
+    owner_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    owner_phone = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, default="", help_text="E.164, e.g. +14155550123"
+    )
+    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC", help_text="IANA name")
+    signed_up_at = serializers.DateTimeField(required=False, help_text="ISO 8601; default now")
+    segment = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    """The tenant as CONTRACTS.md describes it. `health`, `onboarding` and `subscription`
+    are null until those parts of the product exist for the tenant; never invented."""
+
+    csm = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
+    onboarding = serializers.SerializerMethodField()
+    subscription = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "external_id",
+            "name",
+            "plan",
+            "timezone",
+            "signed_up_at",
+            "lifecycle_stage",
+            "segment",
+            "csm",
+            "owner_name",
+            "owner_email",
+            "owner_phone",
+            "health",
+            "onboarding",
+            "subscription",
+        ]
+
+    def get_csm(self, tenant: Tenant) -> str | None:
+        return tenant.csm_owner.get_username() if tenant.csm_owner else None
+
+    def get_health(self, tenant: Tenant) -> dict[str, Any] | None:
+        return None
+
+    def get_onboarding(self, tenant: Tenant) -> dict[str, Any] | None:
+        return None
+
+    def get_subscription(self, tenant: Tenant) -> dict[str, Any] | None:
+        return None
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEntry
+        fields = ["at", "kind", "summary", "data"]
+
+
+class TenantListCreateView(ListAPIView):
+    serializer_class = TenantSerializer
+
+    def get_permissions(self) -> list:
+        if self.request.method == "POST":
+            return [scopes_required(ApiKey.Scope.ADMIN)()]
+        return [scopes_required(*READ_SCOPES)()]
+
+    def get_queryset(self):
+        tenants = selectors.tenants_visible_to_key(api_key=self.request.auth).select_related("csm_owner")
+        params = self.request.query_params
+        plan = params.get("plan")
+        if plan:
+            if plan not in Tenant.Plan.values:
+                raise ValidationError({"plan": [f"plan must be one of {', '.join(Tenant.Plan.values)}."]})
+            tenants = tenants.filter(plan=plan)
+        csm = params.get("csm")
+        if csm:
+            tenants = tenants.filter(csm_owner__username=csm)
+        return tenants.order_by("external_id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("plan", str, enum=Tenant.Plan.values),
+            OpenApiParameter("csm", str, description="username of the owning CSM"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=TenantCreateSerializer,
+        responses={
+            201: TenantSerializer,
+            400: inline_serializer("ValidationErrors", {"errors": serializers.DictField()}),
+            409: inline_serializer("Conflict", {"error": serializers.CharField()}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if request.auth.tenant_id is not None:
+            return Response(
+                {"error": "A tenant-bound API key cannot create tenants."}, status=status.HTTP_403_FORBIDDEN
+            )
+        serializer = TenantCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        now = timezone.now()
+        try:
+            tenant = services.tenant_create(
+                external_id=data["external_id"],
+                name=data["name"],
+                owner_email=data["owner_email"],
+                owner_name=data["owner_name"],
+                owner_phone=data["owner_phone"],
+                plan=data["plan"],
+                timezone=data["timezone"],
+                signed_up_at=data.get("signed_up_at") or now,
+                segment=data["segment"],
+                now=now,
+                actor=request.auth,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+        except services.TenantAlreadyExists as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+
+class TenantDetailView(APIView):
+    permission_classes = [scopes_required(*READ_SCOPES)]
+
+    @extend_schema(responses=TenantSerializer)
+    def get(self, request: Request, external_id: str) -> Response:
+        tenant = selectors.tenant_get_for_key(api_key=request.auth, external_id=external_id)
+        return Response(TenantSerializer(tenant).data)
+
+
+class TenantTimelineView(APIView):
+    permission_classes = [scopes_required(*READ_SCOPES)]
+
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    def get(self, request: Request, external_id: str) -> Response:
+        tenant = selectors.tenant_get_for_key(api_key=request.auth, external_id=external_id)
+        entries = selectors.timeline_for_tenant(tenant=tenant)
+        return Response(TimelineEntrySerializer(entries, many=True).data)

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .scoping import TenantScopedManager
+from .validators import validate_e164_phone, validate_external_id, validate_timezone
+
+
+class Tenant(models.Model):
+    """A customer account of the SaaS company: the unit everything else belongs to."""
+
+    class Plan(models.TextChoices):
+        # Tiers and prices from the CS strategy seed: Starter $19, Professional $49, Business $99.
+        STARTER = "starter", "Starter"
+        PROFESSIONAL = "professional", "Professional"
+        BUSINESS = "business", "Business"
+
+    class LifecycleStage(models.TextChoices):
+        ONBOARDING = "onboarding", "Onboarding"  # first 30 days (the Day 0–30 playbook)
+        ADOPTION = "adoption", "Adoption"  # past day 30, growing into the product
+        CHURNED = "churned", "Churned"
+
+    external_id = models.CharField(max_length=64, unique=True, validators=[validate_external_id])
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    signed_up_at = models.DateTimeField()
+    lifecycle_stage = models.CharField(
+        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.ONBOARDING
+    )
+    segment = models.CharField(max_length=64, blank=True)
+    csm_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_tenants",
+        help_text="The CSM who owns this account.",
+    )
+    owner_name = models.CharField(max_length=200, blank=True)
+    owner_email = models.EmailField()
+    owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["plan"]),
+            models.Index(fields=["segment"]),
+            models.Index(fields=["signed_up_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class Membership(models.Model):
+    """A user's place in a tenant: the tenant's owner or one of its members."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+    all_tenants = models.Manager()  # noqa: DJ012 (ruff sees only `objects` as a manager)
+
+    class Meta:
+        default_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.role} of {self.tenant_id}"
+
+
+class TimelineEntry(models.Model):
+    """One thing that happened to a tenant. Every app writes here through timeline_record()."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="timeline_entries")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=64)
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+    all_tenants = models.Manager()  # noqa: DJ012 (ruff sees only `objects` as a manager)
+
+    class Meta:
+        default_manager_name = "all_tenants"
+        verbose_name_plural = "timeline entries"
+        indexes = [models.Index(fields=["tenant", "-at", "-id"], name="timeline_tenant_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+
+class AuditLog(models.Model):
+    """Who did what to which object, with the state before and after. Staff actions and
+    API-key writes land here; the system itself is the actor when `actor` is empty."""
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, help_text="User name or API key name at the time.")
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=200)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-at"], name="audit_tenant_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_repr}"
+
+
+class ApiKey(models.Model):
+    """A bearer key for the HTTP API. Only the SHA-256 of the secret is stored; the prefix is
+    shown so people can tell their keys apart."""
+
+    class Scope(models.TextChoices):
+        INGEST = "ingest", "Ingest events"
+        READ = "read", "Read"
+        ADMIN = "admin", "Admin"
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        help_text="When set, the key only sees and writes this tenant's data.",
+    )
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.scope})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class JobHeartbeat(models.Model):
+    """When each periodic job (and the tick as a whole, name "tick") last finished.
+    /readyz reads the tick's row."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_now = models.DateTimeField(
+        help_text="The `now` the job ran as of (differs from wall time for --at)."
+    )
+    last_started_at = models.DateTimeField()
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_summary = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_finished_at}"

@@ -1,0 +1,109 @@
+"""Reads. Tenant-facing reads take the tenant (or the API key that binds one) first; a
+tenant the caller may not see is a 404, the same as one that does not exist."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import ApiKey, JobHeartbeat, Tenant, TimelineEntry
+from .roles import StaffRole
+from .services import API_KEY_PREFIX, api_key_hash
+
+
+def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
+    """The active key whose secret this is, or None."""
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    api_key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(plaintext)):
+        return None
+    return api_key
+
+
+def tenants_visible_to_key(*, api_key: ApiKey) -> QuerySet[Tenant]:
+    if api_key.tenant_id is not None:
+        return Tenant.objects.filter(pk=api_key.tenant_id)
+    return Tenant.objects.all()
+
+
+def tenant_get_for_key(*, api_key: ApiKey, external_id: str) -> Tenant:
+    # Same 404 for "missing" and "another tenant's": never reveal that an id exists.
+    tenant = tenants_visible_to_key(api_key=api_key).filter(external_id=external_id).first()
+    if tenant is None:
+        raise Http404(f"No tenant with external_id “{external_id}”.")
+    return tenant
+
+
+def timeline_for_tenant(*, tenant: Tenant, limit: int = 200) -> QuerySet[TimelineEntry]:
+    return TimelineEntry.objects.for_tenant(tenant).order_by("-at", "-id")[:limit]
+
+
+@dataclass(frozen=True)
+class TenantListFilters:
+    q: str = ""
+    plan: str = ""
+    segment: str = ""
+    csm: str = ""  # a user id, or "none" for tenants without a CSM
+    stage: str = ""
+    sort: str = "name"
+
+
+TENANT_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "signed_up_at": ("signed_up_at", "id"),
+    "-signed_up_at": ("-signed_up_at", "-id"),
+    "plan": ("plan", "name"),
+    "-plan": ("-plan", "name"),
+}
+
+
+def tenants_for_staff(*, filters: TenantListFilters) -> QuerySet[Tenant]:
+    """The cockpit's tenant list: every tenant (staff see all), filtered and sorted."""
+    tenants = Tenant.objects.select_related("csm_owner")
+    if filters.q:
+        tenants = tenants.filter(
+            Q(name__icontains=filters.q)
+            | Q(external_id__icontains=filters.q)
+            | Q(owner_email__icontains=filters.q)
+        )
+    if filters.plan:
+        tenants = tenants.filter(plan=filters.plan)
+    if filters.segment:
+        tenants = tenants.filter(segment=filters.segment)
+    if filters.stage:
+        tenants = tenants.filter(lifecycle_stage=filters.stage)
+    if filters.csm == "none":
+        tenants = tenants.filter(csm_owner__isnull=True)
+    elif filters.csm:
+        tenants = tenants.filter(csm_owner_id=filters.csm)
+    return tenants.order_by(*TENANT_SORTS.get(filters.sort, TENANT_SORTS["name"]))
+
+
+def tenant_segments() -> list[str]:
+    return list(
+        Tenant.objects.exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
+    )
+
+
+def csm_choices() -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD]) | Q(owned_tenants__isnull=False)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def tick_last_finished_at() -> datetime | None:
+    heartbeat = JobHeartbeat.objects.filter(name="tick").first()
+    return heartbeat.last_finished_at if heartbeat else None

@@ -1,0 +1,316 @@
+"""Writes for tenants, memberships, the timeline, the audit log and API keys.
+
+Every function is keyword-only, runs in one transaction and leaves a trace: a timeline entry
+for what happened to a tenant, an audit row for what a person or key did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from .models import ApiKey, AuditLog, Membership, Tenant, TimelineEntry
+from .roles import StaffRole
+
+ONBOARDING_WINDOW = timedelta(days=30)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+API_KEY_PREFIX = "csk"
+
+# Who did something: a signed-in user, an API key, or (None) the system itself.
+Actor = AbstractBaseUser | ApiKey | None
+
+
+class TenantAlreadyExists(Exception):
+    def __init__(self, external_id: str) -> None:
+        super().__init__(f"A tenant with external_id “{external_id}” already exists.")
+        self.external_id = external_id
+
+
+# --- timeline and audit ----------------------------------------------------------------------
+
+
+def timeline_record(
+    *, tenant: Tenant, at: datetime, kind: str, summary: str, data: dict[str, Any] | None = None
+) -> TimelineEntry:
+    """The one way any app puts something on a tenant's timeline."""
+    return TimelineEntry.objects.create(
+        tenant=tenant, at=at, kind=kind, summary=summary[:500], data=data or {}
+    )
+
+
+def _actor_fields(actor: Actor) -> dict[str, Any]:
+    if actor is None:
+        return {"actor": None, "actor_label": "system"}
+    if isinstance(actor, ApiKey):
+        return {"actor": None, "actor_label": f"api key {actor.name} ({actor.prefix})"}
+    return {"actor": actor, "actor_label": actor.get_username()}
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: Any,
+    at: datetime,
+    tenant: Tenant | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        at=at,
+        action=action,
+        target_type=type(target).__name__,
+        target_id=str(getattr(target, "pk", "")),
+        target_repr=str(target)[:200],
+        tenant=tenant,
+        before=before,
+        after=after,
+        ip=ip,
+        **_actor_fields(actor),
+    )
+
+
+# --- tenants ---------------------------------------------------------------------------------
+
+
+def lifecycle_stage_for(*, signed_up_at: datetime, now: datetime) -> str:
+    if now - signed_up_at >= ONBOARDING_WINDOW:
+        return Tenant.LifecycleStage.ADOPTION
+    return Tenant.LifecycleStage.ONBOARDING
+
+
+def _unique_slug(name: str, external_id: str) -> str:
+    base = (slugify(name) or slugify(external_id) or "tenant")[:70]
+    slug, n = base, 1
+    while Tenant.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def tenant_snapshot(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "external_id": tenant.external_id,
+        "name": tenant.name,
+        "plan": tenant.plan,
+        "timezone": tenant.timezone,
+        "segment": tenant.segment,
+        "lifecycle_stage": tenant.lifecycle_stage,
+        "csm_owner": tenant.csm_owner_id,
+        "owner_email": tenant.owner_email,
+    }
+
+
+def tenant_create(
+    *,
+    external_id: str,
+    name: str,
+    owner_email: str,
+    plan: str,
+    signed_up_at: datetime,
+    now: datetime,
+    actor: Actor,
+    timezone: str = "UTC",
+    owner_name: str = "",
+    owner_phone: str = "",
+    segment: str = "",
+    csm_owner: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> Tenant:
+    """Creates a tenant. Raises ValidationError (field → messages) for bad input and
+    TenantAlreadyExists for a taken external_id; nothing is written in either case."""
+    if signed_up_at > now + FUTURE_TOLERANCE:
+        raise ValidationError({"signed_up_at": ["signed_up_at cannot be in the future."]})
+    tenant = Tenant(
+        external_id=external_id.strip(),
+        name=name.strip(),
+        plan=plan,
+        timezone=timezone,
+        signed_up_at=signed_up_at,
+        lifecycle_stage=lifecycle_stage_for(signed_up_at=signed_up_at, now=now),
+        segment=segment.strip(),
+        csm_owner=csm_owner,
+        owner_name=owner_name.strip(),
+        owner_email=owner_email.strip(),
+        owner_phone=owner_phone.strip(),
+    )
+    if Tenant.objects.filter(external_id=tenant.external_id).exists():
+        raise TenantAlreadyExists(tenant.external_id)
+    tenant.slug = _unique_slug(tenant.name, tenant.external_id)
+    if not tenant.name:
+        raise ValidationError({"name": ["name must not be blank."]})
+    tenant.full_clean()
+    try:
+        with transaction.atomic():
+            tenant.save()
+            timeline_record(
+                tenant=tenant,
+                at=signed_up_at,
+                kind="tenant.created",
+                summary=f"{tenant.name} signed up on the {tenant.get_plan_display()} plan",
+                data={"plan": tenant.plan},
+            )
+            audit_record(
+                actor=actor,
+                action="tenant.create",
+                target=tenant,
+                tenant=tenant,
+                at=now,
+                after=tenant_snapshot(tenant),
+                ip=ip,
+            )
+    except IntegrityError:
+        # Race: another request created the same external_id (or took the slug) between our
+        # check and our insert. The unique constraint wins; say which one it was.
+        if Tenant.objects.filter(external_id=tenant.external_id).exists():
+            raise TenantAlreadyExists(tenant.external_id) from None
+        raise
+    return tenant
+
+
+def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reason: str) -> None:
+    old = tenant.lifecycle_stage
+    tenant.lifecycle_stage = stage
+    tenant.save(update_fields=["lifecycle_stage", "updated_at"])
+    timeline_record(
+        tenant=tenant,
+        at=now,
+        kind="tenant.lifecycle_changed",
+        summary=f"Lifecycle stage {old} → {stage}: {reason}",
+        data={"from": old, "to": stage},
+    )
+
+
+def tenants_close_onboarding_windows(*, now: datetime, batch_size: int = 200) -> int:
+    """Moves tenants whose 30-day onboarding window has passed to the adoption stage."""
+    moved = 0
+    while True:
+        with transaction.atomic():
+            # SKIP LOCKED: a concurrent tick takes other tenants instead of the same ones; the
+            # stage filter makes a second pass over an already moved tenant a no-op.
+            batch = list(
+                Tenant.objects.filter(
+                    lifecycle_stage=Tenant.LifecycleStage.ONBOARDING,
+                    signed_up_at__lte=now - ONBOARDING_WINDOW,
+                )
+                .select_for_update(skip_locked=True)
+                .order_by("signed_up_at")[:batch_size]
+            )
+            for tenant in batch:
+                tenant_advance_lifecycle(
+                    tenant=tenant,
+                    stage=Tenant.LifecycleStage.ADOPTION,
+                    now=now,
+                    reason="30-day onboarding window closed",
+                )
+        moved += len(batch)
+        if len(batch) < batch_size:
+            return moved
+
+
+# --- users and memberships --------------------------------------------------------------------
+
+
+def membership_create(
+    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: Actor, now: datetime
+) -> Membership:
+    with transaction.atomic():
+        membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+        timeline_record(
+            tenant=tenant,
+            at=now,
+            kind="membership.created",
+            summary=f"{user.get_username()} joined as {membership.get_role_display().lower()}",
+        )
+        audit_record(
+            actor=actor,
+            action="membership.create",
+            target=membership,
+            tenant=tenant,
+            at=now,
+            after={"user": user.get_username(), "role": role},
+        )
+    return membership
+
+
+def staff_user_create(
+    *, username: str, email: str, password: str, roles: list[str], actor: Actor, now: datetime
+) -> AbstractBaseUser:
+    unknown = sorted(set(roles) - set(StaffRole.values))
+    if unknown:
+        raise ValidationError({"roles": [f"Unknown staff role(s): {', '.join(unknown)}."]})
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username,
+            email=email,
+            password=password,
+            is_staff=StaffRole.ADMIN in roles,  # Django admin (/admin/) is for the admin role
+        )
+        user.groups.set(Group.objects.filter(name__in=roles))
+        audit_record(actor=actor, action="staff.create", target=user, at=now, after={"roles": sorted(roles)})
+    return user
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    plaintext: str  # shown once, never stored
+
+
+def api_key_hash(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is safe here (no dictionary to guess).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *, name: str, scope: str, tenant: Tenant | None, actor: Actor, now: datetime
+) -> IssuedApiKey:
+    if not name.strip():
+        raise ValidationError({"name": ["name must not be blank."]})
+    if scope not in ApiKey.Scope.values:
+        raise ValidationError({"scope": [f"scope must be one of {', '.join(ApiKey.Scope.values)}."]})
+    prefix = secrets.token_hex(4)
+    plaintext = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name.strip(),
+            prefix=prefix,
+            key_hash=api_key_hash(plaintext),
+            scope=scope,
+            tenant=tenant,
+            created_at=now,
+            created_by=actor if isinstance(actor, get_user_model()) else None,
+        )
+        audit_record(
+            actor=actor,
+            action="api_key.create",
+            target=api_key,
+            tenant=tenant,
+            at=now,
+            after={"name": api_key.name, "scope": scope},
+        )
+    return IssuedApiKey(api_key=api_key, plaintext=plaintext)
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: Actor, now: datetime) -> ApiKey:
+    if api_key.revoked_at is not None:
+        return api_key  # revoking twice is a no-op, not an error
+    with transaction.atomic():
+        api_key.revoked_at = now
+        api_key.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="api_key.revoke", target=api_key, tenant=api_key.tenant, at=now)
+    return api_key
