@@ -176,8 +176,24 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 # --- Email and SMS ------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+# Django 6.1 configures mail through MAILERS; the environment keeps the familiar names
+# (EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, ...) and they are mapped here.
+EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if TESTING and "EMAIL_BACKEND" not in os.environ:
+    EMAIL_BACKEND_PATH = "django.core.mail.backends.locmem.EmailBackend"
+_mail_options: dict[str, object] = {}
+if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend"):
+    _mail_options["file_path"] = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
+    _mail_options.update(
+        host=os.environ.get("EMAIL_HOST", "localhost"),
+        port=int(os.environ.get("EMAIL_PORT", "587")),
+        username=os.environ.get("EMAIL_HOST_USER", ""),
+        password=os.environ.get("EMAIL_HOST_PASSWORD", ""),
+        use_tls=env_bool("EMAIL_USE_TLS", True),
+        timeout=10,
+    )
+MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "CS Cockpit <success@localhost>")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
@@ -236,7 +252,7 @@ if not DEBUG and not TESTING:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 from django.utils.csp import CSP  # noqa: E402
 

@@ -151,31 +151,38 @@ def tenant_create(
         raise ValidationError({"name": ["name must not be blank."]})
     tenant.full_clean()
     try:
-        with transaction.atomic():
-            tenant.save()
-            timeline_record(
-                tenant=tenant,
-                at=signed_up_at,
-                kind="tenant.created",
-                summary=f"{tenant.name} signed up on the {tenant.get_plan_display()} plan",
-                data={"plan": tenant.plan},
-            )
-            audit_record(
-                actor=actor,
-                action="tenant.create",
-                target=tenant,
-                tenant=tenant,
-                at=now,
-                after=tenant_snapshot(tenant),
-                ip=ip,
-            )
+        _tenant_insert(tenant=tenant, now=now, actor=actor, ip=ip)
     except IntegrityError:
         # Race: another request created the same external_id (or took the slug) between our
         # check and our insert. The unique constraint wins; say which one it was.
         if Tenant.objects.filter(external_id=tenant.external_id).exists():
             raise TenantAlreadyExists(tenant.external_id) from None
-        raise
+        # Only the slug collided (two tenants of one name at once): a random suffix settles it.
+        tenant.pk = None
+        tenant.slug = f"{tenant.slug[:70]}-{secrets.token_hex(3)}"
+        _tenant_insert(tenant=tenant, now=now, actor=actor, ip=ip)
     return tenant
+
+
+def _tenant_insert(*, tenant: Tenant, now: datetime, actor: Actor, ip: str | None) -> None:
+    with transaction.atomic():
+        tenant.save(force_insert=True)
+        timeline_record(
+            tenant=tenant,
+            at=tenant.signed_up_at,
+            kind="tenant.created",
+            summary=f"{tenant.name} signed up on the {tenant.get_plan_display()} plan",
+            data={"plan": tenant.plan},
+        )
+        audit_record(
+            actor=actor,
+            action="tenant.create",
+            target=tenant,
+            tenant=tenant,
+            at=now,
+            after=tenant_snapshot(tenant),
+            ip=ip,
+        )
 
 
 def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reason: str) -> None:

@@ -1,0 +1,192 @@
+"""Personas and service gates shared by every test.
+
+Personas: owner A, member A, owner B, each staff role (csm, cs_lead, billing_ops, admin) and
+anonymous. Tests marked `postgres` or `redis` skip without DATABASE_URL / REDIS_URL, except
+when CS_REQUIRE_SERVICES=1 (CI), where a skip is a failure; `browser` tests likewise need
+Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from tenants.models import ApiKey, Membership, Tenant
+from tenants.roles import StaffRole
+from tenants.services import api_key_create
+
+from .factories import MembershipFactory, TenantFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("CS_REQUIRE_SERVICES") == "1"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("postgres") and not settings.IS_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://..."
+    if item.get_closest_marker("browser") and not CHROMIUM:
+        return "needs Chromium: apt-get install chromium"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    missing = _missing_service(item)
+    if missing and REQUIRE_SERVICES:
+        pytest.fail(f"CS_REQUIRE_SERVICES=1 but this test {missing}", pytrace=False)
+    if missing:
+        pytest.skip(missing)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if REQUIRE_SERVICES and skipped:
+        terminalreporter.write_line(f"CS_REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # With CS_REQUIRE_SERVICES=1 a skip anywhere (even pytest.skip inside a test) fails the run.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if REQUIRE_SERVICES and reporter and reporter.stats.get("skipped") and exitstatus == 0:
+        session.exitstatus = 1
+
+
+# --- personas ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return TenantFactory(external_id="acme", name="Acme Plumbing", plan=Tenant.Plan.PROFESSIONAL)
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return TenantFactory(external_id="globex", name="Globex Dental", plan=Tenant.Plan.STARTER)
+
+
+@pytest.fixture
+def owner_a(tenant_a):
+    return MembershipFactory(
+        tenant=tenant_a, user=UserFactory(username="owner-a"), role=Membership.Role.OWNER
+    ).user
+
+
+@pytest.fixture
+def member_a(tenant_a):
+    return MembershipFactory(
+        tenant=tenant_a, user=UserFactory(username="member-a"), role=Membership.Role.MEMBER
+    ).user
+
+
+@pytest.fixture
+def owner_b(tenant_b):
+    return MembershipFactory(
+        tenant=tenant_b, user=UserFactory(username="owner-b"), role=Membership.Role.OWNER
+    ).user
+
+
+@pytest.fixture
+def csm(db):
+    return UserFactory(username="csm", first_name="Casey", last_name="Morgan", roles=[StaffRole.CSM])
+
+
+@pytest.fixture
+def cs_lead(db):
+    return UserFactory(username="cs-lead", roles=[StaffRole.CS_LEAD])
+
+
+@pytest.fixture
+def billing_ops(db):
+    return UserFactory(username="billing-ops", roles=[StaffRole.BILLING_OPS])
+
+
+@pytest.fixture
+def admin_staff(db):
+    return UserFactory(username="admin-staff", is_staff=True, roles=[StaffRole.ADMIN])
+
+
+@dataclass
+class Personas:
+    """Every persona, by name, for tests that walk all of them (the route matrix)."""
+
+    users: dict[str, object]
+
+    def client_for(self, name: str) -> Client:
+        client = Client()
+        user = self.users[name]
+        if user is not None:
+            client.force_login(user)
+        return client
+
+
+PERSONA_NAMES = ["anonymous", "owner_a", "member_a", "owner_b", "csm", "cs_lead", "billing_ops", "admin"]
+STAFF_PERSONAS = ["csm", "cs_lead", "billing_ops", "admin"]
+
+
+@pytest.fixture
+def personas(owner_a, member_a, owner_b, csm, cs_lead, billing_ops, admin_staff) -> Personas:
+    return Personas(
+        users={
+            "anonymous": None,
+            "owner_a": owner_a,
+            "member_a": member_a,
+            "owner_b": owner_b,
+            "csm": csm,
+            "cs_lead": cs_lead,
+            "billing_ops": billing_ops,
+            "admin": admin_staff,
+        }
+    )
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_key(db) -> Callable[..., str]:
+    def make(scope: str, tenant: Tenant | None = None, name: str = "test key") -> str:
+        return api_key_create(name=name, scope=scope, tenant=tenant, actor=None, now=timezone.now()).plaintext
+
+    return make
+
+
+@pytest.fixture
+def api(client) -> Callable[..., object]:
+    """api("get", url, key=..., json=...) -> response."""
+
+    def call(method: str, url: str, *, key: str | None = None, json: object = None, **extra: object):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        kwargs: dict = {"headers": headers, **extra}
+        if json is not None:
+            kwargs.update(data=json, content_type="application/json")
+        return getattr(client, method)(url, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def admin_key(make_key) -> str:
+    return make_key(ApiKey.Scope.ADMIN, name="admin key")
+
+
+@pytest.fixture
+def read_key(make_key) -> str:
+    return make_key(ApiKey.Scope.READ, name="read key")
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,83 @@
+"""A person in a real browser (Debian's Chromium through Playwright): staff log in and work
+the tenant list. Screenshots land in test-artifacts/."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tenants.models import Tenant
+from tenants.roles import StaffRole
+
+from .conftest import CHROMIUM
+from .factories import TenantFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+        ],
+    }
+
+
+def log_in(page: Page, live_server, username: str, next_path: str = "") -> None:
+    page.goto(f"{live_server.url}/login/{'?next=' + next_path if next_path else ''}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_csm_logs_in_and_works_the_tenant_list(page: Page, live_server, artifacts_dir):
+    UserFactory(username="maria", first_name="Maria", last_name="Gomez", roles=[StaffRole.CSM])
+    TenantFactory(name="Harbor HVAC", plan=Tenant.Plan.BUSINESS, segment="Home services")
+    TenantFactory(name="Maple Dental", plan=Tenant.Plan.STARTER, segment="Dental clinics")
+    TenantFactory.create_batch(30, plan=Tenant.Plan.PROFESSIONAL, segment="Law firms")
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    log_in(page, live_server, "maria")
+
+    expect(page).to_have_url(f"{live_server.url}/admin/customer-success/tenants/")
+    expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
+    expect(page.get_by_text("32 tenants · page 1 of 2")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "tenant-list.png", full_page=True)
+
+    page.get_by_label("Search").fill("maple")  # htmx swaps the table as you type
+    expect(page.get_by_text("1 tenant", exact=True)).to_be_visible()
+    expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
+    expect(page).to_have_url(
+        f"{live_server.url}/admin/customer-success/tenants/?q=maple&plan=&segment=&csm=&stage=&sort=name"
+    )
+
+    page.get_by_label("Search").fill("")
+    page.get_by_label("Plan").select_option("business")
+    expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
+    expect(page.locator("#tenant-table")).to_contain_text("Harbor HVAC")
+    page.screenshot(path=artifacts_dir / "tenant-list-filtered.png", full_page=True)
+    assert not errors, errors  # no CSP violations, no script errors
+
+
+def test_wrong_password_says_so_and_tenant_owner_is_refused(page: Page, live_server, artifacts_dir, owner_a):
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("owner-a")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    page.screenshot(path=artifacts_dir / "login-error.png")
+
+    log_in(page, live_server, "owner-a")
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Cockpit")).to_have_count(0)
+    response = page.goto(f"{live_server.url}/admin/customer-success/tenants/")
+    assert response.status == 403

@@ -1,0 +1,64 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tenants.models import ApiKey, AuditLog, Membership, Tenant
+from tenants.roles import StaffRole
+from tenants.services import api_key_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_api_key_prints_the_key_alone_on_the_last_line_and_stores_only_a_hash(api, tenant_a):
+    out = StringIO()
+    call_command(
+        "create_api_key", "--name", "ingest for acme", "--scope", "ingest", "--tenant", "acme", stdout=out
+    )
+
+    plaintext = out.getvalue().strip().splitlines()[-1]
+    api_key = ApiKey.objects.get()
+    assert plaintext.startswith(f"csk_{api_key.prefix}_")
+    assert api_key.key_hash == api_key_hash(plaintext) and plaintext not in api_key.key_hash
+    assert api_key.tenant == tenant_a and api_key.scope == "ingest"
+    assert AuditLog.objects.filter(action="api_key.create").count() == 1
+
+
+def test_a_created_read_key_authenticates(api, db):
+    out = StringIO()
+    call_command("create_api_key", "--name", "reporting", "--scope", "read", stdout=out)
+    key = out.getvalue().strip().splitlines()[-1]
+    assert api("get", "/api/v1/tenants/", key=key).status_code == 200
+    assert ApiKey.objects.get().last_used_at is not None
+
+
+def test_create_api_key_for_unknown_tenant_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="No tenant with external_id 'nope'"):
+        call_command(
+            "create_api_key", "--name", "x", "--scope", "read", "--tenant", "nope", stdout=StringIO()
+        )
+    assert not ApiKey.objects.exists()
+
+
+def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
+    out = StringIO()
+    call_command("seed_demo", "--tenants", "150", "--days", "60", stdout=out)
+    call_command("seed_demo", "--tenants", "150", "--days", "60", stdout=out)
+
+    assert "150 tenants created" in out.getvalue() and "150 already there" in out.getvalue()
+    tenants = Tenant.objects.all()
+    assert tenants.count() == 150
+    assert set(tenants.values_list("plan", flat=True)) == set(Tenant.Plan.values)
+    assert set(tenants.values_list("lifecycle_stage", flat=True)) == {"onboarding", "adoption"}
+    assert tenants.values("timezone").distinct().count() >= 5
+    assert tenants.values("segment").distinct().count() >= 5
+    assert tenants.filter(csm_owner__groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD]).count() > 100
+    assert Membership.all_tenants.filter(role="owner").count() == 150
+    for tenant in tenants:
+        tenant.full_clean()  # every generated phone, timezone and id is valid
+
+
+@pytest.mark.parametrize("args", [["--tenants", "0"], ["--days", "0"]])
+def test_seed_demo_rejects_nonsense(args):
+    with pytest.raises(CommandError):
+        call_command("seed_demo", *args, stdout=StringIO())

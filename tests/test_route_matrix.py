@@ -1,0 +1,145 @@
+"""Every route says who may see it. A new URL pattern without an entry here fails the
+first test; each entry is then checked for every persona (and, for the API, every key)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tenants.models import ApiKey
+
+from .conftest import PERSONA_NAMES, STAFF_PERSONAS
+
+TENANT_A_KWARGS: Callable[[], dict] = lambda: {"external_id": "acme"}  # noqa: E731
+
+
+@dataclass(frozen=True)
+class Route:
+    """kind:
+    public   – anyone, expected status for all personas in `status`
+    guest    – anonymous gets `status`; a signed-in user is sent on (302)
+    login    – any signed-in user gets `status`; anonymous is sent to /login/
+    staff    – staff personas in `roles` get `status`; other signed-in users 403; anonymous → /login/
+    api      – bearer keys: none 401, wrong scope 403, right scope `status`; with `tenant_scoped`,
+               tenant B's key gets 404 for tenant A's object
+    django_admin – Django's own admin: only the admin role (is_staff) gets in
+    """
+
+    kind: str
+    status: int = 200
+    roles: frozenset[str] = frozenset(STAFF_PERSONAS)
+    method: str = "get"
+    kwargs: Callable[[], dict] = field(default=dict)
+    scopes: frozenset[str] = frozenset({ApiKey.Scope.READ, ApiKey.Scope.ADMIN})
+    tenant_scoped: bool = False
+
+
+MATRIX: dict[str, Route] = {
+    "home": Route("public", status=302),  # to after-login, which sends anonymous users on to log in
+    "healthz": Route("public"),
+    "readyz": Route("public", status=503),  # no tick has run in the test database
+    "login": Route("guest"),
+    "logout": Route("public", status=302, method="post"),
+    "after-login": Route("login", status=302),
+    "account": Route("login"),
+    "cockpit:overview": Route("staff", status=302),
+    "cockpit:tenant-list": Route("staff"),
+    "api-schema": Route("public"),
+    "api-docs": Route("public"),
+    "api:tenant-list": Route("api"),
+    "api:tenant-detail": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
+    "api:tenant-timeline": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
+    "admin:*": Route("django_admin"),
+}
+
+
+def all_route_names(patterns=None, namespace: str = "") -> list[str]:
+    names = []
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names += all_route_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern):
+            names.append(
+                f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed {pattern.pattern}>"
+            )
+    return names
+
+
+def test_every_route_has_an_entry():
+    wildcards = [key[:-1] for key in MATRIX if key.endswith("*")]
+    missing = [
+        n for n in all_route_names() if n not in MATRIX and not any(n.startswith(w) for w in wildcards)
+    ]
+    assert not missing, f"Routes without an entry in the route matrix: {missing}"
+    stale = [key for key in MATRIX if not key.endswith("*") and key not in all_route_names()]
+    assert not stale, f"Route matrix entries for routes that no longer exist: {stale}"
+
+
+def expected_status(route: Route, persona: str) -> int:
+    if route.kind == "public":
+        return route.status
+    if route.kind == "guest":
+        return route.status if persona == "anonymous" else 302
+    if persona == "anonymous":
+        return 302
+    if route.kind == "login":
+        return route.status
+    if route.kind == "staff":
+        return route.status if persona in route.roles else 403
+    if route.kind == "django_admin":
+        return 200 if persona == "admin" else 302
+    raise AssertionError(route.kind)
+
+
+PAGE_CASES = [
+    (name, persona) for name, route in MATRIX.items() if route.kind != "api" for persona in PERSONA_NAMES
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "persona"), PAGE_CASES)
+def test_page_route_answers_each_persona(personas, name, persona):
+    route = MATRIX[name]
+    url = reverse("admin:index" if name == "admin:*" else name, kwargs=route.kwargs())
+    response = getattr(personas.client_for(persona), route.method)(url)
+
+    assert response.status_code == expected_status(route, persona), (name, persona, response.status_code)
+    if persona == "anonymous" and route.kind in {"login", "staff"}:
+        assert response.url.startswith(reverse("login"))
+
+
+API_KEYS = ["none", "ingest", "read", "admin", "read_bound_a", "read_bound_b"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "key_name"), [(n, k) for n, r in MATRIX.items() if r.kind == "api" for k in API_KEYS]
+)
+def test_api_route_answers_each_key(api, make_key, tenant_a, tenant_b, name, key_name):
+    route = MATRIX[name]
+    keys = {
+        "none": None,
+        "ingest": make_key(ApiKey.Scope.INGEST),
+        "read": make_key(ApiKey.Scope.READ),
+        "admin": make_key(ApiKey.Scope.ADMIN),
+        "read_bound_a": make_key(ApiKey.Scope.READ, tenant=tenant_a),
+        "read_bound_b": make_key(ApiKey.Scope.READ, tenant=tenant_b),
+    }
+    scope = {"none": None, "ingest": "ingest", "read": "read", "admin": "admin"}.get(key_name, "read")
+    if key_name == "none":
+        expected = 401
+    elif scope not in route.scopes:
+        expected = 403
+    elif key_name == "read_bound_b" and route.tenant_scoped:
+        expected = 404
+    else:
+        expected = route.status
+
+    response = api(route.method, reverse(name, kwargs=route.kwargs()), key=keys[key_name])
+
+    assert response.status_code == expected, (name, key_name, response.content[:200])
+    assert response["Content-Type"].startswith("application/json")
