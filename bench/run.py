@@ -58,8 +58,14 @@ def main() -> None:
     if not Tenant.objects.filter(external_id__startswith="demo-").exists():
         seed_demo(tenants=int(os.environ.get("BENCH_TENANTS", "150")), days=60, now=now)
     key = api_key_create(name="bench", scope=ApiKey.Scope.READ, tenant=None, actor=None, now=now).plaintext
-    staff = staff_user_create(username=f"bench-{time.time_ns()}", email="b@example.com", password="x" * 20,
-                              roles=[StaffRole.CSM], actor=None, now=now)
+    staff = staff_user_create(
+        username=f"bench-{time.time_ns()}",
+        email="b@example.com",
+        password="x" * 20,
+        roles=[StaffRole.CSM],
+        actor=None,
+        now=now,
+    )
     api, browser = Client(headers={"Authorization": f"Bearer {key}"}), Client()
     browser.force_login(staff)
     tenant_id = Tenant.objects.order_by("external_id").first().external_id
@@ -80,7 +86,8 @@ def main() -> None:
         "cockpit tenant search": ok(browser, "/admin/customer-success/tenants/?q=dental&sort=-signed_up_at"),
         "tick (idle)": lambda: run_tick(now=now),
     }
-    print(f"bench: {Tenant.objects.count()} tenants, {REPEAT} runs each, median; database {django.db.connection.vendor}")
+    vendor = django.db.connection.vendor
+    print(f"bench: {Tenant.objects.count()} tenants, {REPEAT} runs each, median; database {vendor}")
     print(f"{'baseline /healthz':32s} {baseline:8.2f} ms   1.0x")
     for name, operation in cases.items():
         ms = median_ms(operation)
