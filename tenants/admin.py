@@ -1,12 +1,56 @@
 from django.contrib import admin
+from django.db import transaction
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from .models import ApiKey, AuditLog, JobHeartbeat, Membership, Tenant, TimelineEntry
-from .services import api_key_revoke
+from .services import api_key_revoke, audit_record
+
+
+def _snapshot(obj) -> dict:
+    return {key: value for key, value in model_to_dict(obj).items() if key not in {"password", "key_hash"}}
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Django admin edits land in the audit log like every other staff action, with the
+    state before and after."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The default manager of tenant-owned models is `all_tenants`, so this finds any row.
+        before = _snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action=f"admin.{'change' if change else 'add'}",
+                target=obj,
+                tenant=obj if isinstance(obj, Tenant) else getattr(obj, "tenant", None),
+                at=timezone.now(),
+                before=before,
+                after=_snapshot(obj),
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            audit_record(
+                actor=request.user,
+                action="admin.delete",
+                target=obj,
+                tenant=None if isinstance(obj, Tenant) else getattr(obj, "tenant", None),
+                at=timezone.now(),
+                before=_snapshot(obj),
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdmin):
     list_display = ["name", "external_id", "plan", "lifecycle_stage", "segment", "csm_owner", "signed_up_at"]
     list_filter = ["plan", "lifecycle_stage", "segment"]
     search_fields = ["name", "external_id", "owner_email"]
@@ -15,14 +59,14 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["tenant", "user", "role", "created_at"]
     list_filter = ["role"]
     raw_id_fields = ["tenant", "user"]
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(admin.ModelAdmin):
+class TimelineEntryAdmin(AuditedAdmin):
     list_display = ["at", "tenant", "kind", "summary"]
     list_filter = ["kind"]
     raw_id_fields = ["tenant"]

@@ -31,3 +31,18 @@ def staff_roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
 
 def has_staff_role(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] = ALL_STAFF_ROLES) -> bool:
     return bool(staff_roles_of(user) & roles)
+
+
+# Django admin (/admin/) is for the admin role: every permission of these apps.
+ADMIN_ROLE_APPS = ("auth", "tenants", "onboarding", "health", "billing", "playbooks")
+
+
+def admin_role_permissions_sync(**kwargs: object) -> None:
+    """Gives the admin group every permission of ADMIN_ROLE_APPS. Idempotent; runs after
+    each migrate so permissions of models added later are included."""
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.filter(name=StaffRole.ADMIN).first()
+    if group is None:  # before migration 0002 created the groups
+        return
+    group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ADMIN_ROLE_APPS))

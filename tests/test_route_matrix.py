@@ -39,6 +39,7 @@ class Route:
 
 MATRIX: dict[str, Route] = {
     "home": Route("public", status=302),  # to after-login, which sends anonymous users on to log in
+    "favicon": Route("public", status=301),
     "healthz": Route("public"),
     "readyz": Route("public", status=503),  # no tick has run in the test database
     "login": Route("guest"),
@@ -143,3 +144,41 @@ def test_api_route_answers_each_key(api, make_key, tenant_a, tenant_b, name, key
 
     assert response.status_code == expected, (name, key_name, response.content[:200])
     assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_admin_role_can_work_in_django_admin_and_other_roles_cannot(personas):
+    admin = personas.client_for("admin")
+    assert admin.get(reverse("admin:tenants_tenant_changelist")).status_code == 200
+    assert admin.get(reverse("admin:tenants_auditlog_changelist")).status_code == 200
+    assert admin.get(reverse("admin:auth_user_changelist")).status_code == 200
+    for persona in ["csm", "cs_lead", "billing_ops", "owner_a"]:
+        assert personas.client_for(persona).get(reverse("admin:tenants_tenant_changelist")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_django_admin_edit_lands_in_the_audit_log_with_before_and_after(personas, tenant_a):
+    from tenants.models import AuditLog
+
+    url = reverse("admin:tenants_tenant_change", args=[tenant_a.pk])
+    form = {
+        "external_id": "acme",
+        "name": "Acme Plumbing & Heating",
+        "slug": tenant_a.slug,
+        "plan": "business",
+        "timezone": "UTC",
+        "signed_up_at_0": "2026-11-02",
+        "signed_up_at_1": "09:00:00",
+        "lifecycle_stage": "onboarding",
+        "segment": "",
+        "owner_email": tenant_a.owner_email,
+        "owner_name": "",
+        "owner_phone": "",
+    }
+    response = personas.client_for("admin").post(url, form)
+
+    assert response.status_code == 302, response.content[:2000]
+    audit = AuditLog.objects.get(action="admin.change")
+    assert audit.actor_label == "admin-staff" and audit.tenant == tenant_a
+    assert audit.before["plan"] == "professional" and audit.after["plan"] == "business"
+    assert audit.after["name"] == "Acme Plumbing & Heating"
