@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from tenants import selectors as tenant_selectors
@@ -15,6 +16,13 @@ from tenants.roles import has_staff_role
 from .access import staff_required
 
 TENANTS_PER_PAGE = 25
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: with the manifest storage the hashed name exists only after
+    # collectstatic, which must not be needed to import the URLconf.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 @login_required

@@ -76,25 +76,23 @@ def tenant_b(db) -> Tenant:
     return TenantFactory(external_id="globex", name="Globex Dental", plan=Tenant.Plan.STARTER)
 
 
+def tenant_user(tenant: Tenant, username: str, role: str):
+    return MembershipFactory(tenant=tenant, user=UserFactory(username=username), role=role).user
+
+
 @pytest.fixture
 def owner_a(tenant_a):
-    return MembershipFactory(
-        tenant=tenant_a, user=UserFactory(username="owner-a"), role=Membership.Role.OWNER
-    ).user
+    return tenant_user(tenant_a, "owner-a", Membership.Role.OWNER)
 
 
 @pytest.fixture
 def member_a(tenant_a):
-    return MembershipFactory(
-        tenant=tenant_a, user=UserFactory(username="member-a"), role=Membership.Role.MEMBER
-    ).user
+    return tenant_user(tenant_a, "member-a", Membership.Role.MEMBER)
 
 
 @pytest.fixture
 def owner_b(tenant_b):
-    return MembershipFactory(
-        tenant=tenant_b, user=UserFactory(username="owner-b"), role=Membership.Role.OWNER
-    ).user
+    return tenant_user(tenant_b, "owner-b", Membership.Role.OWNER)
 
 
 @pytest.fixture

@@ -47,21 +47,21 @@ def test_two_ticks_at_once_move_each_tenant_exactly_once():
     assert TimelineEntry.all_tenants.filter(kind="tenant.lifecycle_changed").count() == 120
 
 
-def test_two_creates_of_one_external_id_give_one_tenant_and_one_clear_conflict():
+def create_tenant_now(*, external_id: str, name: str) -> Tenant:
     now = timezone.now()
+    return tenant_create(
+        external_id=external_id,
+        name=name,
+        owner_email="owner@race.example",
+        plan="starter",
+        signed_up_at=now,
+        now=now,
+        actor=None,
+    )
 
-    def create():
-        return tenant_create(
-            external_id="race-1",
-            name="Race Co",
-            owner_email="o@race.example",
-            plan="starter",
-            signed_up_at=now,
-            now=now,
-            actor=None,
-        )
 
-    results = run_concurrently(create)
+def test_two_creates_of_one_external_id_give_one_tenant_and_one_clear_conflict():
+    results = run_concurrently(lambda: create_tenant_now(external_id="race-1", name="Race Co"))
 
     assert Tenant.objects.filter(external_id="race-1").count() == 1
     assert sum(isinstance(r, Tenant) for r in results) == 1
@@ -70,22 +70,13 @@ def test_two_creates_of_one_external_id_give_one_tenant_and_one_clear_conflict()
 
 
 def test_two_tenants_of_one_name_created_at_once_both_get_in_with_distinct_slugs():
-    now = timezone.now()
     ids = iter(["same-name-1", "same-name-2"])
     lock = threading.Lock()
 
     def create():
         with lock:
             external_id = next(ids)
-        return tenant_create(
-            external_id=external_id,
-            name="Summit Plumbing",
-            owner_email="o@summit.example",
-            plan="starter",
-            signed_up_at=now,
-            now=now,
-            actor=None,
-        )
+        return create_tenant_now(external_id=external_id, name="Summit Plumbing")
 
     results = run_concurrently(create)
 
