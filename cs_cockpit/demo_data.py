@@ -151,8 +151,6 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
             )
             owner.set_unusable_password()
             owner.save(update_fields=["password"])
-            membership_create(
-                tenant=tenant, user=owner, role=Membership.Role.OWNER, actor=None, now=signed_up_at
-            )
+            membership_create(tenant=tenant, user=owner, role=Membership.Role.OWNER, actor=None, now=signed_up_at)
         created += 1
     return SeedResult(tenants_created=created, tenants_existing=existing)

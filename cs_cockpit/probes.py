@@ -46,9 +46,7 @@ def _check_tick() -> str | None:
         return "no tick has finished yet: is Celery beat (or the tick cron) running?"
     age = timezone.now() - finished_at
     if age > timedelta(seconds=settings.TICK_MAX_AGE_SECONDS):
-        return (
-            f"last tick finished {int(age.total_seconds())} s ago (limit {settings.TICK_MAX_AGE_SECONDS} s)"
-        )
+        return f"last tick finished {int(age.total_seconds())} s ago (limit {settings.TICK_MAX_AGE_SECONDS} s)"
     return None
 
 

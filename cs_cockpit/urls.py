@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from health import api as health_api
 from tenants import api as tenant_api
 
 from . import probes, views
@@ -17,6 +18,7 @@ api_v1 = (
             tenant_api.TenantTimelineView.as_view(),
             name="tenant-timeline",
         ),
+        path("events/", health_api.EventIngestView.as_view(), name="events"),
     ],
     "api",
 )

@@ -36,9 +36,7 @@ def after_login(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    memberships = (
-        Membership.all_tenants.filter(user=request.user).select_related("tenant").order_by("tenant__name")
-    )
+    memberships = Membership.all_tenants.filter(user=request.user).select_related("tenant").order_by("tenant__name")
     return render(request, "cockpit/account.html", {"memberships": memberships})
 
 
@@ -56,17 +54,11 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         q=params.get("q", "").strip()[:100],
         plan=params.get("plan", "") if params.get("plan", "") in Tenant.Plan.values else "",
         segment=params.get("segment", "")[:64],
-        csm=params.get("csm", "")
-        if params.get("csm", "") == "none" or params.get("csm", "").isdigit()
-        else "",
+        csm=params.get("csm", "") if params.get("csm", "") == "none" or params.get("csm", "").isdigit() else "",
         stage=params.get("stage", "") if params.get("stage", "") in Tenant.LifecycleStage.values else "",
-        sort=params.get("sort", "name")
-        if params.get("sort", "name") in tenant_selectors.TENANT_SORTS
-        else "name",
+        sort=params.get("sort", "name") if params.get("sort", "name") in tenant_selectors.TENANT_SORTS else "name",
     )
-    page = Paginator(tenant_selectors.tenants_for_staff(filters=filters), TENANTS_PER_PAGE).get_page(
-        params.get("page")
-    )
+    page = Paginator(tenant_selectors.tenants_for_staff(filters=filters), TENANTS_PER_PAGE).get_page(params.get("page"))
     query_without_page = params.copy()
     query_without_page.pop("page", None)
     query_without_sort = query_without_page.copy()

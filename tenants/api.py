@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import api_sections, selectors, services
 from .api_auth import scopes_required
-from .models import ApiKey, Tenant, TimelineEntry
+from .models import ApiKey, HealthBucket, Tenant, TimelineEntry
 
 READ_SCOPES = (ApiKey.Scope.READ, ApiKey.Scope.ADMIN)
 
@@ -65,14 +65,17 @@ class TenantSerializer(serializers.ModelSerializer):
     def get_csm(self, tenant: Tenant) -> str | None:
         return tenant.csm_owner.get_username() if tenant.csm_owner else None
 
+    def _section(self, name: str, tenant: Tenant) -> dict[str, Any] | None:
+        return api_sections.section(name, tenant, detail=self.context.get("detail", False))
+
     def get_health(self, tenant: Tenant) -> dict[str, Any] | None:
-        return None
+        return self._section("health", tenant)
 
     def get_onboarding(self, tenant: Tenant) -> dict[str, Any] | None:
-        return None
+        return self._section("onboarding", tenant)
 
     def get_subscription(self, tenant: Tenant) -> dict[str, Any] | None:
-        return None
+        return self._section("subscription", tenant)
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -100,12 +103,18 @@ class TenantListCreateView(ListAPIView):
         csm = params.get("csm")
         if csm:
             tenants = tenants.filter(csm_owner__username=csm)
+        bucket = params.get("bucket")
+        if bucket:
+            if bucket not in HealthBucket.values:
+                raise ValidationError({"bucket": [f"bucket must be one of {', '.join(HealthBucket.values)}."]})
+            tenants = tenants.filter(health_bucket=bucket)
         return tenants.order_by("external_id")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("plan", str, enum=Tenant.Plan.values),
             OpenApiParameter("csm", str, description="username of the owning CSM"),
+            OpenApiParameter("bucket", str, enum=HealthBucket.values),
         ]
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -154,7 +163,7 @@ class TenantDetailView(APIView):
     @extend_schema(responses=TenantSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         tenant = selectors.tenant_get_for_key(api_key=request.auth, external_id=external_id)
-        return Response(TenantSerializer(tenant).data)
+        return Response(TenantSerializer(tenant, context={"detail": True}).data)
 
 
 class TenantTimelineView(APIView):

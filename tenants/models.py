@@ -8,6 +8,13 @@ from .scoping import TenantScopedManager
 from .validators import validate_e164_phone, validate_external_id, validate_timezone
 
 
+class HealthBucket(models.TextChoices):
+    # Thresholds live on the health model (default: healthy >= 80, at_risk 60-79, critical < 60).
+    HEALTHY = "healthy", "Healthy"
+    AT_RISK = "at_risk", "At risk"
+    CRITICAL = "critical", "Critical"
+
+
 class Tenant(models.Model):
     """A customer account of the SaaS company: the unit everything else belongs to."""
 
@@ -28,9 +35,7 @@ class Tenant(models.Model):
     plan = models.CharField(max_length=20, choices=Plan.choices)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     signed_up_at = models.DateTimeField()
-    lifecycle_stage = models.CharField(
-        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.ONBOARDING
-    )
+    lifecycle_stage = models.CharField(max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.ONBOARDING)
     segment = models.CharField(max_length=64, blank=True)
     csm_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -43,6 +48,16 @@ class Tenant(models.Model):
     owner_name = models.CharField(max_length=200, blank=True)
     owner_email = models.EmailField()
     owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])
+    churned_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised from the health app for fast lists and filters; health writes them.
+    health_score = models.FloatField(null=True, blank=True)
+    health_bucket = models.CharField(max_length=10, choices=HealthBucket.choices, blank=True)
+    health_computed_at = models.DateTimeField(null=True, blank=True)
+    # What the last score saw: it is due again when data_as_of or the published model differ.
+    health_data_as_of = models.DateTimeField(null=True, blank=True)
+    health_model_version = models.PositiveIntegerField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Latest occurred_at of its events.")
+    data_as_of = models.DateTimeField(null=True, blank=True, help_text="When its latest events were received.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,6 +67,7 @@ class Tenant(models.Model):
             models.Index(fields=["plan"]),
             models.Index(fields=["segment"]),
             models.Index(fields=["signed_up_at"]),
+            models.Index(fields=["health_bucket", "health_score"]),
         ]
 
     def __str__(self) -> str:
@@ -75,9 +91,7 @@ class Membership(models.Model):
 
     class Meta:
         default_manager_name = "all_tenants"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_tenant")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_tenant")]
 
     def __str__(self) -> str:
         return f"{self.user} – {self.role} of {self.tenant_id}"
@@ -173,9 +187,7 @@ class JobHeartbeat(models.Model):
     /readyz reads the tick's row."""
 
     name = models.CharField(max_length=100, unique=True)
-    last_now = models.DateTimeField(
-        help_text="The `now` the job ran as of (differs from wall time for --at)."
-    )
+    last_now = models.DateTimeField(help_text="The `now` the job ran as of (differs from wall time for --at).")
     last_started_at = models.DateTimeField()
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_summary = models.CharField(max_length=500, blank=True)

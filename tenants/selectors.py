@@ -70,9 +70,7 @@ def tenants_for_staff(*, filters: TenantListFilters) -> QuerySet[Tenant]:
     tenants = Tenant.objects.select_related("csm_owner")
     if filters.q:
         tenants = tenants.filter(
-            Q(name__icontains=filters.q)
-            | Q(external_id__icontains=filters.q)
-            | Q(owner_email__icontains=filters.q)
+            Q(name__icontains=filters.q) | Q(external_id__icontains=filters.q) | Q(owner_email__icontains=filters.q)
         )
     if filters.plan:
         tenants = tenants.filter(plan=filters.plan)
@@ -88,17 +86,13 @@ def tenants_for_staff(*, filters: TenantListFilters) -> QuerySet[Tenant]:
 
 
 def tenant_segments() -> list[str]:
-    return list(
-        Tenant.objects.exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
-    )
+    return list(Tenant.objects.exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct())
 
 
 def csm_choices() -> QuerySet:
     return (
         get_user_model()
-        .objects.filter(
-            Q(groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD]) | Q(owned_tenants__isnull=False)
-        )
+        .objects.filter(Q(groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD]) | Q(owned_tenants__isnull=False))
         .distinct()
         .order_by("username")
     )

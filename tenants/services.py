@@ -42,9 +42,7 @@ def timeline_record(
     *, tenant: Tenant, at: datetime, kind: str, summary: str, data: dict[str, Any] | None = None
 ) -> TimelineEntry:
     """The one way any app puts something on a tenant's timeline."""
-    return TimelineEntry.objects.create(
-        tenant=tenant, at=at, kind=kind, summary=summary[:500], data=data or {}
-    )
+    return TimelineEntry.objects.create(tenant=tenant, at=at, kind=kind, summary=summary[:500], data=data or {})
 
 
 def _actor_fields(actor: Actor) -> dict[str, Any]:
@@ -228,9 +226,7 @@ def tenants_close_onboarding_windows(*, now: datetime, batch_size: int = 200) ->
 # --- users and memberships --------------------------------------------------------------------
 
 
-def membership_create(
-    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: Actor, now: datetime
-) -> Membership:
+def membership_create(*, tenant: Tenant, user: AbstractBaseUser, role: str, actor: Actor, now: datetime) -> Membership:
     with transaction.atomic():
         membership = Membership.objects.create(tenant=tenant, user=user, role=role)
         timeline_record(
@@ -283,9 +279,7 @@ def api_key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(
-    *, name: str, scope: str, tenant: Tenant | None, actor: Actor, now: datetime
-) -> IssuedApiKey:
+def api_key_create(*, name: str, scope: str, tenant: Tenant | None, actor: Actor, now: datetime) -> IssuedApiKey:
     if not name.strip():
         raise ValidationError({"name": ["name must not be blank."]})
     if scope not in ApiKey.Scope.values:

@@ -43,7 +43,6 @@ def validate_e164_phone(value: str) -> None:
 def validate_external_id(value: str) -> None:
     if not EXTERNAL_ID_RE.match(value):
         raise ValidationError(
-            "external_id must be 1–64 characters: letters, digits and _ . : -, "
-            "starting with a letter or digit.",
+            "external_id must be 1–64 characters: letters, digits and _ . : -, starting with a letter or digit.",
             code="invalid_external_id",
         )

@@ -70,9 +70,7 @@ def test_duplicate_external_id_is_409_and_writes_nothing(api, admin_key):
         ({"signed_up_at": "2099-01-01T00:00:00Z"}, "signed_up_at", "future"),
     ],
 )
-def test_invalid_field_is_400_naming_the_field_and_nothing_is_written(
-    api, admin_key, override, field, fragment
-):
+def test_invalid_field_is_400_naming_the_field_and_nothing_is_written(api, admin_key, override, field, fragment):
     response = api("post", URL, key=admin_key, json=valid_body(**override))
 
     assert response.status_code == 400
@@ -177,9 +175,7 @@ def test_tenant_bound_key_sees_only_its_tenant(api, make_key, tenant_a, tenant_b
 def test_timeline_is_newest_first(api, read_key, admin_key):
     api("post", URL, key=admin_key, json=valid_body(signed_up_at="2026-10-01T08:00:00Z"))
     tenant = Tenant.objects.get()
-    TimelineEntry.objects.create(
-        tenant=tenant, at=datetime(2026, 10, 5, tzinfo=UTC), kind="note", summary="Kickoff"
-    )
+    TimelineEntry.objects.create(tenant=tenant, at=datetime(2026, 10, 5, tzinfo=UTC), kind="note", summary="Kickoff")
 
     timeline = api("get", f"{URL}cg-1001/timeline/", key=read_key).json()
 

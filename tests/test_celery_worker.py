@@ -35,9 +35,7 @@ def test_beat_entry_sent_through_redis_runs_the_tick_on_a_worker():
         scheduler.setup_schedule()
         entry = scheduler.schedule["tick-every-minute"]
         scheduler.apply_async(entry, producer=None, advance=False)
-        assert wait_for(
-            lambda: JobHeartbeat.objects.filter(name="tick", last_finished_at__isnull=False).exists()
-        )
+        assert wait_for(lambda: JobHeartbeat.objects.filter(name="tick", last_finished_at__isnull=False).exists())
 
     tenant.refresh_from_db()
     assert tenant.lifecycle_stage == Tenant.LifecycleStage.ADOPTION  # the job really ran

@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_create_api_key_prints_the_key_alone_on_the_last_line_and_stores_only_a_hash(api, tenant_a):
     out = StringIO()
-    call_command(
-        "create_api_key", "--name", "ingest for acme", "--scope", "ingest", "--tenant", "acme", stdout=out
-    )
+    call_command("create_api_key", "--name", "ingest for acme", "--scope", "ingest", "--tenant", "acme", stdout=out)
 
     plaintext = out.getvalue().strip().splitlines()[-1]
     api_key = ApiKey.objects.get()
@@ -34,9 +32,7 @@ def test_a_created_read_key_authenticates(api, db):
 
 def test_create_api_key_for_unknown_tenant_is_a_clear_error(db):
     with pytest.raises(CommandError, match="No tenant with external_id 'nope'"):
-        call_command(
-            "create_api_key", "--name", "x", "--scope", "read", "--tenant", "nope", stdout=StringIO()
-        )
+        call_command("create_api_key", "--name", "x", "--scope", "read", "--tenant", "nope", stdout=StringIO())
     assert not ApiKey.objects.exists()
 
 

@@ -34,9 +34,7 @@ PRODUCTION = {
 }
 
 
-@pytest.mark.parametrize(
-    "secret", [None, "", "django-insecure-cs-cockpit-development-key-do-not-use-in-production"]
-)
+@pytest.mark.parametrize("secret", [None, "", "django-insecure-cs-cockpit-development-key-do-not-use-in-production"])
 def test_production_start_refuses_a_missing_or_default_secret_key(secret):
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
     if secret is not None:

@@ -21,16 +21,12 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("name", models.CharField(max_length=100, unique=True)),
                 (
                     "last_now",
-                    models.DateTimeField(
-                        help_text="The `now` the job ran as of (differs from wall time for --at)."
-                    ),
+                    models.DateTimeField(help_text="The `now` the job ran as of (differs from wall time for --at)."),
                 ),
                 ("last_started_at", models.DateTimeField()),
                 ("last_finished_at", models.DateTimeField(blank=True, null=True)),
@@ -43,15 +39,11 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "external_id",
-                    models.CharField(
-                        max_length=64, unique=True, validators=[tenants.validators.validate_external_id]
-                    ),
+                    models.CharField(max_length=64, unique=True, validators=[tenants.validators.validate_external_id]),
                 ),
                 ("name", models.CharField(max_length=200)),
                 ("slug", models.SlugField(max_length=80, unique=True)),
@@ -68,9 +60,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "timezone",
-                    models.CharField(
-                        default="UTC", max_length=64, validators=[tenants.validators.validate_timezone]
-                    ),
+                    models.CharField(default="UTC", max_length=64, validators=[tenants.validators.validate_timezone]),
                 ),
                 ("signed_up_at", models.DateTimeField()),
                 (
@@ -90,9 +80,7 @@ class Migration(migrations.Migration):
                 ("owner_email", models.EmailField(max_length=254)),
                 (
                     "owner_phone",
-                    models.CharField(
-                        blank=True, max_length=20, validators=[tenants.validators.validate_e164_phone]
-                    ),
+                    models.CharField(blank=True, max_length=20, validators=[tenants.validators.validate_e164_phone]),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
@@ -117,9 +105,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "role",
@@ -157,9 +143,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("at", models.DateTimeField()),
                 (
@@ -202,9 +186,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("name", models.CharField(max_length=100)),
                 ("prefix", models.CharField(max_length=16, unique=True)),
@@ -250,9 +232,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("at", models.DateTimeField()),
                 ("kind", models.CharField(max_length=64)),
@@ -290,9 +270,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="membership",
-            constraint=models.UniqueConstraint(
-                fields=("tenant", "user"), name="membership_one_per_user_tenant"
-            ),
+            constraint=models.UniqueConstraint(fields=("tenant", "user"), name="membership_one_per_user_tenant"),
         ),
         migrations.AddIndex(
             model_name="auditlog",

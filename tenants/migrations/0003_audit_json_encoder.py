@@ -13,15 +13,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="auditlog",
             name="after",
-            field=models.JSONField(
-                blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True
-            ),
+            field=models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
         ),
         migrations.AlterField(
             model_name="auditlog",
             name="before",
-            field=models.JSONField(
-                blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True
-            ),
+            field=models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
         ),
     ]

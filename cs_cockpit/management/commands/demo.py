@@ -77,17 +77,13 @@ class Command(BaseCommand):
                 str(var_dir / "celerybeat-schedule"),
             ],
         }
-        processes = {
-            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()
-        }
+        processes = {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
         # Beat's first tick comes a minute after it starts; queue one now so /readyz turns
         # green as soon as the worker is up. A duplicate tick is harmless by construction.
         tick.delay()
 
         url = f"http://127.0.0.1:{options['port']}/admin/customer-success/"
-        self.stdout.write(
-            self.style.SUCCESS(f"\nCS Cockpit demo ready in {time.monotonic() - started:.1f} s")
-        )
+        self.stdout.write(self.style.SUCCESS(f"\nCS Cockpit demo ready in {time.monotonic() - started:.1f} s"))
         self.stdout.write(f"  staff login: {username} / {password}")
         self.stdout.write(f"  cockpit:     {url}")
         self.stdout.write(f"  API docs:    http://127.0.0.1:{options['port']}/api/docs/")

@@ -25,9 +25,7 @@ class Command(BaseCommand):
                 name=options["name"], scope=options["scope"], tenant=tenant, actor=None, now=timezone.now()
             )
         except ValidationError as exc:
-            raise CommandError(
-                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            ) from None
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         bound = f" for tenant {tenant.external_id}" if tenant else ""
         self.stdout.write(f"Created {issued.api_key.scope} key “{issued.api_key.name}”{bound}. Store it now:")
         self.stdout.write(issued.plaintext)

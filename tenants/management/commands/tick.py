@@ -10,9 +10,7 @@ def parse_at(value: str) -> datetime:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(
-            f"--at {value!r} is not an ISO 8601 date-time, e.g. 2026-11-22T09:00:00+00:00."
-        ) from None
+        raise CommandError(f"--at {value!r} is not an ISO 8601 date-time, e.g. 2026-11-22T09:00:00+00:00.") from None
     if timezone.is_naive(at):
         raise CommandError(f"--at {value!r} has no UTC offset; add one, e.g. {value}+00:00 or {value}Z.")
     return at

@@ -1,0 +1,315 @@
+"""Event ingest: validate a whole batch, then store it in one transaction with its rollups.
+
+All or nothing: any invalid event fails the batch with an error per index and nothing is
+stored. A repeated (tenant, idempotency_key) is a duplicate: not stored again, counted, and
+not an error, so a client may retry a whole batch after a timeout or a 503.
+
+Speed: one multi-row INSERT for the events, one for the users seen, one upsert for the daily
+rollups and one UPDATE per tenant in the batch — no per-event ORM round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce, Greatest
+
+from tenants.models import Tenant
+
+MAX_EVENTS = 1000
+MAX_BODY_BYTES = 1_000_000
+MAX_PROPERTY_DEPTH = 5
+MAX_FUTURE = timedelta(minutes=5)
+NAME_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+KNOWN_FIELDS = frozenset({"tenant", "name", "occurred_at", "user_id", "properties", "idempotency_key"})
+# Numeric properties.score of these events feed the sentiment signal through the rollups.
+SCORED_EVENTS = frozenset({"nps.submitted", "csat.submitted"})
+
+
+@dataclass(frozen=True)
+class IngestError:
+    index: int | None
+    field: str
+    message: str
+
+
+class IngestRejected(Exception):
+    """The batch is invalid; `errors` says where. `too_large` maps to 413 instead of 400."""
+
+    def __init__(self, errors: list[IngestError], *, too_large: bool = False) -> None:
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+        self.too_large = too_large
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass
+class _Row:
+    tenant_id: int
+    name: str
+    occurred_at: datetime
+    user_id: str
+    properties: dict[str, Any]
+    idempotency_key: str | None
+    day: date = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.day = self.occurred_at.astimezone(UTC).date()  # rollups are per UTC day
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if isinstance(value, dict):
+        return max([level, *(_depth(v, level + 1) for v in value.values())])
+    if isinstance(value, list):
+        return max([level, *(_depth(v, level + 1) for v in value)])
+    return level - 1
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """The `events` list of a request body, or IngestRejected naming what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        raise IngestRejected([IngestError(None, "body", f"The body is over {MAX_BODY_BYTES:,} bytes.")], too_large=True)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IngestRejected([IngestError(None, "body", f"The body is not valid JSON: {exc}.")]) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise IngestRejected([IngestError(None, "events", 'Send an object {"events": [...]}.')])
+    events = payload["events"]
+    if len(events) > MAX_EVENTS:
+        raise IngestRejected(
+            [IngestError(None, "events", f"{len(events)} events: at most {MAX_EVENTS} per batch.")],
+            too_large=True,
+        )
+    if not events:
+        raise IngestRejected([IngestError(None, "events", "The batch is empty.")])
+    return events
+
+
+def _parse_time(raw: Any, index: int, now: datetime, errors: list[IngestError]) -> datetime | None:
+    if not isinstance(raw, str):
+        errors.append(IngestError(index, "occurred_at", "Required: an ISO 8601 date-time string."))
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        errors.append(IngestError(index, "occurred_at", f"“{raw[:40]}” is not an ISO 8601 date-time."))
+        return None
+    if at.tzinfo is None:
+        errors.append(IngestError(index, "occurred_at", "Needs a UTC offset, e.g. 2026-11-22T09:00:00Z."))
+        return None
+    if at > now + MAX_FUTURE:
+        errors.append(IngestError(index, "occurred_at", "Is more than 5 minutes in the future."))
+        return None
+    return at
+
+
+def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: datetime) -> list[_Row]:
+    errors: list[IngestError] = []
+    external_ids = {
+        e["tenant"]
+        for e in events
+        if isinstance(e, dict) and isinstance(e.get("tenant"), str) and "\x00" not in e["tenant"]
+    }
+    tenant_ids = dict(Tenant.objects.filter(external_id__in=external_ids).values_list("external_id", "id"))
+    rows: list[_Row] = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            errors.append(IngestError(index, "event", "Each event must be a JSON object."))
+            continue
+        start = len(errors)
+        for unknown in sorted(set(event) - KNOWN_FIELDS):
+            errors.append(
+                IngestError(index, unknown, f"Unknown field; known fields: {', '.join(sorted(KNOWN_FIELDS))}.")
+            )
+        external_id = event.get("tenant")
+        tenant_id = None
+        if bound_tenant is not None:
+            if external_id not in (None, bound_tenant.external_id):
+                errors.append(
+                    IngestError(index, "tenant", f"This API key may only post events for {bound_tenant.external_id}.")
+                )
+            tenant_id = bound_tenant.id
+        elif not isinstance(external_id, str) or not external_id:
+            errors.append(IngestError(index, "tenant", "Required: the tenant's external_id."))
+        else:
+            tenant_id = tenant_ids.get(external_id)
+            if tenant_id is None:
+                errors.append(IngestError(index, "tenant", f"Unknown tenant “{external_id[:64]}”."))
+        name = event.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            errors.append(IngestError(index, "name", "Must match ^[a-z][a-z0-9_.]{0,63}$, e.g. “feature.used”."))
+        occurred_at = _parse_time(event.get("occurred_at"), index, now, errors)
+        user_id = event.get("user_id", "")
+        if user_id is None:
+            user_id = ""
+        if (
+            isinstance(user_id, bool)
+            or not isinstance(user_id, (str, int))
+            or len(str(user_id)) > 128
+            or "\x00" in str(user_id)
+        ):
+            errors.append(IngestError(index, "user_id", "Must be a string or integer of at most 128 characters."))
+        properties = event.get("properties", {})
+        if properties is None:
+            properties = {}
+        if not isinstance(properties, dict):
+            errors.append(IngestError(index, "properties", "Must be a JSON object."))
+        elif _depth(properties) > MAX_PROPERTY_DEPTH:
+            errors.append(IngestError(index, "properties", f"Nested deeper than {MAX_PROPERTY_DEPTH} levels."))
+        elif "\\u0000" in json.dumps(properties):
+            errors.append(
+                IngestError(index, "properties", "Contains a NUL character (\\u0000), which cannot be stored.")
+            )
+        key = event.get("idempotency_key")
+        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key):
+            errors.append(IngestError(index, "idempotency_key", "Must be a string of 1 to 128 characters."))
+        if len(errors) == start:
+            rows.append(_Row(tenant_id, name, occurred_at, str(user_id), properties, key))
+    if errors:
+        raise IngestRejected(errors)
+    return rows
+
+
+def _values_sql(row_count: int, template: str) -> str:
+    return ", ".join([template] * row_count)
+
+
+def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:
+    """Inserts the events; returns the (tenant_id, idempotency_key) pairs that were new."""
+    ops = connection.ops
+    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+    params: list[Any] = []
+    for r in rows:
+        params += [
+            r.tenant_id,
+            r.name,
+            ops.adapt_datetimefield_value(r.occurred_at),
+            ops.adapt_datetimefield_value(now),
+            r.user_id,
+            json.dumps(r.properties),
+            r.idempotency_key,
+        ]
+    sql = (
+        "INSERT INTO health_event (tenant_id, name, occurred_at, received_at, user_id, properties, idempotency_key) "
+        f"VALUES {_values_sql(len(rows), f'(%s, %s, %s, %s, %s, %s{jsonb}, %s)')} "
+        "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+        "RETURNING tenant_id, idempotency_key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(tenant_id, key) for tenant_id, key in cursor.fetchall() if key is not None}
+
+
+def _insert_users(keys: list[tuple[int, date, str, str]]) -> dict[tuple[int, date, str], int]:
+    """Records users seen per tenant × day × name; returns how many were new per key."""
+    if not keys:
+        return {}
+    ops = connection.ops
+    params: list[Any] = []
+    for tenant_id, day, name, user_id in keys:
+        params += [tenant_id, ops.adapt_datefield_value(day), name, user_id]
+    sql = (
+        "INSERT INTO health_dailyeventuser (tenant_id, day, name, user_id) "
+        f"VALUES {_values_sql(len(keys), '(%s, %s, %s, %s)')} "
+        "ON CONFLICT (tenant_id, day, name, user_id) DO NOTHING RETURNING tenant_id, day, name"
+    )
+    new_users: dict[tuple[int, date, str], int] = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for tenant_id, day, name in cursor.fetchall():
+            day = day if isinstance(day, date) else date.fromisoformat(day)
+            new_users[(tenant_id, day, name)] += 1
+    return new_users
+
+
+def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users: dict) -> None:
+    ops = connection.ops
+    params: list[Any] = []
+    # Sorted: concurrent batches lock rollup rows in one global order, so they cannot deadlock.
+    for key in sorted(totals):
+        tenant_id, day, name = key
+        count, value_sum, value_count = totals[key]
+        params += [
+            tenant_id,
+            ops.adapt_datefield_value(day),
+            name,
+            int(count),
+            new_users.get(key, 0),
+            value_sum,
+            int(value_count),
+        ]
+    sql = (
+        "INSERT INTO health_dailyrollup (tenant_id, day, name, count, distinct_users, value_sum, value_count) "
+        f"VALUES {_values_sql(len(totals), '(%s, %s, %s, %s, %s, %s, %s)')} "
+        "ON CONFLICT (tenant_id, day, name) DO UPDATE SET "
+        "count = health_dailyrollup.count + excluded.count, "
+        "distinct_users = health_dailyrollup.distinct_users + excluded.distinct_users, "
+        "value_sum = health_dailyrollup.value_sum + excluded.value_sum, "
+        "value_count = health_dailyrollup.value_count + excluded.value_count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
+    """Stores validated rows with their rollups in one transaction. Idempotent per key."""
+    # A key repeated inside the batch is a duplicate of its first occurrence.
+    seen: set[tuple[int, str]] = set()
+    unique_rows: list[_Row] = []
+    for row in rows:
+        if row.idempotency_key is not None:
+            if (row.tenant_id, row.idempotency_key) in seen:
+                continue
+            seen.add((row.tenant_id, row.idempotency_key))
+        unique_rows.append(row)
+    # Sorted by (tenant, key): concurrent batches with overlapping keys wait on each other's
+    # unique-index entries in the same order instead of deadlocking.
+    unique_rows.sort(key=lambda r: (r.tenant_id, r.idempotency_key or ""))
+
+    with transaction.atomic():
+        inserted_keys = _insert_events(unique_rows, now)
+        stored = [
+            r for r in unique_rows if r.idempotency_key is None or (r.tenant_id, r.idempotency_key) in inserted_keys
+        ]
+        if stored:
+            totals: dict[tuple[int, date, str], list[float]] = defaultdict(lambda: [0, 0.0, 0])
+            users: set[tuple[int, date, str, str]] = set()
+            last_seen: dict[int, datetime] = {}
+            for r in stored:
+                key = (r.tenant_id, r.day, r.name)
+                total = totals[key]
+                total[0] += 1
+                score = r.properties.get("score") if r.name in SCORED_EVENTS else None
+                if isinstance(score, (int, float)) and not isinstance(score, bool):
+                    total[1] += float(score)
+                    total[2] += 1
+                if r.user_id:
+                    users.add((r.tenant_id, r.day, r.name, r.user_id))
+                if r.occurred_at > last_seen.get(r.tenant_id, r.occurred_at - timedelta(seconds=1)):
+                    last_seen[r.tenant_id] = r.occurred_at
+            _upsert_rollups(totals, _insert_users(sorted(users)))
+            for tenant_id in sorted(last_seen):
+                seen_at = Value(last_seen[tenant_id], output_field=DateTimeField())
+                Tenant.objects.filter(pk=tenant_id).update(
+                    last_seen_at=Greatest(Coalesce("last_seen_at", seen_at), seen_at), data_as_of=now
+                )
+    return IngestResult(accepted=len(stored), duplicates=len(rows) - len(stored))
+
+
+def events_ingest(*, events: list[Any], bound_tenant: Tenant | None, now: datetime) -> IngestResult:
+    """Validates and stores one batch (already parsed). Raises IngestRejected, storing nothing."""
+    rows = validate_events(events=events, bound_tenant=bound_tenant, now=now)
+    return events_store(rows=rows, now=now)

@@ -1,0 +1,144 @@
+"""Turning rollups into scores: one aggregate query for a whole set of tenants, then pure
+arithmetic per tenant (no query per tenant). Used by the tick, the full recompute and the
+back-test alike, always as of a given moment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import reduce
+from itertools import pairwise
+from operator import and_
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from .models import DailyRollup, HealthModel
+from .signals import NON_USAGE_PREFIXES, SIGNALS, Facts
+
+WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment)
+ZERO_FACTS: dict[str, float] = {
+    "active_days_7": 0,
+    "usage_7": 0,
+    "usage_prev_7": 0,
+    "breadth_14": 0,
+    "errors_7": 0,
+    "tickets_created_30": 0,
+    "tickets_resolved_30": 0,
+    "ticket_days_90": 0,
+    "nps_sum": 0.0,
+    "nps_n": 0,
+    "csat_sum": 0.0,
+    "csat_n": 0,
+}
+
+
+def as_of_day(as_of: datetime) -> date:
+    return as_of.astimezone(UTC).date()
+
+
+def _aggregates(day: date) -> dict[str, Any]:
+    usage = reduce(and_, [~Q(name__startswith=prefix) for prefix in NON_USAGE_PREFIXES])
+    last_7, last_14, last_30 = (
+        Q(day__gt=day - timedelta(7)),
+        Q(day__gt=day - timedelta(14)),
+        Q(day__gt=day - timedelta(30)),
+    )
+    previous_7 = Q(day__gt=day - timedelta(14), day__lte=day - timedelta(7))
+    return {
+        "active_days_7": Count("day", distinct=True, filter=usage & last_7),
+        "usage_7": Sum("count", filter=usage & last_7, default=0),
+        "usage_prev_7": Sum("count", filter=usage & previous_7, default=0),
+        "breadth_14": Count("name", distinct=True, filter=usage & last_14),
+        "errors_7": Sum("count", filter=Q(name="error.raised") & last_7, default=0),
+        "tickets_created_30": Sum("count", filter=Q(name="ticket.created") & last_30, default=0),
+        "tickets_resolved_30": Sum("count", filter=Q(name="ticket.resolved") & last_30, default=0),
+        "ticket_days_90": Count("id", filter=Q(name__startswith="ticket.")),
+        "nps_sum": Sum("value_sum", filter=Q(name="nps.submitted"), default=0.0),
+        "nps_n": Sum("value_count", filter=Q(name="nps.submitted"), default=0),
+        "csat_sum": Sum("value_sum", filter=Q(name="csat.submitted"), default=0.0),
+        "csat_n": Sum("value_count", filter=Q(name="csat.submitted"), default=0),
+    }
+
+
+def facts_for(*, tenant_ids: Iterable[int] | None, as_of: datetime) -> dict[int, Facts]:
+    """Aggregated facts per tenant as of a moment, from rollups up to that day only (so the
+    back-test sees no future). Tenants with no rollups in the window are absent."""
+    day = as_of_day(as_of)
+    rollups = DailyRollup.all_tenants.filter(day__gt=day - timedelta(WINDOW_DAYS), day__lte=day)
+    if tenant_ids is not None:
+        rollups = rollups.filter(tenant_id__in=list(tenant_ids))
+    rows = rollups.values("tenant_id").annotate(**_aggregates(day)).order_by()
+    return {row.pop("tenant_id"): row for row in rows}
+
+
+def sub_score(points: list[list[float]], value: float) -> float:
+    """Piecewise-linear through the model's (signal, score) points, flat beyond the ends."""
+    ordered = sorted(points)
+    if value <= ordered[0][0]:
+        return float(ordered[0][1])
+    for (x0, y0), (x1, y1) in pairwise(ordered):
+        if value <= x1:
+            return float(y0 + (y1 - y0) * (value - x0) / (x1 - x0)) if x1 != x0 else float(y1)
+    return float(ordered[-1][1])
+
+
+def target_of(points: list[list[float]], higher_is_better: bool) -> float:
+    best = max(score for _, score in points)
+    candidates = [value for value, score in points if score == best]
+    return min(candidates) if higher_is_better else max(candidates)
+
+
+@dataclass(frozen=True)
+class TenantScore:
+    score: float
+    bucket: str
+    components: list[dict[str, Any]]
+
+
+def score_tenant(*, model: HealthModel, facts: Facts | None, tenure_days: int) -> TenantScore | None:
+    """A tenant's score under a model, with every component explained. None when no
+    component has data."""
+    f: Facts = {**ZERO_FACTS, **(facts or {}), "tenure_days": tenure_days}
+    components: list[dict[str, Any]] = []
+    weight_with_data = 0.0
+    for config in model.components:
+        signal = SIGNALS[config["key"]]
+        value = signal.value(f)
+        if value is None:
+            components.append(
+                {
+                    "key": signal.key,
+                    "label": signal.label,
+                    "signal": None,
+                    "score": None,
+                    "weight": config["weight"],
+                    "contribution": 0.0,
+                    "rationale": signal.no_data,
+                }
+            )
+            continue
+        weight_with_data += config["weight"]
+        target = target_of(config["points"], signal.higher_is_better)
+        components.append(
+            {
+                "key": signal.key,
+                "label": signal.label,
+                "signal": value,
+                "score": round(sub_score(config["points"], value), 1),
+                "weight": config["weight"],
+                "rationale": signal.describe(value, f, target),
+            }
+        )
+    if weight_with_data == 0:
+        return None
+    total = 0.0
+    for component in components:
+        if component["score"] is not None:
+            # Components without data are left out and the others renormalised, so a missing
+            # signal never counts as zero.
+            component["contribution"] = round(component["score"] * component["weight"] / weight_with_data, 1)
+            total += component["score"] * component["weight"] / weight_with_data
+    score = round(total, 1)
+    return TenantScore(score=score, bucket=model.bucket_for(score), components=components)

@@ -1,0 +1,55 @@
+"""Reads of the health app. Tenant first; staff-wide reads are named so."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+
+from tenants.models import Tenant
+
+from .models import HealthModel, HealthScore
+
+
+def latest_score(*, tenant: Tenant) -> HealthScore | None:
+    return HealthScore.objects.for_tenant(tenant).select_related("model").order_by("-day").first()
+
+
+def score_history(*, tenant: Tenant, since: date) -> QuerySet[HealthScore]:
+    return HealthScore.objects.for_tenant(tenant).filter(day__gte=since).order_by("day")
+
+
+def week_over_week_change(*, tenant: Tenant, today: date) -> float | None:
+    """Percent change of the score against the score a week earlier (feeds `health_drop`)."""
+    scores = dict(
+        HealthScore.objects.for_tenant(tenant)
+        .filter(day__in=[today, today - timedelta(days=7)])
+        .values_list("day", "score")
+    )
+    now_score, week_ago = scores.get(today), scores.get(today - timedelta(days=7))
+    if now_score is None or not week_ago:
+        return None
+    return round((now_score - week_ago) * 100 / week_ago, 1)
+
+
+def health_block(tenant: Tenant, detail: bool) -> dict[str, Any] | None:
+    """The API's `health` section (CONTRACTS.md). Lists answer from the tenant's denormalised
+    fields; the detail adds the component breakdown from the latest stored score."""
+    if tenant.health_score is None:
+        return None
+    block: dict[str, Any] = {
+        "score": tenant.health_score,
+        "bucket": tenant.health_bucket,
+        "computed_at": tenant.health_computed_at,
+        "data_as_of": tenant.data_as_of,
+        "model_version": tenant.health_model_version,
+    }
+    if detail:
+        latest = latest_score(tenant=tenant)
+        block["components"] = latest.components if latest else []
+    return block
+
+
+def health_models() -> QuerySet[HealthModel]:
+    return HealthModel.objects.select_related("created_by", "published_by").order_by("-version")

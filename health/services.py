@@ -1,0 +1,269 @@
+"""Writes of the health app: score recomputation and health-model versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max, Q
+
+from tenants.models import HealthBucket, Tenant, TimelineEntry
+from tenants.services import audit_record
+
+from .models import HealthModel, HealthScore
+from .scoring import as_of_day, facts_for, score_tenant
+from .signals import SIGNALS
+
+STALE_AFTER = timedelta(hours=1)  # signals move with the clock (windows), not only with events
+BATCH_SIZE = 1000
+
+
+class NoPublishedModel(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    scored: int
+    bucket_changes: int
+
+
+def published_model() -> HealthModel:
+    model = HealthModel.objects.filter(status=HealthModel.Status.PUBLISHED).first()
+    if model is None:
+        raise NoPublishedModel("No health model is published; publish one in the cockpit or Django admin.")
+    return model
+
+
+def _due(now: datetime, model: HealthModel) -> Q:
+    changed_data = Q(data_as_of__isnull=False) & (
+        Q(health_data_as_of__isnull=True) | ~Q(health_data_as_of=F("data_as_of"))
+    )
+    return (
+        Q(health_computed_at__isnull=True)
+        | Q(health_computed_at__lt=now - STALE_AFTER)
+        | changed_data
+        | ~Q(health_model_version=model.version)
+        | Q(health_model_version__isnull=True)
+    )
+
+
+def _bucket_change_summary(old: str, new: str, score: float) -> str:
+    return f"Health {HealthBucket(old).label} → {HealthBucket(new).label} (score {score:g})"
+
+
+def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: datetime) -> int:
+    """Scores and stores one batch of (locked) tenants; returns how many changed bucket."""
+    facts = facts_for(tenant_ids=[t["id"] for t in tenants], as_of=now)
+    day = as_of_day(now)
+    score_rows, tenant_rows, timeline = [], [], []
+    for t in tenants:
+        result = score_tenant(model=model, facts=facts.get(t["id"]), tenure_days=max(0, (now - t["signed_up_at"]).days))
+        new_bucket = result.bucket if result else ""
+        tenant_rows.append(
+            Tenant(
+                id=t["id"],
+                health_score=result.score if result else None,
+                health_bucket=new_bucket,
+                health_computed_at=now,
+                health_data_as_of=t["data_as_of"],
+                health_model_version=model.version,
+            )
+        )
+        if result is None:
+            continue
+        score_rows.append(
+            HealthScore(
+                tenant_id=t["id"],
+                day=day,
+                computed_at=now,
+                score=result.score,
+                bucket=result.bucket,
+                model=model,
+                components=result.components,
+            )
+        )
+        if t["health_bucket"] and t["health_bucket"] != new_bucket:
+            timeline.append(
+                TimelineEntry(
+                    tenant_id=t["id"],
+                    at=now,
+                    kind="health.bucket_changed",
+                    summary=_bucket_change_summary(t["health_bucket"], new_bucket, result.score),
+                    data={
+                        "from": t["health_bucket"],
+                        "to": new_bucket,
+                        "score": result.score,
+                        "model": model.version,
+                    },
+                )
+            )
+    HealthScore.all_tenants.bulk_create(
+        score_rows,
+        update_conflicts=True,
+        unique_fields=["tenant", "day"],
+        update_fields=["computed_at", "score", "bucket", "model", "components"],
+    )
+    Tenant.objects.bulk_update(
+        tenant_rows,
+        ["health_score", "health_bucket", "health_computed_at", "health_data_as_of", "health_model_version"],
+    )
+    TimelineEntry.all_tenants.bulk_create(timeline)
+    return len(timeline)
+
+
+TENANT_FIELDS = ("id", "signed_up_at", "health_bucket", "data_as_of")
+
+
+def health_recompute_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> RecomputeResult:
+    """Scores every tenant that is due: new events since its score, a stale score, or a newly
+    published model. Batches of tenants are claimed with SKIP LOCKED, so two ticks split the
+    work instead of scoring (and timelining) the same tenant twice."""
+    model = published_model()
+    scored = changes = 0
+    while True:
+        with transaction.atomic():
+            # The row locks also order us with ingest: a batch that commits events for a locked
+            # tenant waits, then moves data_as_of past what we stored, so the tenant is due again.
+            tenants = list(
+                Tenant.objects.filter(_due(now, model))
+                .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+                .select_for_update(skip_locked=True)
+                .order_by("id")
+                .values(*TENANT_FIELDS)[:batch_size]
+            )
+            if not tenants:
+                return RecomputeResult(scored=scored, bucket_changes=changes)
+            changes += _score_batch(tenants=tenants, model=model, now=now)
+            scored += len(tenants)
+
+
+def health_recompute_all(*, now: datetime, batch_size: int = BATCH_SIZE) -> RecomputeResult:
+    """Scores every tenant that is not churned, due or not (manage.py recompute_health)."""
+    model = published_model()
+    scored = changes = last_id = 0
+    while True:
+        with transaction.atomic():
+            tenants = list(
+                Tenant.objects.filter(id__gt=last_id)
+                .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+                .select_for_update()
+                .order_by("id")
+                .values(*TENANT_FIELDS)[:batch_size]
+            )
+            if not tenants:
+                return RecomputeResult(scored=scored, bucket_changes=changes)
+            changes += _score_batch(tenants=tenants, model=model, now=now)
+            scored += len(tenants)
+            last_id = tenants[-1]["id"]
+
+
+# --- health models ---------------------------------------------------------------------------
+
+
+def validate_components(components: Any) -> list[dict[str, Any]]:
+    """Checks a components list; raises ValidationError naming the component and the fix."""
+    if not isinstance(components, list) or not components:
+        raise ValidationError({"components": ["A model needs at least one component."]})
+    cleaned, seen = [], set()
+    for index, component in enumerate(components):
+        where = f"component {index + 1}"
+        if not isinstance(component, dict):
+            raise ValidationError({"components": [f"{where}: must be an object."]})
+        key = component.get("key")
+        if key not in SIGNALS:
+            raise ValidationError({"components": [f"{where}: unknown signal “{key}”; known: {', '.join(SIGNALS)}."]})
+        if key in seen:
+            raise ValidationError({"components": [f"{where}: signal “{key}” appears twice."]})
+        seen.add(key)
+        weight = component.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+            raise ValidationError({"components": [f"{key}: weight must be a whole number from 0 to 100."]})
+        points = component.get("points")
+        valid_points = (
+            isinstance(points, list)
+            and len(points) >= 2
+            and all(
+                isinstance(p, list)
+                and len(p) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+                and 0 <= p[1] <= 100
+                for p in points
+            )
+        )
+        if not valid_points:
+            raise ValidationError(
+                {"components": [f"{key}: thresholds need at least two [signal value, score 0–100] points."]}
+            )
+        if len({p[0] for p in points}) != len(points):
+            raise ValidationError({"components": [f"{key}: two thresholds have the same signal value."]})
+        cleaned.append({"key": key, "weight": weight, "points": sorted([float(p[0]), float(p[1])] for p in points)})
+    if sum(c["weight"] for c in cleaned) == 0:
+        raise ValidationError({"components": ["At least one component needs a weight above 0."]})
+    return cleaned
+
+
+def health_model_create_draft(
+    *,
+    name: str,
+    components: Any,
+    healthy_min: int,
+    at_risk_min: int,
+    notes: str,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+) -> HealthModel:
+    if not name.strip():
+        raise ValidationError({"name": ["Give the model a name."]})
+    if not 0 < at_risk_min < healthy_min <= 100:
+        raise ValidationError({"healthy_min": ["Buckets need 0 < at-risk minimum < healthy minimum ≤ 100."]})
+    cleaned = validate_components(components)
+    with transaction.atomic():
+        # Versions are numbered under a lock on the table's max: two drafts at once cannot
+        # take the same number (and the unique constraint would refuse it if they did).
+        next_version = (HealthModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0) + 1
+        model = HealthModel.objects.create(
+            version=next_version,
+            name=name.strip(),
+            components=cleaned,
+            healthy_min=healthy_min,
+            at_risk_min=at_risk_min,
+            notes=notes.strip(),
+            created_at=now,
+            created_by=actor,
+        )
+        audit_record(
+            actor=actor,
+            action="health_model.create",
+            target=model,
+            at=now,
+            after={"version": model.version, "components": cleaned},
+        )
+    return model
+
+
+def health_model_publish(*, model: HealthModel, actor: AbstractBaseUser | None, now: datetime) -> HealthModel:
+    """Publishes a draft; the previous model is retired. Every tenant is re-scored by the next
+    tick (their stored model version no longer matches)."""
+    if model.status != HealthModel.Status.DRAFT:
+        raise ValidationError({"status": [f"v{model.version} is {model.status}; only a draft can be published."]})
+    with transaction.atomic():
+        previous = HealthModel.objects.select_for_update().filter(status=HealthModel.Status.PUBLISHED).first()
+        if previous is not None:
+            previous.status = HealthModel.Status.RETIRED
+            previous.save(update_fields=["status"])
+        model.status, model.published_at, model.published_by = HealthModel.Status.PUBLISHED, now, actor
+        model.save(update_fields=["status", "published_at", "published_by"])
+        audit_record(
+            actor=actor,
+            action="health_model.publish",
+            target=model,
+            at=now,
+            before={"published": previous.version if previous else None},
+            after={"published": model.version},
+        )
+    return model

@@ -1,0 +1,145 @@
+"""Health signals: what each component measures, read from one row of aggregated facts.
+
+Each signal turns a tenant's facts into a value (or None: no data, and the component is left
+out of the weighting) and explains it in one line. Thresholds and weights are not here: they
+belong to the versioned HealthModel, so a CS lead can change them without a deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Facts = dict[str, Any]
+
+# Events that are not product usage: they feed their own signals, not activity or breadth.
+NON_USAGE_PREFIXES = ("error.", "ticket.", "nps.", "csat.", "billing.", "invoice.")
+
+
+@dataclass(frozen=True)
+class Signal:
+    key: str
+    label: str
+    higher_is_better: bool
+    value: Callable[[Facts], float | None]
+    describe: Callable[[float, Facts, float], str]  # (value, facts, target) -> rationale
+    no_data: str
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{n:g} {word}{'' if n == 1 else 's'}"
+
+
+def _active_days(f: Facts) -> float:
+    # A tenant younger than a week is judged on the days it has had, scaled to seven.
+    window = max(1, min(7, f["tenure_days"] + 1))
+    return round(f["active_days_7"] * 7 / window, 1)
+
+
+def _describe_active_days(v: float, f: Facts, target: float) -> str:
+    window = min(7, f["tenure_days"] + 1)
+    if window < 7:
+        days = _plural(f["active_days_7"], "active day")
+        return f"{days} in the {_plural(window, 'day')} since signup (target {target:g} of 7)"
+    return f"{_plural(f['active_days_7'], 'active day')} in the last 7 (target {target:g})"
+
+
+def _usage_trend(f: Facts) -> float | None:
+    this_week, last_week = f["usage_7"], f["usage_prev_7"]
+    if f["tenure_days"] < 14 or (this_week == 0 and last_week == 0):
+        return None
+    if last_week == 0:
+        return 100.0
+    return round((this_week - last_week) * 100 / last_week, 1)
+
+
+def _describe_trend(v: float, f: Facts, target: float) -> str:
+    counts = f"({f['usage_prev_7']:g} → {f['usage_7']:g} events)"
+    if f["usage_prev_7"] == 0:
+        return f"Usage resumed this week after a week without any {counts}"
+    return f"Usage {'up' if v >= 0 else 'down'} {abs(v):g} % week over week {counts}"
+
+
+def _support_load(f: Facts) -> float | None:
+    if not f["ticket_days_90"]:
+        return None
+    return max(0, f["tickets_created_30"] - f["tickets_resolved_30"])
+
+
+def _sentiment(f: Facts) -> float | None:
+    if f["nps_n"]:
+        return round(f["nps_sum"] / f["nps_n"], 1)
+    if f["csat_n"]:
+        return round(f["csat_sum"] / f["csat_n"] * 2, 1)  # CSAT 1-5 onto the NPS 0-10 scale
+    return None
+
+
+def _describe_sentiment(v: float, f: Facts, target: float) -> str:
+    if f["nps_n"]:
+        responses = _plural(f["nps_n"], "response")
+        return f"Average NPS {v:g} from {responses} in the last 90 days (target {target:g})"
+    return f"Average CSAT {v / 2:g}/5 from {_plural(f['csat_n'], 'response')} in the last 90 days"
+
+
+def _error_rate(f: Facts) -> float | None:
+    if not f["usage_7"]:
+        return None
+    return round(f["errors_7"] * 100 / f["usage_7"], 2)
+
+
+SIGNALS: dict[str, Signal] = {
+    s.key: s
+    for s in [
+        Signal(
+            key="active_days",
+            label="Active days (stickiness)",
+            higher_is_better=True,
+            value=_active_days,
+            describe=_describe_active_days,
+            no_data="",
+        ),
+        Signal(
+            key="feature_breadth",
+            label="Feature breadth",
+            higher_is_better=True,
+            value=lambda f: float(f["breadth_14"]),
+            describe=lambda v, f, t: f"{_plural(v, 'distinct feature')} used in the last 14 days (target {t:g})",
+            no_data="",
+        ),
+        Signal(
+            key="usage_trend",
+            label="Usage trend (week over week)",
+            higher_is_better=True,
+            value=_usage_trend,
+            describe=_describe_trend,
+            no_data="Not enough history: needs two weeks with usage",
+        ),
+        Signal(
+            key="support_load",
+            label="Support load",
+            higher_is_better=False,
+            value=_support_load,
+            describe=lambda v, f, t: (
+                f"{_plural(v, 'open ticket')} (created minus resolved, last 30 days; target {t:g})"
+            ),
+            no_data="No support tickets on record in the last 90 days",
+        ),
+        Signal(
+            key="sentiment",
+            label="Sentiment (NPS / CSAT)",
+            higher_is_better=True,
+            value=_sentiment,
+            describe=_describe_sentiment,
+            no_data="No NPS or CSAT response in the last 90 days",
+        ),
+        Signal(
+            key="error_rate",
+            label="Error rate",
+            higher_is_better=False,
+            value=_error_rate,
+            describe=lambda v, f, t: f"{v:g} % of events were errors in the last 7 days (target ≤ {t:g} %)",
+            no_data="No usage in the last 7 days to measure errors against",
+        ),
+    ]
+}
