@@ -2,8 +2,9 @@
 SaaS (the CloudGreet seed) on the three plans of the CS strategy seed, signed up over the
 last D days, in many time zones, owned by a small CS team. Deterministic for a given seed.
 
-Later parts of the product (events, subscriptions, touchpoint runs) add their own demo
-history here, so one command builds a cockpit with every bucket, plan and stage filled.
+Usage events come from health.demo (archetypes from champion to churner, through the real
+ingest service), then a daily score history. Later parts of the product (subscriptions,
+touchpoint runs) add their own demo history here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 
+from health.demo import seed_usage_history
+from health.services import health_backfill_history, health_recompute_all
 from tenants.models import Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import membership_create, tenant_create
@@ -94,6 +97,8 @@ PLAN_WEIGHTS = [(Tenant.Plan.STARTER, 55), (Tenant.Plan.PROFESSIONAL, 32), (Tena
 class SeedResult:
     tenants_created: int
     tenants_existing: int
+    events: int = 0
+    scores: int = 0
 
 
 def _demo_csms() -> list[AbstractBaseUser]:
@@ -153,4 +158,10 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
             owner.save(update_fields=["password"])
             membership_create(tenant=tenant, user=owner, role=Membership.Role.OWNER, actor=None, now=signed_up_at)
         created += 1
-    return SeedResult(tenants_created=created, tenants_existing=existing)
+    events = seed_usage_history(now=now, seed=seed)
+    scores = 0
+    if events:
+        # Daily score history for the window, then today's scores on the tenants themselves.
+        scores = health_backfill_history(now=now, days=days)
+        scores += health_recompute_all(now=now).scored
+    return SeedResult(tenants_created=created, tenants_existing=existing, events=events, scores=scores)

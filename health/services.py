@@ -162,6 +162,45 @@ def health_recompute_all(*, now: datetime, batch_size: int = BATCH_SIZE) -> Reco
             last_id = tenants[-1]["id"]
 
 
+def health_backfill_history(*, now: datetime, days: int) -> int:
+    """Scores every tenant as of the end of each of the last `days` days, from the rollups up
+    to that day, filling the daily history (sparklines, week-over-week change). Existing rows
+    for those days are replaced. Returns how many scores were written."""
+    model = published_model()
+    written = 0
+    for days_ago in range(days, 0, -1):
+        as_of = now - timedelta(days=days_ago)
+        tenants = list(
+            Tenant.objects.filter(signed_up_at__lte=as_of)
+            .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of))
+            .values_list("id", "signed_up_at")
+        )
+        facts = facts_for(tenant_ids=None, as_of=as_of)
+        rows = []
+        for tenant_id, signed_up_at in tenants:
+            result = score_tenant(model=model, facts=facts.get(tenant_id), tenure_days=(as_of - signed_up_at).days)
+            if result is not None:
+                rows.append(
+                    HealthScore(
+                        tenant_id=tenant_id,
+                        day=as_of_day(as_of),
+                        computed_at=as_of,
+                        score=result.score,
+                        bucket=result.bucket,
+                        model=model,
+                        components=result.components,
+                    )
+                )
+        HealthScore.all_tenants.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["tenant", "day"],
+            update_fields=["computed_at", "score", "bucket", "model", "components"],
+        )
+        written += len(rows)
+    return written
+
+
 # --- health models ---------------------------------------------------------------------------
 
 

@@ -196,6 +196,30 @@ def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reaso
     )
 
 
+def tenant_mark_churned(*, tenant: Tenant, at: datetime, reason: str, actor: Actor, now: datetime) -> Tenant:
+    """Records that a tenant left. Billing calls this when a subscription is canceled; staff
+    can from the admin. Churned tenants are no longer scored or scheduled."""
+    if tenant.lifecycle_stage == Tenant.LifecycleStage.CHURNED:
+        return tenant
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        tenant.lifecycle_stage, tenant.churned_at = Tenant.LifecycleStage.CHURNED, at
+        tenant.save(update_fields=["lifecycle_stage", "churned_at", "updated_at"])
+        timeline_record(
+            tenant=tenant, at=at, kind="tenant.churned", summary=f"Churned: {reason}", data={"reason": reason}
+        )
+        audit_record(
+            actor=actor,
+            action="tenant.churn",
+            target=tenant,
+            tenant=tenant,
+            at=now,
+            before=before,
+            after=tenant_snapshot(tenant),
+        )
+    return tenant
+
+
 def tenants_close_onboarding_windows(*, now: datetime, batch_size: int = 200) -> int:
     """Moves tenants whose 30-day onboarding window has passed to the adoption stage."""
     moved = 0

@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from health.models import DailyRollup, HealthScore
 from tenants.models import ApiKey, AuditLog, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import api_key_hash
@@ -45,7 +46,11 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
     tenants = Tenant.objects.all()
     assert tenants.count() == 150
     assert set(tenants.values_list("plan", flat=True)) == set(Tenant.Plan.values)
-    assert set(tenants.values_list("lifecycle_stage", flat=True)) == {"onboarding", "adoption"}
+    assert set(tenants.values_list("lifecycle_stage", flat=True)) == {"onboarding", "adoption", "churned"}
+    assert set(tenants.values_list("health_bucket", flat=True)) >= {"healthy", "at_risk", "critical"}
+    # 60 days of score history for sparklines, and usage that went through the real ingest.
+    assert HealthScore.all_tenants.values("day").distinct().count() >= 60
+    assert DailyRollup.all_tenants.values("name").distinct().count() >= 10
     assert tenants.values("timezone").distinct().count() >= 5
     assert tenants.values("segment").distinct().count() >= 5
     assert tenants.filter(csm_owner__groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD]).count() > 100

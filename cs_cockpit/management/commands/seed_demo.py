@@ -18,5 +18,6 @@ class Command(BaseCommand):
             raise CommandError("--days must be between 1 and 3650.")
         result = seed_demo(tenants=options["tenants"], days=options["days"], now=timezone.now())
         self.stdout.write(
-            f"seed_demo: {result.tenants_created} tenants created, {result.tenants_existing} already there."
+            f"seed_demo: {result.tenants_created} tenants created, {result.tenants_existing} already there, "
+            f"{result.events} events ingested, {result.scores} health scores written."
         )
