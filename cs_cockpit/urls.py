@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from health import api as health_api
+from health import views as health_views
 from tenants import api as tenant_api
 
 from . import probes, views
@@ -27,6 +28,11 @@ cockpit = (
     [
         path("", views.overview, name="overview"),
         path("tenants/", views.tenant_list, name="tenant-list"),
+        path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
+        path("health/", health_views.health_models, name="health-models"),
+        path("health/new/", health_views.health_model_new, name="health-model-new"),
+        path("health/backtest/", health_views.health_backtest, name="health-backtest"),
+        path("health/<int:version>/publish/", health_views.health_model_publish, name="health-model-publish"),
     ],
     "cockpit",
 )

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from health import selectors as health_selectors
 from tenants import selectors as tenant_selectors
-from tenants.models import Membership, Tenant
+from tenants.access import staff_required
+from tenants.models import HealthBucket, Membership, Tenant
 from tenants.roles import has_staff_role
+from tenants.services import audit_record
 
-from .access import staff_required
+from .charts import sparkline
 
 TENANTS_PER_PAGE = 25
+HISTORY_DAYS = 60
 
 
 @require_GET
@@ -48,6 +55,39 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @staff_required()
 @require_GET
+def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
+    """The tenant 360: health with its reasons and trend, then the timeline."""
+    tenant = tenant_selectors.tenant_get_for_staff(external_id=external_id)
+    now = timezone.now()
+    history = list(
+        health_selectors.score_history(tenant=tenant, since=now.date() - timedelta(days=HISTORY_DAYS)).values_list(
+            "day", "score"
+        )
+    )
+    # Staff access to a tenant is explicit and audited (DESIGN.md, principle 5).
+    audit_record(
+        actor=request.user,
+        action="tenant.view",
+        target=tenant,
+        tenant=tenant,
+        at=now,
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    return render(
+        request,
+        "cockpit/tenant_detail.html",
+        {
+            "tenant": tenant,
+            "score": health_selectors.latest_score(tenant=tenant),
+            "trend": sparkline(history),
+            "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
+            "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
+        },
+    )
+
+
+@staff_required()
+@require_GET
 def tenant_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
     filters = tenant_selectors.TenantListFilters(
@@ -56,6 +96,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         segment=params.get("segment", "")[:64],
         csm=params.get("csm", "") if params.get("csm", "") == "none" or params.get("csm", "").isdigit() else "",
         stage=params.get("stage", "") if params.get("stage", "") in Tenant.LifecycleStage.values else "",
+        bucket=params.get("bucket", "") if params.get("bucket", "") in HealthBucket.values else "",
         sort=params.get("sort", "name") if params.get("sort", "name") in tenant_selectors.TENANT_SORTS else "name",
     )
     page = Paginator(tenant_selectors.tenants_for_staff(filters=filters), TENANTS_PER_PAGE).get_page(params.get("page"))
@@ -68,6 +109,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "plans": Tenant.Plan.choices,
         "stages": Tenant.LifecycleStage.choices,
+        "buckets": HealthBucket.choices,
         "segments": tenant_selectors.tenant_segments(),
         "csms": tenant_selectors.csm_choices(),
         "query_without_page": query_without_page.urlencode(),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from .models import ApiKey, JobHeartbeat, Tenant, TimelineEntry
@@ -52,6 +52,7 @@ class TenantListFilters:
     segment: str = ""
     csm: str = ""  # a user id, or "none" for tenants without a CSM
     stage: str = ""
+    bucket: str = ""
     sort: str = "name"
 
 
@@ -62,6 +63,9 @@ TENANT_SORTS: dict[str, tuple[str, ...]] = {
     "-signed_up_at": ("-signed_up_at", "-id"),
     "plan": ("plan", "name"),
     "-plan": ("-plan", "name"),
+    # Worst first: the order a CSM works a portfolio in. Unscored tenants go last.
+    "health": (F("health_score").asc(nulls_last=True), "name"),
+    "-health": (F("health_score").desc(nulls_last=True), "name"),
 }
 
 
@@ -78,6 +82,8 @@ def tenants_for_staff(*, filters: TenantListFilters) -> QuerySet[Tenant]:
         tenants = tenants.filter(segment=filters.segment)
     if filters.stage:
         tenants = tenants.filter(lifecycle_stage=filters.stage)
+    if filters.bucket:
+        tenants = tenants.filter(health_bucket=filters.bucket)
     if filters.csm == "none":
         tenants = tenants.filter(csm_owner__isnull=True)
     elif filters.csm:
@@ -101,3 +107,11 @@ def csm_choices() -> QuerySet:
 def tick_last_finished_at() -> datetime | None:
     heartbeat = JobHeartbeat.objects.filter(name="tick").first()
     return heartbeat.last_finished_at if heartbeat else None
+
+
+def tenant_get_for_staff(*, external_id: str) -> Tenant:
+    """Staff see every tenant; an unknown id is a 404."""
+    tenant = Tenant.objects.select_related("csm_owner").filter(external_id=external_id).first()
+    if tenant is None:
+        raise Http404(f"No tenant with external_id “{external_id}”.")
+    return tenant

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib import import_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if REQUIRE_SERVICES and reporter and reporter.stats.get("skipped") and exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request: pytest.FixtureRequest) -> None:
+    """Rows that data migrations create (staff-role groups, the default health model).
+    Transactional tests flush the database after each test, so put them back first; the
+    migration functions themselves do it, idempotently."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from tenants.roles import admin_role_permissions_sync
+
+    import_module("tenants.migrations.0002_staff_role_groups").create_groups(apps, None)
+    import_module("health.migrations.0002_default_health_model").create_default_model(apps, None)
+    admin_role_permissions_sync()
 
 
 # --- personas ---------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_csm_logs_in_and_works_the_tenant_list(page: Page, live_server, artifact
     expect(page.get_by_text("1 tenant", exact=True)).to_be_visible()
     expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
     expect(page).to_have_url(
-        f"{live_server.url}/admin/customer-success/tenants/?q=maple&plan=&segment=&csm=&stage=&sort=name"
+        f"{live_server.url}/admin/customer-success/tenants/?q=maple&plan=&segment=&csm=&bucket=&stage=&sort=name"
     )
 
     page.get_by_label("Search").fill("")
@@ -81,3 +81,69 @@ def test_wrong_password_says_so_and_tenant_owner_is_refused(page: Page, live_ser
     expect(page.get_by_role("navigation", name="Cockpit")).to_have_count(0)
     response = page.goto(f"{live_server.url}/admin/customer-success/tenants/")
     assert response.status == 403
+
+
+def scored_portfolio():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from health.ingest import events_ingest
+    from health.services import health_backfill_history, health_recompute_all
+
+    now = timezone.now()
+    busy = TenantFactory(external_id="busy", name="Busy Bees HVAC", signed_up_at=now - timedelta(days=40))
+    quiet = TenantFactory(external_id="quiet", name="Quiet Dental", signed_up_at=now - timedelta(days=40))
+    events = []
+    for days_ago in range(1, 35):
+        at = (now - timedelta(days=days_ago)).isoformat()
+        events += [{"tenant": busy.external_id, "name": f"feature.f{k}", "occurred_at": at} for k in range(5)]
+        if days_ago > 12:
+            events.append({"tenant": quiet.external_id, "name": "call.handled", "occurred_at": at})
+    events_ingest(events=events, bound_tenant=None, now=now)
+    health_backfill_history(now=now, days=30)
+    health_recompute_all(now=now)
+    return busy, quiet
+
+
+def test_csm_opens_a_tenant_and_reads_why_it_is_critical(page: Page, live_server, artifacts_dir):
+    UserFactory(username="maria", roles=[StaffRole.CSM])
+    scored_portfolio()
+    log_in(page, live_server, "maria")
+
+    page.get_by_label("Health").select_option("critical")
+    expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="Quiet Dental").click()
+
+    expect(page.get_by_role("heading", name="Quiet Dental")).to_be_visible()
+    expect(page.locator(".pill.bucket-critical")).to_have_text("Critical")
+    expect(page.get_by_text("0 active days in the last 7 (target 5)")).to_be_visible()
+    expect(page.get_by_role("img", name="Health score from")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "tenant-detail-critical.png", full_page=True)
+
+
+def test_cs_lead_drafts_back_tests_and_publishes_a_new_model(page: Page, live_server, artifacts_dir):
+    UserFactory(username="alex", roles=[StaffRole.CS_LEAD])
+    scored_portfolio()
+    log_in(page, live_server, "alex")
+
+    page.get_by_role("link", name="Health model").click()
+    expect(page.get_by_role("heading", name="v1 · Seeded blend Published")).to_be_visible()
+    page.get_by_role("link", name="New version", exact=True).click()
+    page.get_by_label("Name").fill("Stickiness first")
+    page.get_by_label("Active days (stickiness) weight").fill("60")
+    page.get_by_label("Error rate thresholds").fill("0 to 100")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("alert").first).to_contain_text("needs an arrow")
+    page.screenshot(path=artifacts_dir / "health-model-form-error.png", full_page=True)
+
+    page.get_by_label("Error rate thresholds").fill("0→100, 2→80, 5→40, 10→0")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Back-test")).to_be_visible()
+    expect(page.get_by_role("heading", name="v2 · Stickiness first Draft")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "health-backtest.png", full_page=True)
+
+    page.get_by_role("button", name="Publish v2").click()
+    expect(page.get_by_text("v2 is published")).to_be_visible()
+    expect(page.get_by_role("heading", name="v2 · Stickiness first Published")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "health-models.png", full_page=True)

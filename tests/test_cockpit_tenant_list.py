@@ -12,7 +12,7 @@ URL = "/admin/customer-success/tenants/"
 
 
 def names_on(response) -> list[str]:
-    return re.findall(r"<td><strong>(.*?)</strong>", response.content.decode())
+    return re.findall(r"<td><a href=\"[^\"]*\"><strong>(.*?)</strong>", response.content.decode())
 
 
 @pytest.fixture

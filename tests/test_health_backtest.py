@@ -57,8 +57,13 @@ def test_the_default_model_separates_churners_from_stayers(history):
 
 def test_a_model_that_rewards_the_wrong_thing_scores_worse_side_by_side(history):
     inverted = health_model_create_draft(
-        name="Inverted", components=[{"key": "active_days", "weight": 100, "points": [[0, 100], [7, 0]]}],
-        healthy_min=80, at_risk_min=60, notes="", actor=None, now=NOW,
+        name="Inverted",
+        components=[{"key": "active_days", "weight": 100, "points": [[0, 100], [7, 0]]}],
+        healthy_min=80,
+        at_risk_min=60,
+        notes="",
+        actor=None,
+        now=NOW,
     )
     out = StringIO()
     call_command("backtest_health", "--model", str(inverted.version), "--at", NOW.isoformat(), stdout=out)

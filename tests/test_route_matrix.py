@@ -48,6 +48,14 @@ MATRIX: dict[str, Route] = {
     "account": Route("login"),
     "cockpit:overview": Route("staff", status=302),
     "cockpit:tenant-list": Route("staff"),
+    "cockpit:tenant-detail": Route("staff", kwargs=TENANT_A_KWARGS),
+    "cockpit:health-models": Route("staff"),
+    "cockpit:health-backtest": Route("staff"),
+    "cockpit:health-model-new": Route("staff", roles=frozenset({"cs_lead", "admin"})),
+    # Publishing v1 (already published) is refused with a message and a redirect.
+    "cockpit:health-model-publish": Route(
+        "staff", status=302, method="post", roles=frozenset({"cs_lead", "admin"}), kwargs=lambda: {"version": 1}
+    ),
     "api-schema": Route("public"),
     "api-docs": Route("public"),
     "api:tenant-list": Route("api"),
