@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import DateTimeField, Value
-from django.db.models.functions import Coalesce, Greatest
 
 from tenants.models import Tenant
 
@@ -264,6 +262,24 @@ def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users:
         cursor.execute(sql, params)
 
 
+def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
+    """One UPDATE for every tenant in the batch: last_seen_at only moves forward (a late event
+    does not pull it back), data_as_of is this batch. Rows are touched in id order."""
+    ops = connection.ops
+    params: list[Any] = [ops.adapt_datetimefield_value(now)]
+    for tenant_id in sorted(last_seen):
+        params += [tenant_id, ops.adapt_datetimefield_value(last_seen[tenant_id])]
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    sql = (
+        "UPDATE tenants_tenant SET data_as_of = %s, last_seen_at = CASE "
+        "WHEN tenants_tenant.last_seen_at IS NULL OR tenants_tenant.last_seen_at < v.column2 THEN v.column2 "
+        "ELSE tenants_tenant.last_seen_at END "
+        f"FROM (VALUES {_values_sql(len(last_seen), f'(%s, %s{cast})')}) AS v WHERE tenants_tenant.id = v.column1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
     """Stores validated rows with their rollups in one transaction. Idempotent per key."""
     # A key repeated inside the batch is a duplicate of its first occurrence.
@@ -301,11 +317,7 @@ def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
                 if r.occurred_at > last_seen.get(r.tenant_id, r.occurred_at - timedelta(seconds=1)):
                     last_seen[r.tenant_id] = r.occurred_at
             _upsert_rollups(totals, _insert_users(sorted(users)))
-            for tenant_id in sorted(last_seen):
-                seen_at = Value(last_seen[tenant_id], output_field=DateTimeField())
-                Tenant.objects.filter(pk=tenant_id).update(
-                    last_seen_at=Greatest(Coalesce("last_seen_at", seen_at), seen_at), data_as_of=now
-                )
+            _update_freshness(last_seen, now)
     return IngestResult(accepted=len(stored), duplicates=len(rows) - len(stored))
 
 

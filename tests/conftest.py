@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from importlib import import_module
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import pytest

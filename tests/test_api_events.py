@@ -252,3 +252,14 @@ def test_events_far_in_the_past_are_accepted_into_their_day(api, ingest_key, ten
     assert response.status_code == 202
     assert DailyRollup.objects.for_tenant(tenant_a).get().day == date(2026, 10, 13)
     assert Tenant.objects.get(pk=tenant_a.pk).last_seen_at == NOW - timedelta(days=40)
+
+
+def test_a_late_event_does_not_move_last_seen_back(api, ingest_key, tenant_a, tenant_b):
+    post(api, ingest_key, [event(occurred_at="2026-11-22T10:00:00Z")])
+    post(api, ingest_key, [event(occurred_at="2026-11-20T10:00:00Z"), event(tenant="globex")])
+
+    tenant_a.refresh_from_db()
+    tenant_b.refresh_from_db()
+    assert tenant_a.last_seen_at == datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    assert tenant_b.last_seen_at == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+    assert tenant_a.data_as_of == tenant_b.data_as_of == NOW
