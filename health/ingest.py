@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -60,11 +62,16 @@ class _Row:
     occurred_at: datetime
     user_id: str
     properties: dict[str, Any]
+    properties_json: str
     idempotency_key: str | None
     day: date = field(init=False)
 
     def __post_init__(self) -> None:
         self.day = self.occurred_at.astimezone(UTC).date()  # rollups are per UTC day
+
+
+def _nested(properties: dict[str, Any]) -> bool:
+    return any(isinstance(v, (dict, list)) for v in properties.values())
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -165,9 +172,9 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
             properties = {}
         if not isinstance(properties, dict):
             errors.append(IngestError(index, "properties", "Must be a JSON object."))
-        elif _depth(properties) > MAX_PROPERTY_DEPTH:
+        elif _nested(properties) and _depth(properties) > MAX_PROPERTY_DEPTH:
             errors.append(IngestError(index, "properties", f"Nested deeper than {MAX_PROPERTY_DEPTH} levels."))
-        elif "\\u0000" in json.dumps(properties):
+        elif "\\u0000" in (properties_json := json.dumps(properties)):
             errors.append(
                 IngestError(index, "properties", "Contains a NUL character (\\u0000), which cannot be stored.")
             )
@@ -175,39 +182,84 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key):
             errors.append(IngestError(index, "idempotency_key", "Must be a string of 1 to 128 characters."))
         if len(errors) == start:
-            rows.append(_Row(tenant_id, name, occurred_at, str(user_id), properties, key))
+            rows.append(_Row(tenant_id, name, occurred_at, str(user_id), properties, properties_json, key))
     if errors:
         raise IngestRejected(errors)
     return rows
 
 
-def _values_sql(row_count: int, template: str) -> str:
-    return ", ".join([template] * row_count)
+def _row_source(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """A table of `rows` to INSERT ... SELECT from or UPDATE ... FROM, with columns named.
+
+    On PostgreSQL: one array per column through unnest(), so a batch is a handful of
+    parameters however many rows it has — no statement of thousands of placeholders for the
+    driver to split and the server to parse. Elsewhere (SQLite): a VALUES list.
+    """
+    names = [name for name, _ in columns]
+    if connection.vendor == "postgresql":
+        arrays = [list(values) for values in zip(*rows, strict=True)]
+        placeholders = ", ".join(f"%b::{sql_type}[]" for _, sql_type in columns)  # %b: binary
+        return f"(SELECT * FROM unnest({placeholders}) AS u({', '.join(names)}))", arrays
+    ops = connection.ops
+    adapters = {"timestamptz": ops.adapt_datetimefield_value, "date": ops.adapt_datefield_value}
+    adapt = [adapters.get(sql_type, lambda v: v) for _, sql_type in columns]
+    params = [adapt[i](value) for row in rows for i, value in enumerate(row)]
+    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(names))
+    return f"(SELECT {aliases} FROM (VALUES {', '.join([one_row] * len(rows))}))", params
+
+
+@contextmanager
+def _cursor() -> Iterator[Any]:
+    """On PostgreSQL, psycopg's own cursor on Django's connection (same transaction): it binds
+    parameters on the server, so the column arrays travel as binary instead of being quoted
+    into the SQL text as Django's client-side cursor does."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            yield _BinaryCursor(cursor)
+    else:
+        with _cursor() as cursor:
+            yield cursor
+
+
+class _BinaryCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: list[Any]) -> None:
+        self._cursor.execute(sql, params, binary=True)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._cursor.fetchall()
 
 
 def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:
     """Inserts the events; returns the (tenant_id, idempotency_key) pairs that were new."""
-    ops = connection.ops
-    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
-    params: list[Any] = []
-    for r in rows:
-        params += [
-            r.tenant_id,
-            r.name,
-            ops.adapt_datetimefield_value(r.occurred_at),
-            ops.adapt_datetimefield_value(now),
-            r.user_id,
-            json.dumps(r.properties),
-            r.idempotency_key,
-        ]
+    source, params = _row_source(
+        [
+            ("tenant_id", "bigint"),
+            ("name", "text"),
+            ("occurred_at", "timestamptz"),
+            ("user_id", "text"),
+            ("properties", "text"),
+            ("idempotency_key", "text"),
+        ],
+        [(r.tenant_id, r.name, r.occurred_at, r.user_id, r.properties_json, r.idempotency_key) for r in rows],
+    )
+    properties = "src.properties::jsonb" if connection.vendor == "postgresql" else "src.properties"
+    # "WHERE true": SQLite needs it to tell the ON CONFLICT clause from a join constraint.
     sql = (
         "INSERT INTO health_event (tenant_id, name, occurred_at, received_at, user_id, properties, idempotency_key) "
-        f"VALUES {_values_sql(len(rows), f'(%s, %s, %s, %s, %s, %s{jsonb}, %s)')} "
+        f"SELECT src.tenant_id, src.name, src.occurred_at, %s, src.user_id, {properties}, src.idempotency_key "
+        f"FROM {source} AS src WHERE true "
         "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
         "RETURNING tenant_id, idempotency_key"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
         return {(tenant_id, key) for tenant_id, key in cursor.fetchall() if key is not None}
 
 
@@ -215,17 +267,16 @@ def _insert_users(keys: list[tuple[int, date, str, str]]) -> dict[tuple[int, dat
     """Records users seen per tenant × day × name; returns how many were new per key."""
     if not keys:
         return {}
-    ops = connection.ops
-    params: list[Any] = []
-    for tenant_id, day, name, user_id in keys:
-        params += [tenant_id, ops.adapt_datefield_value(day), name, user_id]
+    source, params = _row_source(
+        [("tenant_id", "bigint"), ("day", "date"), ("name", "text"), ("user_id", "text")], keys
+    )
     sql = (
         "INSERT INTO health_dailyeventuser (tenant_id, day, name, user_id) "
-        f"VALUES {_values_sql(len(keys), '(%s, %s, %s, %s)')} "
+        f"SELECT src.tenant_id, src.day, src.name, src.user_id FROM {source} AS src WHERE true "
         "ON CONFLICT (tenant_id, day, name, user_id) DO NOTHING RETURNING tenant_id, day, name"
     )
     new_users: dict[tuple[int, date, str], int] = defaultdict(int)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         for tenant_id, day, name in cursor.fetchall():
             day = day if isinstance(day, date) else date.fromisoformat(day)
@@ -234,50 +285,51 @@ def _insert_users(keys: list[tuple[int, date, str, str]]) -> dict[tuple[int, dat
 
 
 def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users: dict) -> None:
-    ops = connection.ops
-    params: list[Any] = []
     # Sorted: concurrent batches lock rollup rows in one global order, so they cannot deadlock.
-    for key in sorted(totals):
-        tenant_id, day, name = key
-        count, value_sum, value_count = totals[key]
-        params += [
-            tenant_id,
-            ops.adapt_datefield_value(day),
-            name,
-            int(count),
-            new_users.get(key, 0),
-            value_sum,
-            int(value_count),
-        ]
+    rows = [
+        (tenant_id, day, name, int(count), new_users.get((tenant_id, day, name), 0), value_sum, int(value_count))
+        for (tenant_id, day, name), (count, value_sum, value_count) in sorted(totals.items())
+    ]
+    source, params = _row_source(
+        [
+            ("tenant_id", "bigint"),
+            ("day", "date"),
+            ("name", "text"),
+            ("count", "integer"),
+            ("distinct_users", "integer"),
+            ("value_sum", "double precision"),
+            ("value_count", "integer"),
+        ],
+        rows,
+    )
     sql = (
         "INSERT INTO health_dailyrollup (tenant_id, day, name, count, distinct_users, value_sum, value_count) "
-        f"VALUES {_values_sql(len(totals), '(%s, %s, %s, %s, %s, %s, %s)')} "
+        "SELECT src.tenant_id, src.day, src.name, src.count, src.distinct_users, src.value_sum, src.value_count "
+        f"FROM {source} AS src WHERE true "
         "ON CONFLICT (tenant_id, day, name) DO UPDATE SET "
         "count = health_dailyrollup.count + excluded.count, "
         "distinct_users = health_dailyrollup.distinct_users + excluded.distinct_users, "
         "value_sum = health_dailyrollup.value_sum + excluded.value_sum, "
         "value_count = health_dailyrollup.value_count + excluded.value_count"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
 
 
 def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
     """One UPDATE for every tenant in the batch: last_seen_at only moves forward (a late event
     does not pull it back), data_as_of is this batch. Rows are touched in id order."""
-    ops = connection.ops
-    params: list[Any] = [ops.adapt_datetimefield_value(now)]
-    for tenant_id in sorted(last_seen):
-        params += [tenant_id, ops.adapt_datetimefield_value(last_seen[tenant_id])]
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    source, params = _row_source(
+        [("id", "bigint"), ("seen", "timestamptz")], [(t, last_seen[t]) for t in sorted(last_seen)]
+    )
     sql = (
         "UPDATE tenants_tenant SET data_as_of = %s, last_seen_at = CASE "
-        "WHEN tenants_tenant.last_seen_at IS NULL OR tenants_tenant.last_seen_at < v.column2 THEN v.column2 "
+        "WHEN tenants_tenant.last_seen_at IS NULL OR tenants_tenant.last_seen_at < v.seen THEN v.seen "
         "ELSE tenants_tenant.last_seen_at END "
-        f"FROM (VALUES {_values_sql(len(last_seen), f'(%s, %s{cast})')}) AS v WHERE tenants_tenant.id = v.column1"
+        f"FROM {source} AS v WHERE tenants_tenant.id = v.id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
 
 
 def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
