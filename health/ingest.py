@@ -221,7 +221,7 @@ def _cursor() -> Iterator[Any]:
         with psycopg.Cursor(connection.connection) as cursor:
             yield _BinaryCursor(cursor)
     else:
-        with _cursor() as cursor:
+        with connection.cursor() as cursor:
             yield cursor
 
 
@@ -230,7 +230,9 @@ class _BinaryCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: list[Any]) -> None:
-        self._cursor.execute(sql, params, binary=True)
+        # Django's wrapper turns psycopg's errors into django.db's (OperationalError and co).
+        with connection.wrap_database_errors:
+            self._cursor.execute(sql, params, binary=True)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._cursor.fetchall()
