@@ -33,8 +33,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# Ingest and health benchmarks need PostgreSQL: BENCH_DATABASE_URL, default the local server.
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/ingest.py
+	$(PY) bench/health.py
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var

@@ -17,6 +17,9 @@ BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@1
 
 
 def setup_django(database_url: str = BENCH_DATABASE_URL) -> None:
+    # Celery puts the working directory first on sys.path while it loads; from bench/ that
+    # would make bench/health.py shadow the health app.
+    os.chdir(ROOT)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("DATABASE_POOL", "0")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,6 +20,8 @@ from typing import Any
 from django.db import connection, transaction
 
 from tenants.models import Tenant
+
+from .sql import bulk_cursor, row_source
 
 MAX_EVENTS = 1000
 MAX_BODY_BYTES = 1_000_000
@@ -188,59 +188,9 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
     return rows
 
 
-def _row_source(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
-    """A table of `rows` to INSERT ... SELECT from or UPDATE ... FROM, with columns named.
-
-    On PostgreSQL: one array per column through unnest(), so a batch is a handful of
-    parameters however many rows it has — no statement of thousands of placeholders for the
-    driver to split and the server to parse. Elsewhere (SQLite): a VALUES list.
-    """
-    names = [name for name, _ in columns]
-    if connection.vendor == "postgresql":
-        arrays = [list(values) for values in zip(*rows, strict=True)]
-        placeholders = ", ".join(f"%b::{sql_type}[]" for _, sql_type in columns)  # %b: binary
-        return f"(SELECT * FROM unnest({placeholders}) AS u({', '.join(names)}))", arrays
-    ops = connection.ops
-    adapters = {"timestamptz": ops.adapt_datetimefield_value, "date": ops.adapt_datefield_value}
-    adapt = [adapters.get(sql_type, lambda v: v) for _, sql_type in columns]
-    params = [adapt[i](value) for row in rows for i, value in enumerate(row)]
-    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(names))
-    return f"(SELECT {aliases} FROM (VALUES {', '.join([one_row] * len(rows))}))", params
-
-
-@contextmanager
-def _cursor() -> Iterator[Any]:
-    """On PostgreSQL, psycopg's own cursor on Django's connection (same transaction): it binds
-    parameters on the server, so the column arrays travel as binary instead of being quoted
-    into the SQL text as Django's client-side cursor does."""
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            yield _BinaryCursor(cursor)
-    else:
-        with connection.cursor() as cursor:
-            yield cursor
-
-
-class _BinaryCursor:
-    def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: list[Any]) -> None:
-        # Django's wrapper turns psycopg's errors into django.db's (OperationalError and co).
-        with connection.wrap_database_errors:
-            self._cursor.execute(sql, params, binary=True)
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
-
-
 def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:
     """Inserts the events; returns the (tenant_id, idempotency_key) pairs that were new."""
-    source, params = _row_source(
+    source, params = row_source(
         [
             ("tenant_id", "bigint"),
             ("name", "text"),
@@ -260,7 +210,7 @@ def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:
         "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
         "RETURNING tenant_id, idempotency_key"
     )
-    with _cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
         return {(tenant_id, key) for tenant_id, key in cursor.fetchall() if key is not None}
 
@@ -269,16 +219,14 @@ def _insert_users(keys: list[tuple[int, date, str, str]]) -> dict[tuple[int, dat
     """Records users seen per tenant × day × name; returns how many were new per key."""
     if not keys:
         return {}
-    source, params = _row_source(
-        [("tenant_id", "bigint"), ("day", "date"), ("name", "text"), ("user_id", "text")], keys
-    )
+    source, params = row_source([("tenant_id", "bigint"), ("day", "date"), ("name", "text"), ("user_id", "text")], keys)
     sql = (
         "INSERT INTO health_dailyeventuser (tenant_id, day, name, user_id) "
         f"SELECT src.tenant_id, src.day, src.name, src.user_id FROM {source} AS src WHERE true "
         "ON CONFLICT (tenant_id, day, name, user_id) DO NOTHING RETURNING tenant_id, day, name"
     )
     new_users: dict[tuple[int, date, str], int] = defaultdict(int)
-    with _cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(sql, params)
         for tenant_id, day, name in cursor.fetchall():
             day = day if isinstance(day, date) else date.fromisoformat(day)
@@ -292,7 +240,7 @@ def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users:
         (tenant_id, day, name, int(count), new_users.get((tenant_id, day, name), 0), value_sum, int(value_count))
         for (tenant_id, day, name), (count, value_sum, value_count) in sorted(totals.items())
     ]
-    source, params = _row_source(
+    source, params = row_source(
         [
             ("tenant_id", "bigint"),
             ("day", "date"),
@@ -314,14 +262,14 @@ def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users:
         "value_sum = health_dailyrollup.value_sum + excluded.value_sum, "
         "value_count = health_dailyrollup.value_count + excluded.value_count"
     )
-    with _cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(sql, params)
 
 
 def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
     """One UPDATE for every tenant in the batch: last_seen_at only moves forward (a late event
     does not pull it back), data_as_of is this batch. Rows are touched in id order."""
-    source, params = _row_source(
+    source, params = row_source(
         [("id", "bigint"), ("seen", "timestamptz")], [(t, last_seen[t]) for t in sorted(last_seen)]
     )
     sql = (
@@ -330,7 +278,7 @@ def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
         "ELSE tenants_tenant.last_seen_at END "
         f"FROM {source} AS v WHERE tenants_tenant.id = v.id"
     )
-    with _cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
 
 

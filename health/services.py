@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 
 from tenants.models import HealthBucket, Tenant, TimelineEntry
 from tenants.services import audit_record
 
-from .models import HealthModel, HealthScore
+from .models import HealthModel
 from .scoring import as_of_day, facts_for, score_tenant
 from .signals import SIGNALS
+from .sql import bulk_cursor, row_source
 
 STALE_AFTER = timedelta(hours=1)  # signals move with the clock (windows), not only with events
 BATCH_SIZE = 1000
@@ -56,6 +58,48 @@ def _bucket_change_summary(old: str, new: str, score: float) -> str:
     return f"Health {HealthBucket(old).label} → {HealthBucket(new).label} (score {score:g})"
 
 
+def _store_scores(rows: list[tuple[Any, ...]]) -> None:
+    """Upserts the day's HealthScore rows in one statement (the day's latest score wins)."""
+    if not rows:
+        return
+    source, params = row_source(
+        [
+            ("tenant_id", "bigint"),
+            ("day", "date"),
+            ("computed_at", "timestamptz"),
+            ("score", "double precision"),
+            ("bucket", "text"),
+            ("model_id", "bigint"),
+            ("components", "text"),
+        ],
+        rows,
+    )
+    components = "src.components::jsonb" if connection.vendor == "postgresql" else "src.components"
+    sql = (
+        "INSERT INTO health_healthscore (tenant_id, day, computed_at, score, bucket, model_id, components) "
+        f"SELECT src.tenant_id, src.day, src.computed_at, src.score, src.bucket, src.model_id, {components} "
+        f"FROM {source} AS src WHERE true "
+        "ON CONFLICT (tenant_id, day) DO UPDATE SET computed_at = excluded.computed_at, score = excluded.score, "
+        "bucket = excluded.bucket, model_id = excluded.model_id, components = excluded.components"
+    )
+    with bulk_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _store_on_tenants(rows: list[tuple[Any, ...]], *, now: datetime, model: HealthModel) -> None:
+    """The latest score, denormalised onto the tenants, in one UPDATE."""
+    source, params = row_source(
+        [("id", "bigint"), ("score", "double precision"), ("bucket", "text"), ("data_as_of", "timestamptz")], rows
+    )
+    sql = (
+        "UPDATE tenants_tenant SET health_score = v.score, health_bucket = v.bucket, health_computed_at = %s, "
+        "health_data_as_of = v.data_as_of, health_model_version = %s "
+        f"FROM {source} AS v WHERE tenants_tenant.id = v.id"
+    )
+    with bulk_cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), model.version, *params])
+
+
 def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: datetime) -> int:
     """Scores and stores one batch of (locked) tenants; returns how many changed bucket."""
     facts = facts_for(tenant_ids=[t["id"] for t in tenants], as_of=now)
@@ -64,29 +108,10 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
     for t in tenants:
         result = score_tenant(model=model, facts=facts.get(t["id"]), tenure_days=max(0, (now - t["signed_up_at"]).days))
         new_bucket = result.bucket if result else ""
-        tenant_rows.append(
-            Tenant(
-                id=t["id"],
-                health_score=result.score if result else None,
-                health_bucket=new_bucket,
-                health_computed_at=now,
-                health_data_as_of=t["data_as_of"],
-                health_model_version=model.version,
-            )
-        )
+        tenant_rows.append((t["id"], result.score if result else None, new_bucket, t["data_as_of"]))
         if result is None:
             continue
-        score_rows.append(
-            HealthScore(
-                tenant_id=t["id"],
-                day=day,
-                computed_at=now,
-                score=result.score,
-                bucket=result.bucket,
-                model=model,
-                components=result.components,
-            )
-        )
+        score_rows.append((t["id"], day, now, result.score, result.bucket, model.id, json.dumps(result.components)))
         if t["health_bucket"] and t["health_bucket"] != new_bucket:
             timeline.append(
                 TimelineEntry(
@@ -102,16 +127,8 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
                     },
                 )
             )
-    HealthScore.all_tenants.bulk_create(
-        score_rows,
-        update_conflicts=True,
-        unique_fields=["tenant", "day"],
-        update_fields=["computed_at", "score", "bucket", "model", "components"],
-    )
-    Tenant.objects.bulk_update(
-        tenant_rows,
-        ["health_score", "health_bucket", "health_computed_at", "health_data_as_of", "health_model_version"],
-    )
+    _store_scores(score_rows)
+    _store_on_tenants(tenant_rows, now=now, model=model)
     TimelineEntry.all_tenants.bulk_create(timeline)
     return len(timeline)
 
@@ -181,22 +198,17 @@ def health_backfill_history(*, now: datetime, days: int) -> int:
             result = score_tenant(model=model, facts=facts.get(tenant_id), tenure_days=(as_of - signed_up_at).days)
             if result is not None:
                 rows.append(
-                    HealthScore(
-                        tenant_id=tenant_id,
-                        day=as_of_day(as_of),
-                        computed_at=as_of,
-                        score=result.score,
-                        bucket=result.bucket,
-                        model=model,
-                        components=result.components,
+                    (
+                        tenant_id,
+                        as_of_day(as_of),
+                        as_of,
+                        result.score,
+                        result.bucket,
+                        model.id,
+                        json.dumps(result.components),
                     )
                 )
-        HealthScore.all_tenants.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["tenant", "day"],
-            update_fields=["computed_at", "score", "bucket", "model", "components"],
-        )
+        _store_scores(rows)
         written += len(rows)
     return written
 
