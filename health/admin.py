@@ -15,7 +15,10 @@ class HealthModelAdminForm(forms.ModelForm):
         fields = ["name", "healthy_min", "at_risk_min", "components", "notes"]
 
     def clean_components(self) -> list:
-        return validate_components(self.cleaned_data["components"])
+        try:
+            return validate_components(self.cleaned_data["components"])
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["components"]) from None
 
     def clean(self) -> dict:
         data = super().clean()

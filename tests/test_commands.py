@@ -58,6 +58,12 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
     for tenant in tenants:
         tenant.full_clean()  # every generated phone, timezone and id is valid
 
+    # The back-test runs on the demo history and the default model beats a coin toss.
+    backtest = StringIO()
+    call_command("backtest_health", stdout=backtest)
+    auc = float(backtest.getvalue().split("AUC ")[1].split()[0])
+    assert auc > 0.7, backtest.getvalue()
+
 
 @pytest.mark.parametrize("args", [["--tenants", "0"], ["--days", "0"]])
 def test_seed_demo_rejects_nonsense(args):

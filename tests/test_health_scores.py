@@ -241,3 +241,29 @@ def test_the_api_shows_the_health_block_and_filters_by_bucket(api, make_key, ten
     assert set(listed["results"][0]["health"]) == {"score", "bucket", "computed_at", "data_as_of", "model_version"}
     assert api("get", "/api/v1/tenants/?bucket=healthy", key=key).json()["count"] == 0
     assert api("get", "/api/v1/tenants/?bucket=great", key=key).status_code == 400
+
+
+def test_django_admin_edits_drafts_only_and_publishes_through_the_service(client, admin_staff):
+    import json
+
+    client.force_login(admin_staff)
+    bad = client.post("/admin/health/healthmodel/add/", {
+        "name": "Typo", "healthy_min": 80, "at_risk_min": 60, "notes": "",
+        "components": json.dumps([{"key": "stickyness", "weight": 10, "points": [[0, 0], [5, 100]]}]),
+    })
+    assert bad.status_code == 200 and "unknown signal “stickyness”" in bad.content.decode()
+    assert HealthModel.objects.count() == 1
+
+    good = client.post("/admin/health/healthmodel/add/", {
+        "name": "Admin draft", "healthy_min": 75, "at_risk_min": 55, "notes": "",
+        "components": json.dumps([{"key": "active_days", "weight": 10, "points": [[0, 0], [5, 100]]}]),
+    })
+    assert good.status_code == 302
+    draft = HealthModel.objects.get(version=2)
+    assert draft.status == "draft" and draft.created_by == admin_staff
+
+    client.post("/admin/health/healthmodel/", {"action": "publish", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.status == "published"
+    published_page = client.get(f"/admin/health/healthmodel/{draft.pk}/change/").content.decode()
+    assert 'name="components"' not in published_page  # history is read-only

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
+from health.models import HealthScore
 from tenants import ticks
 from tenants.models import AuditLog, JobHeartbeat, Tenant, TimelineEntry
 
@@ -17,7 +18,12 @@ SIGNUP = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 def world_state() -> dict:
     """Everything a job could change, as comparable data."""
     return {
-        "tenants": list(Tenant.objects.order_by("id").values_list("id", "lifecycle_stage", "updated_at")),
+        "tenants": list(
+            Tenant.objects.order_by("id").values_list(
+                "id", "lifecycle_stage", "updated_at", "health_score", "health_bucket", "health_computed_at"
+            )
+        ),
+        "scores": list(HealthScore.all_tenants.order_by("id").values_list("id", "score", "computed_at")),
         "timeline": list(TimelineEntry.all_tenants.order_by("id").values_list("id", "kind", "at")),
         "audit": AuditLog.objects.count(),
     }
