@@ -247,17 +247,29 @@ def test_django_admin_edits_drafts_only_and_publishes_through_the_service(client
     import json
 
     client.force_login(admin_staff)
-    bad = client.post("/admin/health/healthmodel/add/", {
-        "name": "Typo", "healthy_min": 80, "at_risk_min": 60, "notes": "",
-        "components": json.dumps([{"key": "stickyness", "weight": 10, "points": [[0, 0], [5, 100]]}]),
-    })
+    bad = client.post(
+        "/admin/health/healthmodel/add/",
+        {
+            "name": "Typo",
+            "healthy_min": 80,
+            "at_risk_min": 60,
+            "notes": "",
+            "components": json.dumps([{"key": "stickyness", "weight": 10, "points": [[0, 0], [5, 100]]}]),
+        },
+    )
     assert bad.status_code == 200 and "unknown signal “stickyness”" in bad.content.decode()
     assert HealthModel.objects.count() == 1
 
-    good = client.post("/admin/health/healthmodel/add/", {
-        "name": "Admin draft", "healthy_min": 75, "at_risk_min": 55, "notes": "",
-        "components": json.dumps([{"key": "active_days", "weight": 10, "points": [[0, 0], [5, 100]]}]),
-    })
+    good = client.post(
+        "/admin/health/healthmodel/add/",
+        {
+            "name": "Admin draft",
+            "healthy_min": 75,
+            "at_risk_min": 55,
+            "notes": "",
+            "components": json.dumps([{"key": "active_days", "weight": 10, "points": [[0, 0], [5, 100]]}]),
+        },
+    )
     assert good.status_code == 302
     draft = HealthModel.objects.get(version=2)
     assert draft.status == "draft" and draft.created_by == admin_staff
