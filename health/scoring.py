@@ -115,7 +115,7 @@ def score_tenant(*, model: HealthModel, facts: Facts | None, tenure_days: int) -
                     "score": None,
                     "weight": config["weight"],
                     "contribution": 0.0,
-                    "rationale": signal.no_data,
+                    "rationale": signal.explain_no_data(f),
                 }
             )
             continue

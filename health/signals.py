@@ -24,7 +24,10 @@ class Signal:
     higher_is_better: bool
     value: Callable[[Facts], float | None]
     describe: Callable[[float, Facts, float], str]  # (value, facts, target) -> rationale
-    no_data: str
+    no_data: str | Callable[[Facts], str]  # why there is no value, when value() is None
+
+    def explain_no_data(self, facts: Facts) -> str:
+        return self.no_data(facts) if callable(self.no_data) else self.no_data
 
 
 def _plural(n: float, word: str) -> str:
@@ -59,6 +62,12 @@ def _describe_trend(v: float, f: Facts, target: float) -> str:
     if f["usage_prev_7"] == 0:
         return f"Usage resumed this week after a week without any {counts}"
     return f"Usage {'up' if v >= 0 else 'down'} {abs(v):g} % week over week {counts}"
+
+
+def _no_trend(f: Facts) -> str:
+    if f["tenure_days"] < 14:
+        return f"Not enough history yet: {_plural(f['tenure_days'], 'day')} since signup, a trend needs 14"
+    return "No usage in either of the last two weeks"
 
 
 def _support_load(f: Facts) -> float | None:
@@ -113,7 +122,7 @@ SIGNALS: dict[str, Signal] = {
             higher_is_better=True,
             value=_usage_trend,
             describe=_describe_trend,
-            no_data="Not enough history: needs two weeks with usage",
+            no_data=_no_trend,
         ),
         Signal(
             key="support_load",

@@ -279,3 +279,14 @@ def test_django_admin_edits_drafts_only_and_publishes_through_the_service(client
     assert draft.status == "published"
     published_page = client.get(f"/admin/health/healthmodel/{draft.pk}/change/").content.decode()
     assert 'name="components"' not in published_page  # history is read-only
+
+
+def test_no_trend_says_why(db):
+    young = TenantFactory(signed_up_at=NOW - timedelta(days=5))
+    silent = TenantFactory(signed_up_at=NOW - timedelta(days=40))
+    ingest(young, *usage(1))
+    tick()
+    assert component(young, "usage_trend")["rationale"] == (
+        "Not enough history yet: 5 days since signup, a trend needs 14"
+    )
+    assert component(silent, "usage_trend")["rationale"] == "No usage in either of the last two weeks"
