@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from health import api as health_api
 from health import views as health_views
+from onboarding import views as onboarding_views
 from tenants import api as tenant_api
 
 from . import probes, views
@@ -22,6 +23,18 @@ api_v1 = (
         path("events/", health_api.EventIngestView.as_view(), name="events"),
     ],
     "api",
+)
+
+onboarding = (
+    [
+        path("", onboarding_views.wizard, name="wizard"),
+        path("step/<slug:key>/", onboarding_views.step, name="step"),
+        path("next/", onboarding_views.done, name="done"),
+        path("verify/resend/", onboarding_views.resend_verification, name="resend-verification"),
+        path("verify/<str:token>/", onboarding_views.verify, name="verify"),
+        path("join/<str:token>/", onboarding_views.join, name="join"),
+    ],
+    "onboarding",
 )
 
 cockpit = (
@@ -45,6 +58,14 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("after-login/", views.after_login, name="after-login"),
+    path("signup/", onboarding_views.signup, name="signup"),
+    path("onboarding/", include(onboarding)),
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
+    ),
+    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("account/", views.account, name="account"),
     # The cockpit lives under /admin/ by contract, so it must come before Django admin's
     # catch-all pattern.

@@ -34,9 +34,11 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def after_login(request: HttpRequest) -> HttpResponse:
-    """Staff land in the cockpit, tenant users on their account page."""
+    """Staff land in the cockpit, owners in their onboarding wizard, members on their account page."""
     if has_staff_role(request.user):
         return redirect("cockpit:tenant-list")
+    if Membership.all_tenants.filter(user=request.user, role=Membership.Role.OWNER).exists():
+        return redirect("onboarding:wizard")
     return redirect("account")
 
 

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class OnboardingConfig(AppConfig):
     name = "onboarding"
+    verbose_name = "Onboarding"
+
+    def ready(self) -> None:
+        from tenants import api_sections
+
+        from . import jobs  # noqa: F401  (registers the tick jobs)
+        from .selectors import onboarding_block
+
+        api_sections.register("onboarding", onboarding_block)

@@ -48,6 +48,7 @@ class Tenant(models.Model):
     owner_name = models.CharField(max_length=200, blank=True)
     owner_email = models.EmailField()
     owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])
+    sms_consent_at = models.DateTimeField(null=True, blank=True, help_text="When the owner agreed to SMS.")
     churned_at = models.DateTimeField(null=True, blank=True)
     # Denormalised from the health app for fast lists and filters; health writes them.
     health_score = models.FloatField(null=True, blank=True)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from onboarding.services import onboarding_start
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import api_key_create
@@ -79,6 +80,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 
     import_module("tenants.migrations.0002_staff_role_groups").create_groups(apps, None)
     import_module("health.migrations.0002_default_health_model").create_default_model(apps, None)
+    import_module("onboarding.migrations.0002_seed_templates").create(apps, None)
     admin_role_permissions_sync()
 
 
@@ -87,12 +89,18 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def tenant_a(db) -> Tenant:
-    return TenantFactory(external_id="acme", name="Acme Plumbing", plan=Tenant.Plan.PROFESSIONAL)
+    tenant = TenantFactory(external_id="acme", name="Acme Plumbing", plan=Tenant.Plan.PROFESSIONAL)
+    onboarding_start(tenant=tenant)  # the generic SaaS template
+    return tenant
 
 
 @pytest.fixture
 def tenant_b(db) -> Tenant:
-    return TenantFactory(external_id="globex", name="Globex Dental", plan=Tenant.Plan.STARTER)
+    tenant = TenantFactory(
+        external_id="globex", name="Globex Dental", plan=Tenant.Plan.STARTER, segment="Dental clinics"
+    )
+    onboarding_start(tenant=tenant)  # the voice-receptionist template
+    return tenant
 
 
 def tenant_user(tenant: Tenant, username: str, role: str):

@@ -21,6 +21,7 @@ class Route:
     """kind:
     public   – anyone, expected status for all personas in `status`
     guest    – anonymous gets `status`; a signed-in user is sent on (302)
+    owner    – a tenant owner gets `status`; any other signed-in user 404; anonymous → /login/
     login    – any signed-in user gets `status`; anonymous is sent to /login/
     staff    – staff personas in `roles` get `status`; other signed-in users 403; anonymous → /login/
     api      – bearer keys: none 401, wrong scope 403, right scope `status`; with `tenant_scoped`,
@@ -45,6 +46,18 @@ MATRIX: dict[str, Route] = {
     "login": Route("guest"),
     "logout": Route("public", status=302, method="post"),
     "after-login": Route("login", status=302),
+    "signup": Route("guest"),
+    "password_reset": Route("public"),
+    "password_reset_done": Route("public"),
+    "password_reset_confirm": Route("public", kwargs=lambda: {"uidb64": "MQ", "token": "not-a-token"}),
+    "password_reset_complete": Route("public"),
+    # The owner's wizard: no tenant id in any URL, so another tenant's steps cannot even be named.
+    "onboarding:wizard": Route("owner", status=302),
+    "onboarding:step": Route("owner", kwargs=lambda: {"key": "verify_email"}),
+    "onboarding:done": Route("owner"),
+    "onboarding:resend-verification": Route("owner", status=302, method="post"),
+    "onboarding:verify": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
+    "onboarding:join": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
     "account": Route("login"),
     "cockpit:overview": Route("staff", status=302),
     "cockpit:tenant-list": Route("staff"),
@@ -95,6 +108,8 @@ def expected_status(route: Route, persona: str) -> int:
         return 302
     if route.kind == "login":
         return route.status
+    if route.kind == "owner":
+        return route.status if persona in {"owner_a", "owner_b"} else 404
     if route.kind == "staff":
         return route.status if persona in route.roles else 403
     if route.kind == "django_admin":
@@ -113,7 +128,7 @@ def test_page_route_answers_each_persona(personas, name, persona):
     response = getattr(personas.client_for(persona), route.method)(url)
 
     assert response.status_code == expected_status(route, persona), (name, persona, response.status_code)
-    if persona == "anonymous" and route.kind in {"login", "staff"}:
+    if persona == "anonymous" and route.kind in {"login", "staff", "owner"}:
         assert response.url.startswith(reverse("login"))
 
 

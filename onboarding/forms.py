@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from tenants.models import Tenant
+from tenants.validators import available_timezones, validate_e164_phone
+
+BUSINESS_TYPES = ["Home services", "Dental clinics", "Law firms", "Real estate", "Salons & spas", "Auto repair"]
+
+
+class SignupForm(forms.Form):
+    company_name = forms.CharField(max_length=200, label="Company name")
+    owner_name = forms.CharField(max_length=200, label="Your name")
+    email = forms.EmailField(label="Work email")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+    phone = forms.CharField(
+        max_length=20,
+        required=False,
+        label="Mobile phone (optional)",
+        validators=[validate_e164_phone],
+        help_text="In E.164 format, e.g. +14155550123. For onboarding reminders by SMS.",
+    )
+    sms_consent = forms.BooleanField(required=False, label="Text me onboarding reminders (reply STOP to opt out)")
+    plan = forms.ChoiceField(choices=Tenant.Plan.choices, initial=Tenant.Plan.STARTER, widget=forms.RadioSelect)
+    business_type = forms.ChoiceField(
+        choices=[(b, b) for b in BUSINESS_TYPES] + [("", "Something else")], required=False, label="Business type"
+    )
+    timezone = forms.ChoiceField(
+        label="Time zone", initial="UTC", help_text="We guessed it from your browser; change it if it is wrong."
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(tz, tz) for tz in sorted(available_timezones())]
+
+    def clean_company_name(self) -> str:
+        name = self.cleaned_data["company_name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your company's name.")
+        return name
+
+    def clean_owner_name(self) -> str:
+        name = self.cleaned_data["owner_name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your name.")
+        return name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("phone") and not data.get("sms_consent"):
+            self.add_error("sms_consent", "Tick this to get SMS reminders, or leave the phone number empty.")
+        password = data.get("password")
+        if password:
+            try:
+                validate_password(password)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return data
+
+
+class JoinForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Your name")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your name.")
+        return name
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password

@@ -1,0 +1,149 @@
+"""Reads of the onboarding app, tenant first."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from tenants.models import Tenant
+
+from .models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    milestone: Milestone
+    progress: MilestoneProgress | None
+    due_at: datetime
+
+    @property
+    def done(self) -> bool:
+        return self.progress is not None
+
+    def overdue(self, now: datetime) -> bool:
+        return self.progress is None and self.milestone.required and self.due_at <= now
+
+
+@dataclass(frozen=True)
+class Checklist:
+    onboarding: TenantOnboarding
+    items: list[ChecklistItem]
+
+    @property
+    def completed(self) -> int:
+        return sum(item.done for item in self.items)
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def percent(self) -> int:
+        return round(self.completed * 100 / self.total) if self.total else 100
+
+    def next_open(self, *, completion: str | None = None) -> ChecklistItem | None:
+        return next(
+            (i for i in self.items if not i.done and (completion is None or i.milestone.completion == completion)), None
+        )
+
+
+def checklist_for(*, tenant: Tenant) -> Checklist | None:
+    onboarding = TenantOnboarding.objects.for_tenant(tenant).select_related("template").first()
+    if onboarding is None:
+        return None
+    progress = {p.milestone_id: p for p in MilestoneProgress.objects.for_tenant(tenant).select_related("completed_by")}
+    items = [
+        ChecklistItem(m, progress.get(m.id), onboarding.started_at + timedelta(days=m.expected_by_day))
+        for m in Milestone.objects.filter(template_id=onboarding.template_id).order_by("position")
+    ]
+    return Checklist(onboarding, items)
+
+
+def onboarding_block(tenant: Tenant, detail: bool) -> dict[str, Any] | None:
+    """The API's `onboarding` section (CONTRACTS.md). Lists get the counts only."""
+    checklist = checklist_for(tenant=tenant)
+    if checklist is None:
+        return None
+    block: dict[str, Any] = {
+        "completed": checklist.completed,
+        "total": checklist.total,
+        "percent": checklist.percent,
+        "stalled_since": checklist.onboarding.stalled_since,
+        "completed_at": checklist.onboarding.completed_at,
+    }
+    if detail:
+        block["milestones"] = [
+            {
+                "key": i.milestone.key,
+                "title": i.milestone.title,
+                "required": i.milestone.required,
+                "event": i.milestone.event_name or None,
+                "completed_at": i.progress.completed_at if i.progress else None,
+                "source": i.progress.source if i.progress else None,
+            }
+            for i in checklist.items
+        ]
+    return block
+
+
+def stalled_onboardings() -> QuerySet[TenantOnboarding]:
+    """Staff-wide: stalled onboardings, the longest stalled first."""
+    return (
+        TenantOnboarding.all_tenants.filter(stalled_since__isnull=False, completed_at__isnull=True)
+        .exclude(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+        .select_related("tenant", "tenant__csm_owner", "template")
+        .order_by("stalled_since")
+    )
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    milestone: Milestone
+    reached: int
+    drop_off: int  # tenants that reached the previous step but not this one
+
+    def percent_of(self, total: int) -> int:
+        return round(self.reached * 100 / total) if total else 0
+
+
+@dataclass(frozen=True)
+class Funnel:
+    template: OnboardingTemplate
+    started: int
+    steps: list[FunnelStep]
+    median_days_to_first_value: float | None
+    cohorts: list[tuple[str, int, float | None]]  # (signup week, tenants, median days to first value)
+
+
+def funnel_for(*, template: OnboardingTemplate) -> Funnel:
+    onboardings = TenantOnboarding.all_tenants.filter(template=template)
+    started = onboardings.count()
+    reached = dict(
+        MilestoneProgress.all_tenants.filter(milestone__template=template)
+        .values("milestone_id")
+        .annotate(n=Count("id"))
+        .values_list("milestone_id", "n")
+    )
+    steps, previous = [], started
+    for milestone in template.milestones.order_by("position"):
+        count = reached.get(milestone.id, 0)
+        steps.append(FunnelStep(milestone, count, max(0, previous - count)))
+        previous = count
+    weeks: dict[str, list[float]] = {}
+    sizes: dict[str, int] = {}
+    for started_at, first_value_at in onboardings.values_list("started_at", "first_value_at"):
+        week = f"{started_at:%G-W%V}"
+        sizes[week] = sizes.get(week, 0) + 1
+        if first_value_at:
+            weeks.setdefault(week, []).append((first_value_at - started_at).total_seconds() / 86400)
+    all_days = [d for days in weeks.values() for d in days]
+    cohorts = [(w, sizes[w], round(statistics.median(weeks[w]), 1) if weeks.get(w) else None) for w in sorted(sizes)]
+    return Funnel(template, started, steps, round(statistics.median(all_days), 1) if all_days else None, cohorts)
+
+
+def templates_in_use() -> QuerySet[OnboardingTemplate]:
+    return OnboardingTemplate.objects.filter(is_current=True).order_by("-is_default", "name")
