@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from health import api as health_api
 from health import views as health_views
+from onboarding import cockpit as onboarding_cockpit
 from onboarding import views as onboarding_views
 from tenants import api as tenant_api
 
@@ -42,6 +43,12 @@ cockpit = (
         path("", views.overview, name="overview"),
         path("tenants/", views.tenant_list, name="tenant-list"),
         path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
+        path(
+            "tenants/<str:external_id>/milestones/<slug:key>/complete/",
+            onboarding_cockpit.milestone_complete_for_tenant,
+            name="milestone-complete",
+        ),
+        path("onboarding/", onboarding_cockpit.onboarding_overview, name="onboarding"),
         path("health/", health_views.health_models, name="health-models"),
         path("health/new/", health_views.health_model_new, name="health-model-new"),
         path("health/backtest/", health_views.health_backtest, name="health-backtest"),

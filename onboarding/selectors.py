@@ -147,3 +147,28 @@ def funnel_for(*, template: OnboardingTemplate) -> Funnel:
 
 def templates_in_use() -> QuerySet[OnboardingTemplate]:
     return OnboardingTemplate.objects.filter(is_current=True).order_by("-is_default", "name")
+
+
+def stalled_with_overdue(*, now: datetime, limit: int = 100) -> list[tuple[TenantOnboarding, list[Milestone]]]:
+    """Stalled onboardings (longest first) with their overdue required milestones, in three
+    queries whatever the number of tenants."""
+    onboardings = list(stalled_onboardings()[:limit])
+    done = set(
+        MilestoneProgress.all_tenants.filter(tenant_id__in=[o.tenant_id for o in onboardings]).values_list(
+            "tenant_id", "milestone_id"
+        )
+    )
+    by_template: dict[int, list[Milestone]] = {}
+    for m in Milestone.objects.filter(template_id__in={o.template_id for o in onboardings}, required=True):
+        by_template.setdefault(m.template_id, []).append(m)
+    return [
+        (
+            o,
+            [
+                m
+                for m in by_template.get(o.template_id, [])
+                if (o.tenant_id, m.id) not in done and o.started_at + timedelta(days=m.expected_by_day) <= now
+            ],
+        )
+        for o in onboardings
+    ]

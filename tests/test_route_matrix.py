@@ -63,6 +63,12 @@ MATRIX: dict[str, Route] = {
     "cockpit:tenant-list": Route("staff"),
     "cockpit:tenant-detail": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:health-models": Route("staff"),
+    "cockpit:onboarding": Route("staff"),
+    # Without a note the milestone is not ticked: a message and a redirect back (302).
+    "cockpit:milestone-complete": Route(
+        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}),
+        kwargs=lambda: {"external_id": "acme", "key": "first_value"},
+    ),
     "cockpit:health-backtest": Route("staff"),
     "cockpit:health-model-new": Route("staff", roles=frozenset({"cs_lead", "admin"})),
     # Publishing v1 (already published) is refused with a message and a redirect.

@@ -1,0 +1,77 @@
+"""The CSM's side of onboarding in the cockpit: the funnel, stalled onboardings, and
+completing a milestone for a tenant (audited)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from tenants.access import staff_required
+from tenants.roles import StaffRole
+from tenants.selectors import tenant_get_for_staff
+
+from . import selectors, services
+from .models import MilestoneProgress, OnboardingTemplate
+
+# Who may tick a milestone on a tenant's behalf.
+MILESTONE_EDITORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN})
+
+
+@staff_required()
+@require_GET
+def onboarding_overview(request: HttpRequest) -> HttpResponse:
+    templates = list(selectors.templates_in_use())
+    chosen = templates[0] if templates else None
+    if request.GET.get("template", "").isdigit():
+        chosen = get_object_or_404(OnboardingTemplate, pk=int(request.GET["template"]))
+    return render(
+        request,
+        "onboarding/cockpit_overview.html",
+        {
+            "templates": templates,
+            "funnel": selectors.funnel_for(template=chosen) if chosen else None,
+            "stalled": selectors.stalled_with_overdue(now=timezone.now()),
+            "now": timezone.now(),
+        },
+    )
+
+
+@staff_required(MILESTONE_EDITORS)
+@require_POST
+def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: str) -> HttpResponse:
+    tenant = tenant_get_for_staff(external_id=external_id)
+    checklist = selectors.checklist_for(tenant=tenant)
+    item = next((i for i in checklist.items if i.milestone.key == key), None) if checklist else None
+    if item is None:
+        raise Http404("No such milestone in this tenant's onboarding.")
+    note = request.POST.get("note", "").strip()
+    if not note:
+        messages.error(request, f"Say what was done for “{item.milestone.title}” in the note, then tick it.")
+    else:
+        try:
+            changed = services.milestone_complete(
+                tenant=tenant,
+                milestone=item.milestone,
+                source=MilestoneProgress.Source.STAFF,
+                now=timezone.now(),
+                actor=request.user,
+                note=note[:2000],
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                f"“{item.milestone.title}” completed for {tenant.name}."
+                if changed
+                else f"“{item.milestone.title}” was already complete.",
+            )
+    back = request.POST.get("next", "")
+    # Only back into the cockpit: never an open redirect.
+    if back.startswith("/admin/customer-success/") and "//" not in back:
+        return redirect(back)
+    return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
