@@ -13,11 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from health import selectors as health_selectors
+from onboarding import selectors as onboarding_selectors
 from tenants import selectors as tenant_selectors
 from tenants.access import staff_required
 from tenants.models import HealthBucket, Membership, Tenant
 from tenants.roles import has_staff_role
 from tenants.services import audit_record
+from tenants.validators import parse_id
 
 from .charts import sparkline
 
@@ -84,6 +86,8 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "trend": sparkline(history),
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
+            "checklist": onboarding_selectors.checklist_for(tenant=tenant),
+            "now": now,
         },
     )
 
@@ -96,7 +100,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         q=params.get("q", "").strip()[:100],
         plan=params.get("plan", "") if params.get("plan", "") in Tenant.Plan.values else "",
         segment=params.get("segment", "")[:64],
-        csm=params.get("csm", "") if params.get("csm", "") == "none" or params.get("csm", "").isdigit() else "",
+        csm="none" if params.get("csm") == "none" else str(parse_id(params.get("csm")) or ""),
         stage=params.get("stage", "") if params.get("stage", "") in Tenant.LifecycleStage.values else "",
         bucket=params.get("bucket", "") if params.get("bucket", "") in HealthBucket.values else "",
         sort=params.get("sort", "name") if params.get("sort", "name") in tenant_selectors.TENANT_SORTS else "name",

@@ -16,7 +16,7 @@ from django.db.models import Q
 from tenants.models import HealthBucket, Tenant
 
 from .models import HealthModel
-from .scoring import facts_for, score_tenant
+from .scoring import facts_for, score_tenant, tenure_days
 
 MIN_HISTORY = timedelta(days=7)  # a tenant needs a week of life at the cut-off to be judged
 
@@ -82,7 +82,9 @@ def backtest(*, model: HealthModel, now: datetime, horizon_days: int = 21) -> Ba
     churner_scores, stayer_scores = [], []
     counts = {bucket: [0, 0] for bucket in HealthBucket.values}
     for tenant_id, signed_up_at, churned_at in cohort:
-        result = score_tenant(model=model, facts=facts.get(tenant_id), tenure_days=(as_of - signed_up_at).days)
+        result = score_tenant(
+            model=model, facts=facts.get(tenant_id), tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of)
+        )
         if result is None:
             continue
         churned = churned_at is not None and churned_at <= now

@@ -4,6 +4,7 @@ services.validate_components; this form only parses what a person typed."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django import forms
@@ -23,7 +24,10 @@ def parse_points(text: str) -> list[list[float]]:
         if not sep:
             raise forms.ValidationError(f"“{chunk}” needs an arrow: signal→score, e.g. 3→60.")
         try:
-            points.append([float(value), float(score)])
+            point = [float(value), float(score)]
+            if not all(math.isfinite(v) for v in point):
+                raise ValueError
+            points.append(point)
         except ValueError:
             raise forms.ValidationError(f"“{chunk}” is not “signal→score”; write e.g. “0→0, 3→60, 5→100”.") from None
     return points

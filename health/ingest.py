@@ -82,12 +82,40 @@ def _depth(value: Any, level: int = 1) -> int:
     return level - 1
 
 
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON (and PostgreSQL's jsonb refuses them).
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _storable(text: str) -> bool:
+    """Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return not _storable(value)
+    if isinstance(value, dict):
+        return any(_unstorable_text(k) or _unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable_text(v) for v in value)
+    return False
+
+
 def parse_body(body: bytes) -> list[Any]:
     """The `events` list of a request body, or IngestRejected naming what is wrong."""
     if len(body) > MAX_BODY_BYTES:
         raise IngestRejected([IngestError(None, "body", f"The body is over {MAX_BODY_BYTES:,} bytes.")], too_large=True)
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise IngestRejected([IngestError(None, "body", "The body is nested too deeply.")]) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise IngestRejected([IngestError(None, "body", f"The body is not valid JSON: {exc}.")]) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
@@ -115,10 +143,29 @@ def _parse_time(raw: Any, index: int, now: datetime, errors: list[IngestError]) 
     if at.tzinfo is None:
         errors.append(IngestError(index, "occurred_at", "Needs a UTC offset, e.g. 2026-11-22T09:00:00Z."))
         return None
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        errors.append(IngestError(index, "occurred_at", "Is out of range."))
+        return None
     if at > now + MAX_FUTURE:
         errors.append(IngestError(index, "occurred_at", "Is more than 5 minutes in the future."))
         return None
     return at
+
+
+SCORE_RANGES = {"nps.submitted": (0, 10), "csat.submitted": (1, 5)}
+
+
+def _score_error(name: Any, properties: dict[str, Any]) -> str | None:
+    """NPS and CSAT scores feed the sentiment signal: a number in the survey's range, or absent."""
+    if name not in SCORE_RANGES or "score" not in properties:
+        return None
+    low, high = SCORE_RANGES[name]
+    score = properties["score"]
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not low <= score <= high:
+        return f"A {name} score must be a number from {low} to {high}."
+    return None
 
 
 def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: datetime) -> list[_Row]:
@@ -126,7 +173,7 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
     external_ids = {
         e["tenant"]
         for e in events
-        if isinstance(e, dict) and isinstance(e.get("tenant"), str) and "\x00" not in e["tenant"]
+        if isinstance(e, dict) and isinstance(e.get("tenant"), str) and _storable(e["tenant"])
     }
     tenant_ids = dict(Tenant.objects.filter(external_id__in=external_ids).values_list("external_id", "id"))
     rows: list[_Row] = []
@@ -147,7 +194,7 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
                     IngestError(index, "tenant", f"This API key may only post events for {bound_tenant.external_id}.")
                 )
             tenant_id = bound_tenant.id
-        elif not isinstance(external_id, str) or not external_id:
+        elif not isinstance(external_id, str) or not external_id or not _storable(external_id):
             errors.append(IngestError(index, "tenant", "Required: the tenant's external_id."))
         else:
             tenant_id = tenant_ids.get(external_id)
@@ -164,28 +211,36 @@ def validate_events(*, events: list[Any], bound_tenant: Tenant | None, now: date
             isinstance(user_id, bool)
             or not isinstance(user_id, (str, int))
             or len(str(user_id)) > 128
-            or "\x00" in str(user_id)
+            or not _storable(str(user_id))
         ):
             errors.append(IngestError(index, "user_id", "Must be a string or integer of at most 128 characters."))
         properties = event.get("properties", {})
         if properties is None:
             properties = {}
-        if not isinstance(properties, dict):
-            errors.append(IngestError(index, "properties", "Must be a JSON object."))
-        elif _nested(properties) and _depth(properties) > MAX_PROPERTY_DEPTH:
+        try:
+            _check_properties(properties, name, index, errors)
+        except RecursionError:
             errors.append(IngestError(index, "properties", f"Nested deeper than {MAX_PROPERTY_DEPTH} levels."))
-        elif "\\u0000" in (properties_json := json.dumps(properties)):
-            errors.append(
-                IngestError(index, "properties", "Contains a NUL character (\\u0000), which cannot be stored.")
-            )
         key = event.get("idempotency_key")
-        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key):
+        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128 or not _storable(key)):
             errors.append(IngestError(index, "idempotency_key", "Must be a string of 1 to 128 characters."))
         if len(errors) == start:
-            rows.append(_Row(tenant_id, name, occurred_at, str(user_id), properties, properties_json, key))
+            rows.append(_Row(tenant_id, name, occurred_at, str(user_id), properties, json.dumps(properties), key))
     if errors:
         raise IngestRejected(errors)
     return rows
+
+
+def _check_properties(properties: Any, name: Any, index: int, errors: list[IngestError]) -> None:
+    if not isinstance(properties, dict):
+        errors.append(IngestError(index, "properties", "Must be a JSON object."))
+    elif _nested(properties) and _depth(properties) > MAX_PROPERTY_DEPTH:
+        errors.append(IngestError(index, "properties", f"Nested deeper than {MAX_PROPERTY_DEPTH} levels."))
+    elif _unstorable_text(properties):
+        message = "Contains a NUL character or a lone surrogate, which cannot be stored."
+        errors.append(IngestError(index, "properties", message))
+    elif (score_error := _score_error(name, properties)) is not None:
+        errors.append(IngestError(index, "properties.score", score_error))
 
 
 def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:
@@ -272,6 +327,13 @@ def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
     source, params = row_source(
         [("id", "bigint"), ("seen", "timestamptz")], [(t, last_seen[t]) for t in sorted(last_seen)]
     )
+    if connection.vendor == "postgresql":
+        # UPDATE ... FROM locks rows in whatever order the plan visits them; lock them in id
+        # order first, so two batches touching the same tenants cannot deadlock.
+        with bulk_cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM tenants_tenant WHERE id = ANY(%b) ORDER BY id FOR NO KEY UPDATE", [sorted(last_seen)]
+            )
     sql = (
         "UPDATE tenants_tenant SET data_as_of = %s, last_seen_at = CASE "
         "WHEN tenants_tenant.last_seen_at IS NULL OR tenants_tenant.last_seen_at < v.seen THEN v.seen "
@@ -311,7 +373,7 @@ def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
                 total = totals[key]
                 total[0] += 1
                 score = r.properties.get("score") if r.name in SCORED_EVENTS else None
-                if isinstance(score, (int, float)) and not isinstance(score, bool):
+                if isinstance(score, (int, float)) and not isinstance(score, bool):  # validated: in range
                     total[1] += float(score)
                     total[2] += 1
                 if r.user_id:

@@ -21,7 +21,8 @@ WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment)
 ZERO_FACTS: dict[str, float] = {
     "active_days_7": 0,
     "usage_7": 0,
-    "usage_prev_7": 0,
+    "trend_this_week": 0,
+    "trend_last_week": 0,
     "breadth_14": 0,
     "errors_7": 0,
     "tickets_created_30": 0,
@@ -45,11 +46,17 @@ def _aggregates(day: date) -> dict[str, Any]:
         Q(day__gt=day - timedelta(14)),
         Q(day__gt=day - timedelta(30)),
     )
-    previous_7 = Q(day__gt=day - timedelta(14), day__lte=day - timedelta(7))
+    # Today is a partial day. Activity counts it (so a new event shows within a tick) on top of
+    # the 7 days before it, capped at 7 in the signal; the week-over-week trend compares the
+    # last two complete weeks, so a score does not swing between 00:05 and 23:59.
+    active_window = Q(day__gt=day - timedelta(8))
+    complete_week = Q(day__gt=day - timedelta(8), day__lte=day - timedelta(1))
+    previous_week = Q(day__gt=day - timedelta(15), day__lte=day - timedelta(8))
     return {
-        "active_days_7": Count("day", distinct=True, filter=usage & last_7),
+        "active_days_7": Count("day", distinct=True, filter=usage & active_window),
         "usage_7": Sum("count", filter=usage & last_7, default=0),
-        "usage_prev_7": Sum("count", filter=usage & previous_7, default=0),
+        "trend_this_week": Sum("count", filter=usage & complete_week, default=0),
+        "trend_last_week": Sum("count", filter=usage & previous_week, default=0),
         "breadth_14": Count("name", distinct=True, filter=usage & last_14),
         "errors_7": Sum("count", filter=Q(name="error.raised") & last_7, default=0),
         "tickets_created_30": Sum("count", filter=Q(name="ticket.created") & last_30, default=0),
@@ -71,6 +78,11 @@ def facts_for(*, tenant_ids: Iterable[int] | None, as_of: datetime) -> dict[int,
         rollups = rollups.filter(tenant_id__in=list(tenant_ids))
     rows = rollups.values("tenant_id").annotate(**_aggregates(day)).order_by()
     return {row.pop("tenant_id"): row for row in rows}
+
+
+def tenure_days(*, signed_up_at: datetime, as_of: datetime) -> int:
+    """Whole UTC calendar days since signup: the unit the rollups (and active days) count in."""
+    return max(0, (as_of_day(as_of) - as_of_day(signed_up_at)).days)
 
 
 def sub_score(points: list[list[float]], value: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from tenants.models import HealthBucket, Tenant, TimelineEntry
 from tenants.services import audit_record
 
 from .models import HealthModel
-from .scoring import as_of_day, facts_for, score_tenant
+from .scoring import as_of_day, facts_for, score_tenant, tenure_days
 from .signals import SIGNALS
 from .sql import bulk_cursor, row_source
 
@@ -106,7 +107,9 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
     day = as_of_day(now)
     score_rows, tenant_rows, timeline = [], [], []
     for t in tenants:
-        result = score_tenant(model=model, facts=facts.get(t["id"]), tenure_days=max(0, (now - t["signed_up_at"]).days))
+        result = score_tenant(
+            model=model, facts=facts.get(t["id"]), tenure_days=tenure_days(signed_up_at=t["signed_up_at"], as_of=now)
+        )
         new_bucket = result.bucket if result else ""
         tenant_rows.append((t["id"], result.score if result else None, new_bucket, t["data_as_of"]))
         if result is None:
@@ -141,15 +144,18 @@ def health_recompute_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> Reco
     published model. Batches of tenants are claimed with SKIP LOCKED, so two ticks split the
     work instead of scoring (and timelining) the same tenant twice."""
     model = published_model()
-    scored = changes = 0
+    scored = changes = last_id = 0
     while True:
         with transaction.atomic():
             # The row locks also order us with ingest: a batch that commits events for a locked
-            # tenant waits, then moves data_as_of past what we stored, so the tenant is due again.
+            # tenant waits, then moves data_as_of past what we stored, so the tenant is due at
+            # the next tick. NO KEY: event inserts only need a key-share lock on the tenant, so
+            # they are not blocked. `last_id` moves forward: a tenant made due again by ingest
+            # during this tick waits for the next one, so busy ingest cannot keep a tick going.
             tenants = list(
-                Tenant.objects.filter(_due(now, model))
+                Tenant.objects.filter(_due(now, model), id__gt=last_id)
                 .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, no_key=True)
                 .order_by("id")
                 .values(*TENANT_FIELDS)[:batch_size]
             )
@@ -157,6 +163,7 @@ def health_recompute_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> Reco
                 return RecomputeResult(scored=scored, bucket_changes=changes)
             changes += _score_batch(tenants=tenants, model=model, now=now)
             scored += len(tenants)
+            last_id = tenants[-1]["id"]
 
 
 def health_recompute_all(*, now: datetime, batch_size: int = BATCH_SIZE) -> RecomputeResult:
@@ -195,7 +202,9 @@ def health_backfill_history(*, now: datetime, days: int) -> int:
         facts = facts_for(tenant_ids=None, as_of=as_of)
         rows = []
         for tenant_id, signed_up_at in tenants:
-            result = score_tenant(model=model, facts=facts.get(tenant_id), tenure_days=(as_of - signed_up_at).days)
+            result = score_tenant(
+                model=model, facts=facts.get(tenant_id), tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of)
+            )
             if result is not None:
                 rows.append(
                     (
@@ -241,7 +250,7 @@ def validate_components(components: Any) -> list[dict[str, Any]]:
             and all(
                 isinstance(p, list)
                 and len(p) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
                 and 0 <= p[1] <= 100
                 for p in points
             )

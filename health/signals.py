@@ -37,19 +37,19 @@ def _plural(n: float, word: str) -> str:
 def _active_days(f: Facts) -> float:
     # A tenant younger than a week is judged on the days it has had, scaled to seven.
     window = max(1, min(7, f["tenure_days"] + 1))
-    return round(f["active_days_7"] * 7 / window, 1)
+    return min(7.0, round(min(f["active_days_7"], window) * 7 / window, 1))
 
 
 def _describe_active_days(v: float, f: Facts, target: float) -> str:
-    window = min(7, f["tenure_days"] + 1)
+    window = max(1, min(7, f["tenure_days"] + 1))
+    days = _plural(min(f["active_days_7"], window), "active day")
     if window < 7:
-        days = _plural(f["active_days_7"], "active day")
         return f"{days} in the {_plural(window, 'day')} since signup (target {target:g} of 7)"
-    return f"{_plural(f['active_days_7'], 'active day')} in the last 7 (target {target:g})"
+    return f"{days} in the last 7 (target {target:g})"
 
 
 def _usage_trend(f: Facts) -> float | None:
-    this_week, last_week = f["usage_7"], f["usage_prev_7"]
+    this_week, last_week = f["trend_this_week"], f["trend_last_week"]
     if f["tenure_days"] < 14 or (this_week == 0 and last_week == 0):
         return None
     if last_week == 0:
@@ -58,8 +58,8 @@ def _usage_trend(f: Facts) -> float | None:
 
 
 def _describe_trend(v: float, f: Facts, target: float) -> str:
-    counts = f"({f['usage_prev_7']:g} → {f['usage_7']:g} events)"
-    if f["usage_prev_7"] == 0:
+    counts = f"({f['trend_last_week']:g} → {f['trend_this_week']:g} events)"
+    if f["trend_last_week"] == 0:
         return f"Usage resumed this week after a week without any {counts}"
     return f"Usage {'up' if v >= 0 else 'down'} {abs(v):g} % week over week {counts}"
 

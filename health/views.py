@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tenants.access import staff_required
 from tenants.roles import StaffRole, has_staff_role
+from tenants.validators import parse_id
 
 from . import selectors, services
 from .backtest import backtest
@@ -57,8 +58,8 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
     horizon = horizon if horizon in HORIZONS else 21
     published = services.published_model()
     candidate = published
-    if request.GET.get("model", "").isdigit():
-        candidate = get_object_or_404(HealthModel, version=int(request.GET["model"]))
+    if (version := parse_id(request.GET.get("model"))) is not None:
+        candidate = get_object_or_404(HealthModel, version=version)
     reports = [backtest(model=published, now=now, horizon_days=horizon)]
     if candidate != published:
         reports.append(backtest(model=candidate, now=now, horizon_days=horizon))
@@ -80,8 +81,8 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def health_model_new(request: HttpRequest) -> HttpResponse:
     base = services.published_model()
-    if request.GET.get("from", "").isdigit():
-        base = get_object_or_404(HealthModel, version=int(request.GET["from"]))
+    if (version := parse_id(request.GET.get("from"))) is not None:
+        base = get_object_or_404(HealthModel, version=version)
     form = HealthModelForm(request.POST or None, base=base)
     if request.method == "POST" and form.is_valid():
         components = form.components()

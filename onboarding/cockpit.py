@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tenants.access import staff_required
 from tenants.roles import StaffRole
 from tenants.selectors import tenant_get_for_staff
+from tenants.validators import parse_id
 
 from . import selectors, services
 from .models import MilestoneProgress, OnboardingTemplate
@@ -26,8 +27,8 @@ MILESTONE_EDITORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN
 def onboarding_overview(request: HttpRequest) -> HttpResponse:
     templates = list(selectors.templates_in_use())
     chosen = templates[0] if templates else None
-    if request.GET.get("template", "").isdigit():
-        chosen = get_object_or_404(OnboardingTemplate, pk=int(request.GET["template"]))
+    if (template_id := parse_id(request.GET.get("template"))) is not None:
+        chosen = get_object_or_404(OnboardingTemplate, pk=template_id)
     return render(
         request,
         "onboarding/cockpit_overview.html",

@@ -15,6 +15,14 @@ def available_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def parse_id(value: str | None) -> int | None:
+    """A database id from a query string, or None: ASCII digits only ("²".isdigit() is True),
+    and small enough for any integer column."""
+    if not value or not value.isascii() or not value.isdecimal() or len(value) > 12:
+        return None
+    return int(value)
+
+
 def validate_timezone(value: str) -> None:
     if value not in available_timezones():
         raise ValidationError(

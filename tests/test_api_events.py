@@ -117,6 +117,12 @@ def test_the_same_key_for_two_tenants_is_two_events(api, ingest_key, tenant_a, t
         ({"idempotency_key": ""}, "idempotency_key", "1 to 128"),
         ({"idempotency_key": 5}, "idempotency_key", "1 to 128"),
         ({"occured_at": "typo"}, "occured_at", "Unknown field"),
+        ({"occurred_at": "0001-01-01T00:00:00+05:00"}, "occurred_at", "out of range"),
+        ({"name": "nps.submitted", "properties": {"score": 10**400}}, "properties.score", "from 0 to 10"),
+        ({"name": "csat.submitted", "properties": {"score": "great"}}, "properties.score", "from 1 to 5"),
+        ({"user_id": "lone\ud800surrogate"}, "user_id", "string or integer"),
+        ({"properties": {"k": "lone\ud800"}}, "properties", "lone surrogate"),
+        ({"tenant": "acme\u0000"}, "tenant", "Required"),
     ],
 )
 def test_one_bad_event_fails_the_whole_batch_naming_index_and_field(api, ingest_key, tenant_a, bad, field, fragment):
@@ -150,6 +156,26 @@ def test_a_malformed_body_is_400(client, ingest_key, tenant_a, body, fragment):
     assert response.status_code == 400
     assert fragment in response.json()["errors"][0]["message"]
     assert response.json()["errors"][0]["index"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{"events": [{"name": "x", "properties": {"v": NaN}}]}', "NaN is not a JSON number"),
+        ('{"events": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested too deeply"),
+    ],
+)
+def test_json_that_postgresql_cannot_store_is_400(client, ingest_key, tenant_a, body, fragment):
+    response = client.post(
+        URL, data=body, content_type="application/json", headers={"Authorization": f"Bearer {ingest_key}"}
+    )
+    assert response.status_code == 400
+    assert fragment in response.json()["errors"][0]["message"]
+
+
+def test_the_text_backslash_u0000_is_just_text(api, ingest_key, tenant_a):
+    response = post(api, ingest_key, [event(properties={"note": "escape \\u0000 in docs"})])
+    assert response.status_code == 202
 
 
 def test_more_than_1000_events_is_413(api, ingest_key, tenant_a):

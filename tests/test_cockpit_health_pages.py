@@ -42,7 +42,7 @@ def test_tenant_page_explains_the_score_with_trend_and_timeline(client, csm, sco
     page = client.get("/admin/customer-success/tenants/acme/").content.decode()
 
     assert "Acme Plumbing" in page
-    assert "6 active days in the last 7 (target 5)" in page  # days 1-6 ago; none yet today
+    assert "7 active days in the last 7 (target 5)" in page  # the 7 days before today
     assert "2 distinct features used in the last 14 days (target 5)" in page
     assert "No NPS or CSAT response in the last 90 days" in page and "left out" in page
     assert "<polyline" in page  # the 14-day trend
@@ -63,8 +63,9 @@ def test_unknown_tenant_is_404(client, csm, db):
 
 def test_tenant_page_query_count_is_pinned(client, csm, scored_tenant, django_assert_num_queries):
     client.force_login(csm)
-    # session, user, roles, tenant, history, audit insert, latest score, week-over-week, timeline
-    with django_assert_num_queries(9):
+    # session, user, roles, tenant, history, audit insert, latest score, week-over-week,
+    # onboarding (none here), timeline
+    with django_assert_num_queries(10):
         assert client.get("/admin/customer-success/tenants/acme/").status_code == 200
 
 

@@ -66,7 +66,10 @@ MATRIX: dict[str, Route] = {
     "cockpit:onboarding": Route("staff"),
     # Without a note the milestone is not ticked: a message and a redirect back (302).
     "cockpit:milestone-complete": Route(
-        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}),
+        "staff",
+        status=302,
+        method="post",
+        roles=frozenset({"csm", "cs_lead", "admin"}),
         kwargs=lambda: {"external_id": "acme", "key": "first_value"},
     ),
     "cockpit:health-backtest": Route("staff"),
