@@ -84,7 +84,10 @@ def wizard(request: HttpRequest) -> HttpResponse:
     checklist = selectors.checklist_for(tenant=tenant)
     if checklist is None:  # an account created before onboarding existed, or by staff
         return redirect("account")
-    item = checklist.next_open(completion=Milestone.Completion.WIZARD)
+    # Email verification waits on a link in the inbox: carry on with the steps the owner can
+    # do now, and come back to it when nothing else is left.
+    open_steps = [i for i in checklist.items if not i.done and i.milestone.completion == Milestone.Completion.WIZARD]
+    item = next((i for i in open_steps if i.milestone.step != "verify_email"), open_steps[0] if open_steps else None)
     if item is None:
         return redirect("onboarding:done")
     return redirect("onboarding:step", key=item.milestone.key)

@@ -1,0 +1,284 @@
+"""Onboarding as the owner and the CSM live it: signup, the wizard, events, staff, stalls."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.management import call_command
+
+from health.ingest import events_ingest
+from onboarding.models import MilestoneProgress, TenantOnboarding
+from onboarding.selectors import checklist_for, funnel_for
+from tenants.models import ApiKey, AuditLog, Membership, Tenant, TimelineEntry
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def signup_data(**overrides):
+    return {
+        "company_name": "Harbor HVAC",
+        "owner_name": "Dana Smith",
+        "email": "dana@harbor.example",
+        "password": "a-long-unusual-passphrase",
+        "phone": "",
+        "plan": "professional",
+        "business_type": "Home services",
+        "timezone": "America/New_York",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def sign_up(django_capture_on_commit_callbacks):
+    """Posts the signup form; the emails that go out after its transaction commits are sent."""
+
+    def post(client, **overrides):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/signup/", signup_data(**overrides))
+
+    return post
+
+
+def tick(at: datetime) -> None:
+    with time_machine.travel(at, tick=False):
+        call_command("tick", "--at", at.isoformat(), stdout=StringIO())
+
+
+def test_signup_creates_owner_tenant_onboarding_and_lands_in_the_wizard(client, sign_up):
+    response = sign_up(client)
+
+    assert response.status_code == 302 and response.url == "/onboarding/"
+    tenant = Tenant.objects.get(name="Harbor HVAC")
+    assert (tenant.plan, tenant.timezone, tenant.segment, tenant.signed_up_at) == (
+        "professional",
+        "America/New_York",
+        "Home services",
+        NOW,
+    )
+    owner = Membership.all_tenants.get(tenant=tenant)
+    assert owner.role == "owner" and owner.user.email == "dana@harbor.example"
+    onboarding = TenantOnboarding.objects.for_tenant(tenant).get()
+    assert onboarding.template.slug == "voice-receptionist" and onboarding.started_at == NOW
+    # The link is in the inbox: the wizard starts with what the owner can do right now.
+    assert client.get("/onboarding/").url == "/onboarding/step/connect_calendar/"
+    assert mail.outbox[0].to == ["dana@harbor.example"] and "/onboarding/verify/" in mail.outbox[0].body
+
+
+def test_other_business_types_get_the_generic_template(client, sign_up):
+    sign_up(client, business_type="")
+    assert TenantOnboarding.all_tenants.get().template.slug == "generic-saas"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"password": "password"}, "password", "too common"),
+        ({"phone": "555-0123"}, "phone", "E.164"),
+        ({"phone": "+14155550123"}, "sms_consent", "Tick this"),
+        ({"company_name": "    "}, "company_name", "This field is required"),
+        ({"email": "not-an-email"}, "email", "valid email"),
+        ({"timezone": "Mars/Base"}, "timezone", "not one of the available choices"),
+    ],
+)
+def test_bad_signup_shows_the_error_beside_the_field_and_creates_nothing(client, overrides, field, message, sign_up):
+    response = sign_up(client, **overrides)
+
+    assert response.status_code == 400
+    assert message in str(response.context["form"].errors[field])
+    assert not Tenant.objects.exists() and not get_user_model().objects.filter(email__contains="harbor").exists()
+
+
+def test_signup_with_an_existing_email_is_refused(client, sign_up):
+    sign_up(client)
+    client.logout()
+    response = sign_up(client, company_name="Other Co", email="DANA@harbor.example")
+    assert response.status_code == 400
+    assert "already exists" in str(response.context["form"].errors["email"])
+    assert Tenant.objects.count() == 1
+
+
+def test_signup_without_csrf_token_is_rejected(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/signup/", signup_data())
+    assert response.status_code == 403
+    assert not Tenant.objects.exists()
+
+
+def test_the_verification_link_completes_the_first_milestone(client, sign_up):
+    sign_up(client)
+    link = re.search(r"http://testserver(/onboarding/verify/\S+/)", mail.outbox[0].body).group(1)
+
+    assert client.get(link).status_code == 302
+    tenant = Tenant.objects.get()
+    progress = MilestoneProgress.objects.for_tenant(tenant).get()
+    assert (progress.milestone.key, progress.source) == ("verify_email", "wizard")
+    assert client.get("/onboarding/").url == "/onboarding/step/connect_calendar/"  # resumes at the next step
+    assert client.get("/onboarding/verify/forged-token/").status_code == 400
+
+
+def test_wizard_steps_validate_save_their_input_and_resume(client, sign_up):
+    sign_up(client)
+    bad = client.post(
+        "/onboarding/step/connect_calendar/",
+        {"connect_calendar-provider": "ical", "connect_calendar-calendar_address": "ftp://cal"},
+    )
+    assert bad.status_code == 400 and "starts with https://" in bad.content.decode()
+    assert not MilestoneProgress.all_tenants.exists()
+
+    ok = client.post(
+        "/onboarding/step/connect_calendar/",
+        {"connect_calendar-provider": "google", "connect_calendar-calendar_address": "book@harbor.example"},
+    )
+    assert ok.status_code == 302 and ok.url == "/onboarding/"
+    assert client.get("/onboarding/").url == "/onboarding/step/provision_number/"  # the next open step
+    progress = MilestoneProgress.all_tenants.get()
+    assert progress.data == {"provider": "google", "calendar_address": "book@harbor.example"}
+    # Posting a completed step again changes nothing.
+    again = client.post(
+        "/onboarding/step/connect_calendar/",
+        {"connect_calendar-provider": "outlook", "connect_calendar-calendar_address": "x@y.example"},
+    )
+    assert again.status_code == 404
+    assert MilestoneProgress.all_tenants.get().data["provider"] == "google"
+
+
+def test_htmx_step_post_returns_the_panel_with_errors(client, sign_up):
+    sign_up(client)
+    response = client.post(
+        "/onboarding/step/tune_prompt/", {"tune_prompt-business_description": "short"}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 400 and body.lstrip().startswith('<section class="card wizard-step"')
+    assert "at least 40 characters" in body
+
+
+def test_another_owner_cannot_reach_a_step_outside_their_onboarding(client, owner_b):
+    client.force_login(owner_b)  # tenant B follows the voice template: it has no invite step
+    assert client.get("/onboarding/step/invite_teammate/").status_code == 404
+    assert client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "x@y.example"}).status_code == 404
+
+
+def test_an_invited_teammate_joins_as_a_member(client, sign_up):
+    sign_up(client, business_type="")
+    client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "sam@harbor.example"})
+    link = re.search(r"http://testserver(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
+    client.logout()
+
+    joined = client.post(link, {"name": "Sam Lee", "password": "another-long-passphrase"})
+
+    assert joined.status_code == 302
+    membership = Membership.all_tenants.get(user__email="sam@harbor.example")
+    assert membership.role == "member" and membership.tenant.name == "Harbor HVAC"
+
+
+def test_the_milestone_event_through_the_api_completes_it_at_the_next_tick(client, api, make_key, sign_up):
+    sign_up(client)
+    tenant = Tenant.objects.get()
+    key = make_key(ApiKey.Scope.INGEST, tenant=tenant)
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        posted = api(
+            "post",
+            "/api/v1/events/",
+            key=key,
+            json={"events": [{"name": "call.handled", "occurred_at": (NOW + timedelta(hours=1)).isoformat()}]},
+        )
+    assert posted.status_code == 202
+
+    tick(NOW + timedelta(hours=1, minutes=1))
+
+    progress = MilestoneProgress.objects.for_tenant(tenant).get(milestone__key="live_test_call")
+    assert progress.source == "event" and progress.completed_at == NOW + timedelta(hours=1)
+    onboarding = TenantOnboarding.objects.for_tenant(tenant).get()
+    assert onboarding.first_value_at == NOW + timedelta(hours=1)  # the live test call is first value
+    assert TimelineEntry.objects.for_tenant(tenant).filter(kind="onboarding.milestone_completed").exists()
+
+
+def test_any_event_completes_send_first_event(tenant_a):
+    events_ingest(
+        events=[{"tenant": "acme", "name": "app.opened", "occurred_at": NOW.isoformat()}], bound_tenant=None, now=NOW
+    )
+    tick(NOW + timedelta(minutes=1))
+    assert {i.milestone.key for i in checklist_for(tenant=tenant_a).items if i.done} == {"send_first_event"}
+
+
+def test_stalled_onboarding_is_flagged_once_and_a_csm_completes_for_them(client, csm, tenant_a):
+    tick(NOW + timedelta(days=4))  # verify (day 0) and the day-3 milestones are overdue
+    onboarding = TenantOnboarding.objects.for_tenant(tenant_a).get()
+    assert onboarding.stalled_since == tenant_a.signed_up_at
+    tick(NOW + timedelta(days=4, hours=1))
+    assert TimelineEntry.objects.for_tenant(tenant_a).filter(kind="onboarding.stalled").count() == 1
+
+    client.force_login(csm)
+    page = client.get("/admin/customer-success/onboarding/").content.decode()
+    assert "Acme Plumbing" in page and "Verify your email" in page
+    refused = client.post("/admin/customer-success/tenants/acme/milestones/verify_email/complete/", {"note": ""})
+    assert refused.status_code == 302 and not MilestoneProgress.all_tenants.exists()
+    client.post(
+        "/admin/customer-success/tenants/acme/milestones/verify_email/complete/", {"note": "Verified on the phone"}
+    )
+    progress = MilestoneProgress.objects.for_tenant(tenant_a).get()
+    assert (progress.source, progress.completed_by, progress.note) == ("staff", csm, "Verified on the phone")
+    assert AuditLog.objects.filter(action="onboarding.milestone_complete", actor=csm).exists()
+    assert (
+        client.post("/admin/customer-success/tenants/acme/milestones/nope/complete/", {"note": "x"}).status_code == 404
+    )
+
+
+def test_billing_ops_cannot_tick_milestones(client, billing_ops, tenant_a):
+    client.force_login(billing_ops)
+    assert (
+        client.post("/admin/customer-success/tenants/acme/milestones/verify_email/complete/", {"note": "x"}).status_code
+        == 403
+    )
+
+
+def test_the_api_returns_the_onboarding_block(api, read_key, tenant_a):
+    detail = api("get", "/api/v1/tenants/acme/", key=read_key).json()["onboarding"]
+    assert (detail["completed"], detail["total"], detail["percent"]) == (0, 5, 0)
+    assert detail["milestones"][3] == {
+        "key": "send_first_event",
+        "title": "Send your first event",
+        "required": True,
+        "event": "*",
+        "completed_at": None,
+        "source": None,
+    }
+
+
+def test_funnel_counts_each_milestone_and_time_to_first_value(tenant_a, tenant_b, csm):
+    from onboarding.services import milestone_complete
+    from onboarding.models import Milestone
+
+    onboarding = TenantOnboarding.objects.for_tenant(tenant_a).get()
+    verify = Milestone.objects.get(template=onboarding.template, key="verify_email")
+    first_value = Milestone.objects.get(template=onboarding.template, key="first_value")
+    milestone_complete(tenant=tenant_a, milestone=verify, source="wizard", now=NOW)
+    milestone_complete(
+        tenant=tenant_a,
+        milestone=first_value,
+        source="staff",
+        now=NOW,
+        actor=csm,
+        note="ok",
+        at=tenant_a.signed_up_at + timedelta(days=6),
+    )
+
+    funnel = funnel_for(template=onboarding.template)
+    assert funnel.started == 1
+    assert [(s.milestone.key, s.reached, s.drop_off) for s in funnel.steps][:2] == [
+        ("verify_email", 1, 0),
+        ("invite_teammate", 0, 1),
+    ]
+    assert funnel.median_days_to_first_value == 6.0
