@@ -77,7 +77,7 @@ def test_wrong_password_says_so_and_tenant_owner_is_refused(page: Page, live_ser
     page.screenshot(path=artifacts_dir / "login-error.png")
 
     log_in(page, live_server, "owner-a")
-    expect(page.get_by_role("heading", name="Verify your email")).to_be_visible()  # owners land in their wizard
+    expect(page.get_by_role("heading", name="Invite a teammate")).to_be_visible()  # owners land in their wizard
     expect(page.get_by_role("navigation", name="Cockpit")).to_have_count(0)
     response = page.goto(f"{live_server.url}/admin/customer-success/tenants/")
     assert response.status == 403

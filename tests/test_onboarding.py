@@ -258,8 +258,8 @@ def test_the_api_returns_the_onboarding_block(api, read_key, tenant_a):
 
 
 def test_funnel_counts_each_milestone_and_time_to_first_value(tenant_a, tenant_b, csm):
-    from onboarding.services import milestone_complete
     from onboarding.models import Milestone
+    from onboarding.services import milestone_complete
 
     onboarding = TenantOnboarding.objects.for_tenant(tenant_a).get()
     verify = Milestone.objects.get(template=onboarding.template, key="verify_email")
