@@ -19,6 +19,7 @@ from django.db import transaction
 
 from health.demo import seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
+from onboarding.demo import seed_onboarding
 from tenants.models import Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import membership_create, tenant_create
@@ -159,6 +160,7 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
             membership_create(tenant=tenant, user=owner, role=Membership.Role.OWNER, actor=None, now=signed_up_at)
         created += 1
     events = seed_usage_history(now=now, seed=seed)
+    seed_onboarding(now=now, seed=seed)
     scores = 0
     if events:
         # Daily score history for the window, then today's scores on the tenants themselves.

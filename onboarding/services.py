@@ -186,11 +186,12 @@ def _refresh_state(*, onboarding: TenantOnboarding, now: datetime) -> None:
         changed.append("first_value_at")
     required_open = [m for m in milestones if m.required and m.id not in done]
     if onboarding.completed_at is None and not required_open:
-        onboarding.completed_at = now
+        # Complete when the last required milestone closed (a replayed event may be older).
+        onboarding.completed_at = max((done[m.id] for m in milestones if m.required), default=now)
         changed.append("completed_at")
         timeline_record(
             tenant=tenant,
-            at=now,
+            at=onboarding.completed_at,
             kind="onboarding.completed",
             summary="Onboarding complete: every required milestone is done",
         )

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from health.models import DailyRollup, HealthScore
+from onboarding.models import TenantOnboarding
 from tenants.models import ApiKey, AuditLog, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import api_key_hash
@@ -57,6 +58,14 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
     assert Membership.all_tenants.filter(role="owner").count() == 150
     for tenant in tenants:
         tenant.full_clean()  # every generated phone, timezone and id is valid
+
+    # Every onboarding state: done, in progress, stalled; and time to first value.
+    onboardings = TenantOnboarding.all_tenants
+    assert onboardings.count() == 150
+    assert onboardings.filter(completed_at__isnull=False).count() > 30
+    assert onboardings.filter(stalled_since__isnull=False).count() > 10
+    assert onboardings.filter(completed_at__isnull=True, stalled_since__isnull=True).exists()
+    assert onboardings.filter(first_value_at__isnull=False).exists()
 
     # The back-test runs on the demo history and the default model beats a coin toss.
     backtest = StringIO()
