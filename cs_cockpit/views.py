@@ -105,7 +105,13 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         bucket=params.get("bucket", "") if params.get("bucket", "") in HealthBucket.values else "",
         sort=params.get("sort", "name") if params.get("sort", "name") in tenant_selectors.TENANT_SORTS else "name",
     )
-    page = Paginator(tenant_selectors.tenants_for_staff(filters=filters), TENANTS_PER_PAGE).get_page(params.get("page"))
+    onboarding_stage = params.get("onboarding", "")
+    if onboarding_stage not in dict(onboarding_selectors.ONBOARDING_STAGES):
+        onboarding_stage = ""
+    tenants = onboarding_selectors.tenants_in_onboarding_stage(
+        tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
+    )
+    page = Paginator(tenants, TENANTS_PER_PAGE).get_page(params.get("page"))
     query_without_page = params.copy()
     query_without_page.pop("page", None)
     query_without_sort = query_without_page.copy()
@@ -116,6 +122,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "plans": Tenant.Plan.choices,
         "stages": Tenant.LifecycleStage.choices,
         "buckets": HealthBucket.choices,
+        "onboarding_stages": onboarding_selectors.ONBOARDING_STAGES,
+        "onboarding_stage": onboarding_stage,
         "segments": tenant_selectors.tenant_segments(),
         "csms": tenant_selectors.csm_choices(),
         "query_without_page": query_without_page.urlencode(),

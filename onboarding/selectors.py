@@ -172,3 +172,26 @@ def stalled_with_overdue(*, now: datetime, limit: int = 100) -> list[tuple[Tenan
         )
         for o in onboardings
     ]
+
+
+ONBOARDING_STAGES = [
+    ("not_started", "No checklist"),
+    ("in_progress", "In progress"),
+    ("stalled", "Stalled"),
+    ("complete", "Complete"),
+]
+
+
+def tenants_in_onboarding_stage(tenants: QuerySet[Tenant], stage: str) -> QuerySet[Tenant]:
+    """Narrows a tenant queryset to one onboarding stage (the cockpit's tenant filter)."""
+    if stage == "not_started":
+        return tenants.filter(onboarding__isnull=True)
+    if stage == "stalled":
+        return tenants.filter(onboarding__stalled_since__isnull=False, onboarding__completed_at__isnull=True)
+    if stage == "complete":
+        return tenants.filter(onboarding__completed_at__isnull=False)
+    if stage == "in_progress":
+        return tenants.filter(
+            onboarding__isnull=False, onboarding__completed_at__isnull=True, onboarding__stalled_since__isnull=True
+        )
+    return tenants

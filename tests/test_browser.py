@@ -1,6 +1,8 @@
 """A person in a real browser (Debian's Chromium through Playwright): staff log in and work
 the tenant list. Screenshots land in test-artifacts/."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -56,9 +58,7 @@ def test_csm_logs_in_and_works_the_tenant_list(page: Page, live_server, artifact
     page.get_by_label("Search").fill("maple")  # htmx swaps the table as you type
     expect(page.get_by_text("1 tenant", exact=True)).to_be_visible()
     expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
-    expect(page).to_have_url(
-        f"{live_server.url}/admin/customer-success/tenants/?q=maple&plan=&segment=&csm=&bucket=&stage=&sort=name"
-    )
+    expect(page).to_have_url(re.compile(r"/admin/customer-success/tenants/\?q=maple&"))  # shareable URL
 
     page.get_by_label("Search").fill("")
     page.get_by_label("Plan").select_option("business")

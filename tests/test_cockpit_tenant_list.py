@@ -70,6 +70,18 @@ def test_search_filter_and_sort(client, portfolio, query, expected):
     assert names_on(client.get(URL + query)) == expected
 
 
+def test_filter_by_onboarding_stage(client, csm, tenant_a, tenant_b):
+    from onboarding.models import TenantOnboarding
+
+    TenantOnboarding.objects.for_tenant(tenant_b).update(stalled_since=tenant_b.signed_up_at)
+    TenantFactory(name="Legacy Co")
+    client.force_login(csm)
+    assert names_on(client.get(URL + "?onboarding=stalled")) == ["Globex Dental"]
+    assert names_on(client.get(URL + "?onboarding=in_progress")) == ["Acme Plumbing"]
+    assert names_on(client.get(URL + "?onboarding=not_started")) == ["Legacy Co"]
+    assert names_on(client.get(URL + "?onboarding=complete")) == []
+
+
 def test_filter_by_csm(client, portfolio):
     client.force_login(portfolio)
     assert names_on(client.get(f"{URL}?csm={portfolio.pk}")) == ["Harbor HVAC"]
