@@ -391,3 +391,54 @@ def invitation_accept(*, token: str, name: str, password: str, now: datetime) ->
         )
         membership_create(tenant=tenant, user=user, role=Membership.Role.MEMBER, actor=user, now=now)
     return user
+
+
+def template_new_version(
+    *, template: OnboardingTemplate, actor: AbstractBaseUser | None, now: datetime
+) -> OnboardingTemplate:
+    """Copies a template and its milestones as the next version and makes the copy the one new
+    signups get. Tenants on the old version keep it (their progress points at its milestones)."""
+    with transaction.atomic():
+        # Locking the current version serialises two copies made at once.
+        OnboardingTemplate.objects.select_for_update().filter(slug=template.slug, is_current=True).update(
+            is_current=False
+        )
+        latest = OnboardingTemplate.objects.filter(slug=template.slug).order_by("-version").first()
+        copy = OnboardingTemplate.objects.create(
+            slug=template.slug,
+            version=latest.version + 1,
+            name=template.name,
+            description=template.description,
+            is_default=template.is_default,
+            plans=template.plans,
+            segments=template.segments,
+            is_current=True,
+            created_at=now,
+        )
+        Milestone.objects.bulk_create(
+            [
+                Milestone(
+                    template=copy,
+                    position=m.position,
+                    key=m.key,
+                    title=m.title,
+                    help_text=m.help_text,
+                    required=m.required,
+                    expected_by_day=m.expected_by_day,
+                    completion=m.completion,
+                    step=m.step,
+                    event_name=m.event_name,
+                    is_first_value=m.is_first_value,
+                )
+                for m in template.milestones.all()
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="onboarding_template.new_version",
+            target=copy,
+            at=now,
+            before={"version": template.version},
+            after={"version": copy.version},
+        )
+    return copy

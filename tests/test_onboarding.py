@@ -282,3 +282,36 @@ def test_funnel_counts_each_milestone_and_time_to_first_value(tenant_a, tenant_b
         ("invite_teammate", 0, 1),
     ]
     assert funnel.median_days_to_first_value == 6.0
+
+
+def test_a_new_template_version_goes_to_new_signups_and_old_tenants_keep_theirs(client, admin_staff, tenant_a, sign_up):
+    from onboarding.models import OnboardingTemplate
+
+    client.force_login(admin_staff)
+    old = TenantOnboarding.objects.for_tenant(tenant_a).get().template
+    in_use = client.get(f"/admin/onboarding/onboardingtemplate/{old.pk}/change/").content.decode()
+    assert 'name="name"' not in in_use  # a version tenants follow is read-only
+
+    client.post("/admin/onboarding/onboardingtemplate/", {"action": "new_version", "_selected_action": [old.pk]})
+
+    new = OnboardingTemplate.objects.get(slug=old.slug, is_current=True)
+    assert new.version == old.version + 1 and new.milestones.count() == old.milestones.count()
+    assert TenantOnboarding.objects.for_tenant(tenant_a).get().template == old
+    assert AuditLog.objects.filter(action="onboarding_template.new_version").exists()
+    client.logout()
+    sign_up(client, business_type="", email="new@owner.example", company_name="New Co")
+    assert TenantOnboarding.all_tenants.get(tenant__name="New Co").template == new
+
+
+def test_login_is_locked_after_repeated_failures(db):
+    from django.test import Client
+
+    from .factories import UserFactory
+
+    UserFactory(username="dana")
+    client = Client()
+    for _ in range(5):
+        client.post("/login/", {"username": "dana", "password": "wrong"})
+    locked = client.post("/login/", {"username": "dana", "password": "correct horse battery staple"})
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
