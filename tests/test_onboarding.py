@@ -315,3 +315,19 @@ def test_login_is_locked_after_repeated_failures(db):
     locked = client.post("/login/", {"username": "dana", "password": "correct horse battery staple"})
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.content.decode()
+
+
+def test_password_reset_sends_a_link_that_sets_a_new_password(client, sign_up):
+    sign_up(client)
+    client.logout()
+    mail.outbox.clear()
+
+    assert client.post("/password-reset/", {"email": "dana@harbor.example"}).status_code == 302
+    link = re.search(r"http://testserver(/password-reset/\S+/\S+/)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    set_password = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"new_password1": "brand-new-long-passphrase", "new_password2": "brand-new-long-passphrase"},
+    )
+    assert set_password.status_code == 302 and set_password.url == "/password-reset/done/"
+    assert get_user_model().objects.get(email="dana@harbor.example").check_password("brand-new-long-passphrase")
