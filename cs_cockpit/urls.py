@@ -49,6 +49,11 @@ cockpit = (
             name="milestone-complete",
         ),
         path("onboarding/", onboarding_cockpit.onboarding_overview, name="onboarding"),
+        path(
+            "onboarding/templates/<int:template_id>/",
+            onboarding_cockpit.onboarding_template,
+            name="onboarding-template",
+        ),
         path("health/", health_views.health_models, name="health-models"),
         path("health/new/", health_views.health_model_new, name="health-model-new"),
         path("health/backtest/", health_views.health_backtest, name="health-backtest"),

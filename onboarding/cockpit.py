@@ -4,18 +4,19 @@ completing a milestone for a tenant (audited)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.access import staff_required
-from tenants.roles import StaffRole
+from tenants.roles import StaffRole, has_staff_role
 from tenants.selectors import tenant_get_for_staff
 from tenants.validators import parse_id
 
 from . import selectors, services
+from .forms import MilestoneFormSet, TemplateEditForm
 from .models import MilestoneProgress, OnboardingTemplate
 
 # Who may tick a milestone on a tenant's behalf.
@@ -76,3 +77,65 @@ def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: s
     if back.startswith("/admin/customer-success/") and "//" not in back:
         return redirect(back)
     return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
+
+
+TEMPLATE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
+MILESTONE_FIELDS = [
+    "key",
+    "title",
+    "help_text",
+    "required",
+    "expected_by_day",
+    "completion",
+    "step",
+    "event_name",
+    "is_first_value",
+]
+
+
+@staff_required()
+@require_http_methods(["GET", "POST"])
+def onboarding_template(request: HttpRequest, template_id: int) -> HttpResponse:
+    """A template version and, for CS leads and admins, its editor: saving makes the next
+    version, which new signups get; tenants on this one keep it."""
+    template = get_object_or_404(OnboardingTemplate, pk=template_id)
+    can_edit = has_staff_role(request.user, TEMPLATE_EDITORS)
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied("Only CS leads and admins edit onboarding templates.")
+    initial = [{f: getattr(m, f) for f in MILESTONE_FIELDS} for m in template.milestones.order_by("position")]
+    form = TemplateEditForm(request.POST or None, initial={"name": template.name, "description": template.description})
+    formset = MilestoneFormSet(request.POST or None, initial=initial, prefix="m")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        rows = [
+            f.cleaned_data
+            for f in formset.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("key")
+        ]
+        milestones = [{k: row[k] for k in MILESTONE_FIELDS} for row in rows]
+        try:
+            revised = services.template_revise(
+                template=template,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                milestones=milestones,
+                actor=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved as {revised}; new signups get it.")
+            return redirect("cockpit:onboarding-template", template_id=revised.pk)
+    versions = OnboardingTemplate.objects.filter(slug=template.slug).order_by("-version")
+    return render(
+        request,
+        "onboarding/cockpit_template.html",
+        {
+            "template": template,
+            "form": form,
+            "formset": formset,
+            "can_edit": can_edit,
+            "versions": versions,
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -6,6 +6,9 @@ from django.contrib.auth.password_validation import validate_password
 from tenants.models import Tenant
 from tenants.validators import available_timezones, validate_e164_phone
 
+from .models import Milestone
+from .steps import STEP_FORMS
+
 BUSINESS_TYPES = ["Home services", "Dental clinics", "Law firms", "Real estate", "Salons & spas", "Auto repair"]
 
 
@@ -73,3 +76,41 @@ class JoinForm(forms.Form):
         password = self.cleaned_data["password"]
         validate_password(password)
         return password
+
+
+class MilestoneEditForm(forms.Form):
+    """One milestone row in the cockpit's template editor."""
+
+    key = forms.SlugField(max_length=50)
+    title = forms.CharField(max_length=120)
+    help_text = forms.CharField(max_length=500, required=False)
+    required = forms.BooleanField(required=False)
+    expected_by_day = forms.IntegerField(min_value=0, max_value=365)
+    completion = forms.ChoiceField(choices=Milestone.Completion.choices)
+    step = forms.ChoiceField(choices=[("", "—")] + [(k, k) for k in STEP_FORMS], required=False)
+    event_name = forms.RegexField(
+        regex=r"^(\*|[a-z][a-z0-9_.]{0,63})$",
+        required=False,
+        error_messages={"invalid": "An event name like call.handled, or * for any event."},
+    )
+    is_first_value = forms.BooleanField(required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("completion") == Milestone.Completion.WIZARD and not data.get("step"):
+            self.add_error("step", "A wizard milestone needs the step the owner fills in.")
+        if data.get("completion") == Milestone.Completion.EVENT and not data.get("event_name"):
+            self.add_error("event_name", "An event milestone needs the event name (or * for any event).")
+        if data.get("completion") != Milestone.Completion.WIZARD:
+            data["step"] = ""
+        if data.get("completion") != Milestone.Completion.EVENT:
+            data["event_name"] = ""
+        return data
+
+
+MilestoneFormSet = forms.formset_factory(MilestoneEditForm, extra=1, can_delete=True, max_num=30, validate_max=True)
+
+
+class TemplateEditForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

@@ -442,3 +442,33 @@ def template_new_version(
             after={"version": copy.version},
         )
     return copy
+
+
+def template_revise(
+    *,
+    template: OnboardingTemplate,
+    name: str,
+    description: str,
+    milestones: list[dict[str, Any]],
+    actor: AbstractBaseUser | None,
+    now: datetime,
+) -> OnboardingTemplate:
+    """Saves an edited milestone list as the template's next version (new signups get it;
+    tenants already on a version keep theirs). Raises ValidationError naming the problem."""
+    if not name.strip():
+        raise ValidationError("Give the template a name.")
+    if not milestones:
+        raise ValidationError("A template needs at least one milestone.")
+    keys = [m["key"] for m in milestones]
+    if len(set(keys)) != len(keys):
+        raise ValidationError(f"Two milestones share the key “{next(k for k in keys if keys.count(k) > 1)}”.")
+    if sum(bool(m.get("is_first_value")) for m in milestones) > 1:
+        raise ValidationError("Mark at most one milestone as first value.")
+    with transaction.atomic():
+        copy = template_new_version(template=template, actor=actor, now=now)
+        copy.name, copy.description = name.strip(), description.strip()
+        copy.save(update_fields=["name", "description"])
+        copy.milestones.all().delete()
+        Milestone.objects.bulk_create([Milestone(template=copy, position=i, **m) for i, m in enumerate(milestones, 1)])
+        audit_record(actor=actor, action="onboarding_template.revise", target=copy, at=now, after={"milestones": keys})
+    return copy

@@ -331,3 +331,87 @@ def test_password_reset_sends_a_link_that_sets_a_new_password(client, sign_up):
     )
     assert set_password.status_code == 302 and set_password.url == "/password-reset/done/"
     assert get_user_model().objects.get(email="dana@harbor.example").check_password("brand-new-long-passphrase")
+
+
+def template_form(template, changes=None):
+    """The editor's POST for a template, with per-row overrides: {row index: {field: value}}."""
+    data = {
+        "name": template.name,
+        "description": template.description,
+        "m-TOTAL_FORMS": "0",
+        "m-INITIAL_FORMS": "0",
+        "m-MIN_NUM_FORMS": "0",
+        "m-MAX_NUM_FORMS": "30",
+    }
+    rows = [
+        {
+            "key": m.key,
+            "title": m.title,
+            "help_text": m.help_text,
+            "required": "on" if m.required else "",
+            "expected_by_day": m.expected_by_day,
+            "completion": m.completion,
+            "step": m.step,
+            "event_name": m.event_name,
+            "is_first_value": "on" if m.is_first_value else "",
+        }
+        for m in template.milestones.order_by("position")
+    ]
+    for index, row_changes in (changes or {}).items():
+        if index >= len(rows):
+            rows.append({})
+        rows[index].update(row_changes)
+    for i, row in enumerate(rows):
+        for field, value in row.items():
+            if value not in ("", None):
+                data[f"m-{i}-{field}"] = value
+    data["m-TOTAL_FORMS"] = str(len(rows))
+    data["m-INITIAL_FORMS"] = str(template.milestones.count())  # as the rendered management form says
+    return data
+
+
+def test_a_cs_lead_edits_a_template_in_the_cockpit_as_a_new_version(client, cs_lead, csm, tenant_a):
+    from onboarding.models import OnboardingTemplate
+
+    old = TenantOnboarding.objects.for_tenant(tenant_a).get().template
+    url = f"/admin/customer-success/onboarding/templates/{old.pk}/"
+    client.force_login(csm)
+    assert "Save as a new version" not in client.get(url).content.decode()
+    assert client.post(url, template_form(old)).status_code == 403
+
+    client.force_login(cs_lead)
+    bad = client.post(
+        url,
+        template_form(
+            old, {5: {"key": "kickoff", "title": "Kickoff call", "expected_by_day": 2, "completion": "event"}}
+        ),
+    )
+    assert bad.status_code == 400 and "needs the event name" in bad.content.decode()
+    assert OnboardingTemplate.objects.filter(slug=old.slug).count() == 1
+
+    saved = client.post(
+        url,
+        template_form(
+            old,
+            {
+                1: {"DELETE": "on"},
+                5: {
+                    "key": "kickoff",
+                    "title": "Kickoff call",
+                    "expected_by_day": 2,
+                    "completion": "staff",
+                    "required": "on",
+                },
+            },
+        ),
+    )
+    new = OnboardingTemplate.objects.get(slug=old.slug, is_current=True)
+    assert saved.status_code == 302 and new.version == 2
+    assert list(new.milestones.order_by("position").values_list("key", flat=True)) == [
+        "verify_email",
+        "connect_integration",
+        "send_first_event",
+        "first_value",
+        "kickoff",
+    ]
+    assert TenantOnboarding.objects.for_tenant(tenant_a).get().template == old  # tenants keep theirs

@@ -64,6 +64,7 @@ MATRIX: dict[str, Route] = {
     "cockpit:tenant-detail": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:health-models": Route("staff"),
     "cockpit:onboarding": Route("staff"),
+    "cockpit:onboarding-template": Route("staff", kwargs=lambda: {"template_id": 1}),
     # Without a note the milestone is not ticked: a message and a redirect back (302).
     "cockpit:milestone-complete": Route(
         "staff",
