@@ -9,6 +9,6 @@ class HealthConfig(AppConfig):
         from tenants import api_sections
 
         from . import jobs  # noqa: F401  (registers the tick job)
-        from .selectors import health_block
+        from .selectors import health_block, health_blocks
 
-        api_sections.register("health", health_block)
+        api_sections.register("health", detail=health_block, many=health_blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,22 +34,31 @@ def week_over_week_change(*, tenant: Tenant, today: date) -> float | None:
     return round((now_score - week_ago) * 100 / week_ago, 1)
 
 
-def health_block(tenant: Tenant, detail: bool) -> dict[str, Any] | None:
-    """The API's `health` section (CONTRACTS.md). Lists answer from the tenant's denormalised
-    fields; the detail adds the component breakdown from the latest stored score."""
+def health_block(tenant: Tenant) -> dict[str, Any] | None:
+    """The API's `health` section (CONTRACTS.md): the summary plus the component breakdown of
+    the latest stored score."""
+    block = health_summary(tenant)
+    if block is not None:
+        latest = latest_score(tenant=tenant)
+        block["components"] = latest.components if latest else []
+    return block
+
+
+def health_blocks(tenants: Sequence[Tenant]) -> dict[int, dict[str, Any] | None]:
+    """Summaries for a page of tenants, from their denormalised fields: no query at all."""
+    return {tenant.id: health_summary(tenant) for tenant in tenants}
+
+
+def health_summary(tenant: Tenant) -> dict[str, Any] | None:
     if tenant.health_score is None:
         return None
-    block: dict[str, Any] = {
+    return {
         "score": tenant.health_score,
         "bucket": tenant.health_bucket,
         "computed_at": tenant.health_computed_at,
         "data_as_of": tenant.data_as_of,
         "model_version": tenant.health_model_version,
     }
-    if detail:
-        latest = latest_score(tenant=tenant)
-        block["components"] = latest.components if latest else []
-    return block
 
 
 def health_models() -> QuerySet[HealthModel]:

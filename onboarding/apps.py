@@ -9,6 +9,6 @@ class OnboardingConfig(AppConfig):
         from tenants import api_sections
 
         from . import jobs  # noqa: F401  (registers the tick jobs)
-        from .selectors import onboarding_block
+        from .selectors import onboarding_block, onboarding_blocks
 
-        api_sections.register("onboarding", onboarding_block)
+        api_sections.register("onboarding", detail=onboarding_block, many=onboarding_blocks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,30 +64,58 @@ def checklist_for(*, tenant: Tenant) -> Checklist | None:
     return Checklist(onboarding, items)
 
 
-def onboarding_block(tenant: Tenant, detail: bool) -> dict[str, Any] | None:
-    """The API's `onboarding` section (CONTRACTS.md). Lists get the counts only."""
+def _summary(onboarding: TenantOnboarding, completed: int, total: int) -> dict[str, Any]:
+    return {
+        "completed": completed,
+        "total": total,
+        "percent": round(completed * 100 / total) if total else 100,
+        "stalled_since": onboarding.stalled_since,
+        "completed_at": onboarding.completed_at,
+    }
+
+
+def onboarding_blocks(tenants: Sequence[Tenant]) -> dict[int, dict[str, Any] | None]:
+    """Summaries (no milestone list) for a page of tenants, in three queries."""
+    ids = [t.id for t in tenants]
+    onboardings = {o.tenant_id: o for o in TenantOnboarding.all_tenants.filter(tenant_id__in=ids)}
+    totals = dict(
+        Milestone.objects.filter(template_id__in={o.template_id for o in onboardings.values()})
+        .values("template_id")
+        .annotate(n=Count("id"))
+        .values_list("template_id", "n")
+    )
+    done = dict(
+        MilestoneProgress.all_tenants.filter(tenant_id__in=ids)
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .values_list("tenant_id", "n")
+    )
+    blocks: dict[int, dict[str, Any] | None] = {}
+    for tenant_id in ids:
+        onboarding = onboardings.get(tenant_id)
+        blocks[tenant_id] = (
+            _summary(onboarding, done.get(tenant_id, 0), totals.get(onboarding.template_id, 0)) if onboarding else None
+        )
+    return blocks
+
+
+def onboarding_block(tenant: Tenant) -> dict[str, Any] | None:
+    """The API's `onboarding` section (CONTRACTS.md), with each milestone."""
     checklist = checklist_for(tenant=tenant)
     if checklist is None:
         return None
-    block: dict[str, Any] = {
-        "completed": checklist.completed,
-        "total": checklist.total,
-        "percent": checklist.percent,
-        "stalled_since": checklist.onboarding.stalled_since,
-        "completed_at": checklist.onboarding.completed_at,
-    }
-    if detail:
-        block["milestones"] = [
-            {
-                "key": i.milestone.key,
-                "title": i.milestone.title,
-                "required": i.milestone.required,
-                "event": i.milestone.event_name or None,
-                "completed_at": i.progress.completed_at if i.progress else None,
-                "source": i.progress.source if i.progress else None,
-            }
-            for i in checklist.items
-        ]
+    block = _summary(checklist.onboarding, checklist.completed, checklist.total)
+    block["milestones"] = [
+        {
+            "key": i.milestone.key,
+            "title": i.milestone.title,
+            "required": i.milestone.required,
+            "event": i.milestone.event_name or None,
+            "completed_at": i.progress.completed_at if i.progress else None,
+            "source": i.progress.source if i.progress else None,
+        }
+        for i in checklist.items
+    ]
     return block
 
 

@@ -66,7 +66,12 @@ class TenantSerializer(serializers.ModelSerializer):
         return tenant.csm_owner.get_username() if tenant.csm_owner else None
 
     def _section(self, name: str, tenant: Tenant) -> dict[str, Any] | None:
-        return api_sections.section(name, tenant, detail=self.context.get("detail", False))
+        # Lists pass every section's summaries for the page in the context (one query per
+        # section per page); a single tenant gets each section's full block.
+        listed = self.context.get("sections")
+        if listed is not None:
+            return listed.get(name, {}).get(tenant.id)
+        return api_sections.section_detail(name, tenant)
 
     def get_health(self, tenant: Tenant) -> dict[str, Any] | None:
         return self._section("health", tenant)
@@ -91,6 +96,13 @@ class TenantListCreateView(ListAPIView):
         if self.request.method == "POST":
             return [scopes_required(ApiKey.Scope.ADMIN)()]
         return [scopes_required(*READ_SCOPES)()]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> TenantSerializer:
+        if args and isinstance(args[0], list):  # a page of tenants
+            kwargs.setdefault("context", self.get_serializer_context())["sections"] = api_sections.sections_for_list(
+                args[0]
+            )
+        return super().get_serializer(*args, **kwargs)
 
     def get_queryset(self):
         tenants = selectors.tenants_visible_to_key(api_key=self.request.auth).select_related("csm_owner")
@@ -163,7 +175,7 @@ class TenantDetailView(APIView):
     @extend_schema(responses=TenantSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         tenant = selectors.tenant_get_for_key(api_key=request.auth, external_id=external_id)
-        return Response(TenantSerializer(tenant, context={"detail": True}).data)
+        return Response(TenantSerializer(tenant).data)
 
 
 class TenantTimelineView(APIView):

@@ -190,3 +190,22 @@ def test_openapi_schema_and_docs_are_served_without_a_key(client, db):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # Swagger UI comes from the sidecar package
+
+
+def test_the_list_costs_the_same_queries_for_5_or_50_tenants(api, read_key, django_assert_max_num_queries):
+    from onboarding.services import onboarding_start
+
+    for tenant in TenantFactory.create_batch(50):
+        onboarding_start(tenant=tenant)
+    # key lookup, count, page of tenants, onboarding: onboardings, milestone totals, progress
+    with django_assert_max_num_queries(7):
+        response = api("get", URL, key=read_key)
+    results = response.json()["results"]
+    assert len(results) == 50
+    assert results[0]["onboarding"] == {
+        "completed": 0,
+        "total": 5,
+        "percent": 0,
+        "stalled_since": None,
+        "completed_at": None,
+    }
