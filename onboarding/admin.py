@@ -4,34 +4,20 @@ from django.utils import timezone
 
 from tenants.admin import AuditedAdmin
 
+from .forms import MILESTONE_FIELDS, milestone_config_errors
 from .models import Milestone, OnboardingTemplate, TenantOnboarding
 from .services import template_new_version
-from .steps import STEP_FORMS
 
 
 class MilestoneForm(forms.ModelForm):
     class Meta:
         model = Milestone
-        fields = [
-            "position",
-            "key",
-            "title",
-            "help_text",
-            "required",
-            "expected_by_day",
-            "completion",
-            "step",
-            "event_name",
-            "is_first_value",
-        ]
+        fields = ["position", *MILESTONE_FIELDS]
 
     def clean(self) -> dict:
         data = super().clean()
-        completion = data.get("completion")
-        if completion == Milestone.Completion.WIZARD and data.get("step") not in STEP_FORMS:
-            self.add_error("step", f"A wizard milestone needs one of these steps: {', '.join(STEP_FORMS)}.")
-        if completion == Milestone.Completion.EVENT and not data.get("event_name"):
-            self.add_error("event_name", "An event milestone needs the event name (or * for any event).")
+        for field, message in milestone_config_errors(data).items():
+            self.add_error(field, message)
         return data
 
 

@@ -16,7 +16,7 @@ from tenants.selectors import tenant_get_for_staff
 from tenants.validators import parse_id
 
 from . import selectors, services
-from .forms import MilestoneFormSet, TemplateEditForm
+from .forms import MILESTONE_FIELDS, MilestoneFormSet, TemplateEditForm
 from .models import MilestoneProgress, OnboardingTemplate
 
 # Who may tick a milestone on a tenant's behalf.
@@ -80,17 +80,6 @@ def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: s
 
 
 TEMPLATE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
-MILESTONE_FIELDS = [
-    "key",
-    "title",
-    "help_text",
-    "required",
-    "expected_by_day",
-    "completion",
-    "step",
-    "event_name",
-    "is_first_value",
-]
 
 
 @staff_required()

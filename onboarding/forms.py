@@ -78,6 +78,31 @@ class JoinForm(forms.Form):
         return password
 
 
+# What a person may set on a milestone (the cockpit editor and Django admin alike).
+MILESTONE_FIELDS = [
+    "key",
+    "title",
+    "help_text",
+    "required",
+    "expected_by_day",
+    "completion",
+    "step",
+    "event_name",
+    "is_first_value",
+]
+
+
+def milestone_config_errors(data: dict) -> dict[str, str]:
+    """How a milestone's completion settings are inconsistent, by field."""
+    errors = {}
+    completion = data.get("completion")
+    if completion == Milestone.Completion.WIZARD and data.get("step") not in STEP_FORMS:
+        errors["step"] = f"A wizard milestone needs the step the owner fills in: one of {', '.join(STEP_FORMS)}."
+    if completion == Milestone.Completion.EVENT and not data.get("event_name"):
+        errors["event_name"] = "An event milestone needs the event name (or * for any event)."
+    return errors
+
+
 class MilestoneEditForm(forms.Form):
     """One milestone row in the cockpit's template editor."""
 
@@ -97,10 +122,8 @@ class MilestoneEditForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("completion") == Milestone.Completion.WIZARD and not data.get("step"):
-            self.add_error("step", "A wizard milestone needs the step the owner fills in.")
-        if data.get("completion") == Milestone.Completion.EVENT and not data.get("event_name"):
-            self.add_error("event_name", "An event milestone needs the event name (or * for any event).")
+        for field, message in milestone_config_errors(data).items():
+            self.add_error(field, message)
         if data.get("completion") != Milestone.Completion.WIZARD:
             data["step"] = ""
         if data.get("completion") != Milestone.Completion.EVENT:
