@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.access import staff_required
@@ -73,8 +74,10 @@ def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: s
                 else f"“{item.milestone.title}” was already complete.",
             )
     back = request.POST.get("next", "")
-    # Only back into the cockpit: never an open redirect.
-    if back.startswith("/admin/customer-success/") and "//" not in back:
+    # Only back into the cockpit on this host: never an open redirect.
+    if back.startswith("/admin/customer-success/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(back)
     return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
 

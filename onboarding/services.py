@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils.text import slugify
 
-from health.models import Event
+from health.models import DailyRollup, Event
 from tenants.models import Membership, Tenant, TimelineEntry
 from tenants.services import audit_record, membership_create, tenant_create, timeline_record
 
@@ -269,7 +269,14 @@ def milestones_complete_from_events(*, now: datetime) -> int:
     for milestone_id, event_name, tenant_id in open_pairs:
         by_name.setdefault(event_name, []).append((milestone_id, tenant_id))
     for event_name, pairs in by_name.items():
-        tenant_ids = {t for _, t in pairs}
+        # The daily rollups say cheaply which of these tenants have such an event at all; only
+        # those few are looked up in the (large) events table for the first one's time.
+        rollups = DailyRollup.all_tenants.filter(tenant_id__in={t for _, t in pairs})
+        if event_name != "*":
+            rollups = rollups.filter(name=event_name)
+        tenant_ids = set(rollups.values_list("tenant_id", flat=True).distinct())
+        if not tenant_ids:
+            continue
         events = Event.all_tenants.filter(tenant_id__in=tenant_ids, occurred_at__lte=now)
         if event_name != "*":
             events = events.filter(name=event_name)
