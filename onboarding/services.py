@@ -390,7 +390,7 @@ def invitation_accept(*, token: str, name: str, password: str, now: datetime) ->
     tenant, email = invitation_read(token=token)
     User = get_user_model()
     if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
-        raise ValidationError("An account with this email already exists: log in instead.")
+        raise ValidationError(f"An account for {email} already exists: log in as {email}, then open this link again.")
     first, _, last = name.strip().partition(" ")
     with transaction.atomic():
         user = User.objects.create_user(
@@ -479,3 +479,13 @@ def template_revise(
         Milestone.objects.bulk_create([Milestone(template=copy, position=i, **m) for i, m in enumerate(milestones, 1)])
         audit_record(actor=actor, action="onboarding_template.revise", target=copy, at=now, after={"milestones": keys})
     return copy
+
+
+def invitation_accept_as(*, token: str, user: AbstractBaseUser, now: datetime) -> Tenant:
+    """An invited person who already has a login joins with it (the link's email must be theirs)."""
+    tenant, email = invitation_read(token=token)
+    if user.email.lower() != email.lower():
+        raise ValidationError(f"This invitation is for {email}; you are logged in as {user.email}.")
+    if not Membership.objects.for_tenant(tenant).filter(user=user).exists():
+        membership_create(tenant=tenant, user=user, role=Membership.Role.MEMBER, actor=user, now=now)
+    return tenant

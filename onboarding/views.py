@@ -189,6 +189,18 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         tenant, email = services.invitation_read(token=token)
     except ValidationError as error:
         return render(request, "onboarding/verify_failed.html", {"reason": " ".join(error.messages)}, status=400)
+    if request.user.is_authenticated:
+        # Already has a login: joining is one confirmation, for the invited address only.
+        if request.method == "POST":
+            try:
+                services.invitation_accept_as(token=token, user=request.user, now=timezone.now())
+            except ValidationError as error:
+                return render(
+                    request, "onboarding/verify_failed.html", {"reason": " ".join(error.messages)}, status=400
+                )
+            messages.success(request, f"You joined {tenant.name}.")
+            return redirect("account")
+        return render(request, "onboarding/join.html", {"tenant": tenant, "email": email, "form": None})
     form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

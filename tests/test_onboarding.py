@@ -415,3 +415,17 @@ def test_a_cs_lead_edits_a_template_in_the_cockpit_as_a_new_version(client, cs_l
         "kickoff",
     ]
     assert TenantOnboarding.objects.for_tenant(tenant_a).get().template == old  # tenants keep theirs
+
+
+def test_someone_with_a_login_joins_with_it_and_only_for_their_own_address(client, sign_up, owner_b):
+    sign_up(client, business_type="")
+    client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "owner-b@example.com"})
+    link = re.search(r"http://testserver(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
+
+    refused = client.post(link)  # still logged in as the inviter
+    assert refused.status_code == 400 and "This invitation is for owner-b@example.com" in refused.content.decode()
+
+    client.force_login(owner_b)
+    assert client.post(link).status_code == 302
+    tenant = Tenant.objects.get(name="Harbor HVAC")
+    assert Membership.objects.for_tenant(tenant).filter(user=owner_b, role="member").exists()
