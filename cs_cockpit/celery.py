@@ -4,6 +4,7 @@ claimed with SKIP LOCKED, so a second beat or a redelivered message is harmless.
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_cockpit.settings")
 
@@ -20,3 +21,25 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
+
+
+def _refuse_unsafe(process: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from cs_cockpit.startup import refuse_unsafe_start
+
+    try:
+        refuse_unsafe_start(process)
+    except ImproperlyConfigured as exc:
+        # Celery logs and swallows exceptions from signal receivers; SystemExit stops it.
+        raise SystemExit(str(exc)) from None
+
+
+@worker_init.connect
+def _refuse_unsafe_worker(**kwargs: object) -> None:
+    _refuse_unsafe("the Celery worker")
+
+
+@beat_init.connect
+def _refuse_unsafe_beat(**kwargs: object) -> None:
+    _refuse_unsafe("Celery beat")

@@ -38,13 +38,11 @@ DEBUG = env_bool("DEBUG", False)
 
 INSECURE_DEFAULT_SECRET_KEY = "django-insecure-cs-cockpit-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
-    if not DEBUG and not TESTING:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is missing or is the development default. Set SECRET_KEY to a long random "
-            "value (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 "
-            "for local development."
-        )
+# A missing or default key is allowed for management commands that serve nothing (migrate,
+# makemigrations, check); every process that serves or sends — the web app, Celery worker and
+# beat, `manage.py tick` — refuses to start with it when DEBUG is off (cs_cockpit/startup.py).
+SECRET_KEY_UNSAFE = not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY
+if SECRET_KEY_UNSAFE:
     SECRET_KEY = INSECURE_DEFAULT_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG or TESTING else "")

@@ -34,14 +34,37 @@ PRODUCTION = {
 }
 
 
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "cs_cockpit.settings",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean_env, capture_output=True, text=True, timeout=120
+    )
+
+
 @pytest.mark.parametrize("secret", [None, "", "django-insecure-cs-cockpit-development-key-do-not-use-in-production"])
 def test_production_start_refuses_a_missing_or_default_secret_key(secret):
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
     if secret is not None:
         env["SECRET_KEY"] = secret
-    result = manage("check", **env)
-    assert result.returncode != 0
-    assert "SECRET_KEY is missing or is the development default" in result.stderr
+
+    web = python("import cs_cockpit.wsgi", **env)
+    assert web.returncode != 0
+    assert "Refusing to start the web application: SECRET_KEY is missing or is the development default" in web.stderr
+    tick = manage("tick", **env)
+    assert tick.returncode != 0 and "Refusing to start the tick" in tick.stderr
+    worker = python("from celery.signals import worker_init; import cs_cockpit; worker_init.send(sender=None)", **env)
+    assert worker.returncode != 0 and "Refusing to start the Celery worker" in worker.stderr
+    # Commands that serve nothing still run, so a fresh checkout can migrate and check.
+    assert manage("makemigrations", "--check", "--dry-run", **env).returncode == 0
+
+
+def test_production_starts_with_a_real_secret_key():
+    assert python("import cs_cockpit.wsgi", **PRODUCTION).returncode == 0
 
 
 def test_development_runs_without_a_secret_key():
