@@ -13,14 +13,14 @@ def row_source(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> t
     """A table of `rows` to INSERT ... SELECT from or UPDATE ... FROM, with columns named.
 
     On PostgreSQL: one array per column through unnest(), so a batch is a handful of
-    parameters however many rows it has — no statement of thousands of placeholders for the
+    parameters however many rows it has — no statement of thousands of parameters for the
     driver to split and the server to parse. Elsewhere (SQLite): a VALUES list.
     """
     names = [name for name, _ in columns]
     if connection.vendor == "postgresql":
         arrays = [list(values) for values in zip(*rows, strict=True)]
-        placeholders = ", ".join(f"%b::{sql_type}[]" for _, sql_type in columns)  # %b: binary
-        return f"(SELECT * FROM unnest({placeholders}) AS u({', '.join(names)}))", arrays
+        array_params = ", ".join(f"%b::{sql_type}[]" for _, sql_type in columns)  # %b: binary
+        return f"(SELECT * FROM unnest({array_params}) AS u({', '.join(names)}))", arrays
     ops = connection.ops
     adapters = {"timestamptz": ops.adapt_datetimefield_value, "date": ops.adapt_datefield_value}
     adapt = [adapters.get(sql_type, lambda v: v) for _, sql_type in columns]
