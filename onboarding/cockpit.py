@@ -28,7 +28,9 @@ MILESTONE_EDITORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN
 @require_GET
 def onboarding_overview(request: HttpRequest) -> HttpResponse:
     templates = list(selectors.templates_in_use())
-    chosen = templates[0] if templates else None
+    # By default the template most tenants follow.
+    started = selectors.onboardings_per_template()
+    chosen = max(templates, key=lambda t: started.get(t.pk, 0), default=None)
     if (template_id := parse_id(request.GET.get("template"))) is not None:
         chosen = get_object_or_404(OnboardingTemplate, pk=template_id)
     return render(

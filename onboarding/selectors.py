@@ -224,3 +224,9 @@ def tenants_in_onboarding_stage(tenants: QuerySet[Tenant], stage: str) -> QueryS
             onboarding__isnull=False, onboarding__completed_at__isnull=True, onboarding__stalled_since__isnull=True
         )
     return tenants
+
+
+def onboardings_per_template() -> dict[int, int]:
+    return dict(
+        TenantOnboarding.all_tenants.values("template_id").annotate(n=Count("id")).values_list("template_id", "n")
+    )
