@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--at", type=str, default=None, help="ISO 8601 moment to run as of, with offset.")
 
     def handle(self, *args: object, **options: object) -> None:
-        from cs_cockpit.startup import refuse_unsafe_start
+        from tenants.startup import refuse_unsafe_start
 
         refuse_unsafe_start("the tick")
         now = parse_at(str(options["at"])) if options["at"] else timezone.now()
