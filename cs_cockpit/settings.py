@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cs_cockpit.context_processors.cockpit",
+                "playbooks.context_processors.in_app_messages",
             ],
         },
     },
@@ -216,6 +217,12 @@ SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+
+# Touchpoints (playbooks): outgoing webhooks go only to listed hosts, never to private
+# addresses; at most TOUCHPOINT_DAILY_LIMIT non-transactional messages per tenant per day.
+PLAYBOOK_WEBHOOK_HOSTS = env_list("PLAYBOOK_WEBHOOK_HOSTS", "hooks.slack.com")
+PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS", "5"))
+TOUCHPOINT_DAILY_LIMIT = int(os.environ.get("TOUCHPOINT_DAILY_LIMIT", "2"))
 
 # --- Stripe -------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

@@ -8,6 +8,9 @@ from health import api as health_api
 from health import views as health_views
 from onboarding import cockpit as onboarding_cockpit
 from onboarding import views as onboarding_views
+from playbooks import api as playbook_api
+from playbooks import public_views as playbook_public
+from playbooks import views as playbook_views
 from tenants import api as tenant_api
 
 from . import probes, views
@@ -20,6 +23,11 @@ api_v1 = (
             "tenants/<str:external_id>/timeline/",
             tenant_api.TenantTimelineView.as_view(),
             name="tenant-timeline",
+        ),
+        path(
+            "tenants/<str:external_id>/touchpoints/",
+            playbook_api.TenantTouchpointsView.as_view(),
+            name="tenant-touchpoints",
         ),
         path("events/", health_api.EventIngestView.as_view(), name="events"),
     ],
@@ -54,6 +62,29 @@ cockpit = (
             onboarding_cockpit.onboarding_template,
             name="onboarding-template",
         ),
+        path("playbooks/", playbook_views.playbook_list, name="playbooks"),
+        path("playbooks/<slug:slug>/", playbook_views.playbook_detail, name="playbook-detail"),
+        path("playbooks/<slug:slug>/enabled/", playbook_views.playbook_toggle, name="playbook-toggle"),
+        path("playbooks/<slug:slug>/edit/", playbook_views.playbook_edit, name="playbook-edit"),
+        path("playbooks/<slug:slug>/preview/", playbook_views.playbook_preview, name="playbook-preview"),
+        path("playbooks/<slug:slug>/simulate/", playbook_views.playbook_simulate, name="playbook-simulate"),
+        path("playbooks/<slug:slug>/export/", playbook_views.playbook_export, name="playbook-export"),
+        path("touchpoints/review/", playbook_views.review_queue, name="needs-review"),
+        path("touchpoints/<int:delivery_id>/", playbook_views.delivery_detail, name="delivery-detail"),
+        path("touchpoints/<int:delivery_id>/review/", playbook_views.delivery_review, name="delivery-review"),
+        path("tasks/", playbook_views.task_list, name="tasks"),
+        path("tasks/<int:task_id>/complete/", playbook_views.task_complete, name="task-complete"),
+        path(
+            "tenants/<str:external_id>/touchpoints/pause/",
+            playbook_views.tenant_touchpoints_pause,
+            name="touchpoints-pause",
+        ),
+        path(
+            "tenants/<str:external_id>/touchpoints/resume/",
+            playbook_views.tenant_touchpoints_resume,
+            name="touchpoints-resume",
+        ),
+        path("tenants/<str:external_id>/playbooks/start/", playbook_views.tenant_playbook_start, name="playbook-start"),
         path("health/", health_views.health_models, name="health-models"),
         path("health/new/", health_views.health_model_new, name="health-model-new"),
         path("health/backtest/", health_views.health_backtest, name="health-backtest"),
@@ -79,6 +110,11 @@ urlpatterns = [
     ),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("account/", views.account, name="account"),
+    path("messages/<int:message_id>/dismiss/", playbook_public.in_app_dismiss, name="in-app-dismiss"),
+    path("touchpoints/unsubscribe/<str:token>/", playbook_public.unsubscribe, name="unsubscribe"),
+    path("survey/<str:token>/", playbook_public.nps_survey, name="nps-survey"),
+    path("webhooks/twilio/status/", playbook_public.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound/", playbook_public.twilio_inbound, name="twilio-inbound"),
     # The cockpit lives under /admin/ by contract, so it must come before Django admin's
     # catch-all pattern.
     path("admin/customer-success/", include(cockpit)),

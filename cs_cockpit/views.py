@@ -14,10 +14,12 @@ from django.views.decorators.http import require_GET
 
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
+from playbooks import selectors as playbook_selectors
+from playbooks.views import TENANT_ACTORS
 from tenants import selectors as tenant_selectors
 from tenants.access import staff_required
 from tenants.models import HealthBucket, Membership, Tenant
-from tenants.roles import has_staff_role
+from tenants.roles import has_staff_role, staff_roles_of
 from tenants.services import audit_record
 from tenants.validators import parse_id
 
@@ -87,6 +89,8 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
+            "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant),
+            "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
             "now": now,
         },
     )

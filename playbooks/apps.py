@@ -1,5 +1,22 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def install_builtin_playbooks(sender: AppConfig, **kwargs: object) -> None:
+    """After migrate: the built-in library (onboarding-30, dunning, …) exists. Playbooks that
+    exist already are left alone — staff may have edited them."""
+    from django.utils import timezone
+
+    from .library import library_install_missing
+
+    library_install_missing(now=timezone.now())
 
 
 class PlaybooksConfig(AppConfig):
     name = "playbooks"
+    verbose_name = "Playbooks"
+
+    def ready(self) -> None:
+        from . import jobs  # noqa: F401  (registers the tick jobs)
+
+        post_migrate.connect(install_builtin_playbooks, sender=self, dispatch_uid="playbooks.builtin_library")

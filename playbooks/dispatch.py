@@ -1,0 +1,403 @@
+"""Dispatch: claim due deliveries, decide (skip, defer or send), send, record. Never twice.
+
+1. Claim. In one short transaction, due SCHEDULED rows are locked with SKIP LOCKED (a second
+   tick or worker takes other rows, never the same), decided and, when they are to go,
+   rendered and marked SENDING. That transaction commits before any provider is called.
+2. Send. The provider is called outside any transaction.
+3. Record. SENT with the provider's id; a retryable error puts the row back to SCHEDULED with
+   a backoff; a permanent one makes it FAILED with the reason. Any other exception means we
+   cannot know whether the message went out: the row stays SENDING and the sweeper turns it
+   into NEEDS_REVIEW for a person — it is never resent blindly. A process killed mid-send
+   leaves the same SENDING row behind, with the same outcome.
+
+Tasks and in-app messages need no provider: the row they create and the SENT mark are one
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Q
+
+from tenants.models import Tenant
+from tenants.services import timeline_record
+
+from . import channels
+from .conditions import evaluate, windows_of
+from .facts import EventWindow, TenantFacts, facts_for_tenants
+from .models import MESSAGE_CHANNELS, Channel, Delivery, InAppMessage, Suppression, Task, TouchpointPause
+from .scheduling import STALE_AFTER, next_window_opening
+from .sms import ProviderError, RetryableError
+from .templating import TemplateError, check, render
+
+logger = logging.getLogger(__name__)
+
+SENDING_TIMEOUT = timedelta(minutes=10)  # longer than any provider timeout (SMTP, Twilio: 10 s)
+MAX_ATTEMPTS = 5
+BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)]
+ADVISORY_NAMESPACE = 7_305  # pg_advisory_xact_lock(namespace, tenant id): the throttle's lock
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.sent} sent, {self.skipped} skipped, {self.deferred} deferred, {self.retried} to retry, "
+            f"{self.failed} failed, {self.unknown} left for review"
+        )
+
+
+def _lock_tenants_for_throttle(tenant_ids: list[int]) -> None:
+    # Two workers deciding the throttle for one tenant at once could both see "1 sent today"
+    # and both send. A transaction-scoped advisory lock per tenant, taken in id order (no
+    # deadlock), makes the second wait for the first's commit. SQLite serialises writers anyway.
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for tenant_id in sorted(tenant_ids):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, tenant_id])
+
+
+def _local_day_start(now: datetime, tz: str) -> datetime:
+    local = now.astimezone(ZoneInfo(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _messages_today(tenants: dict[int, Tenant], now: datetime) -> dict[int, int]:
+    """Non-transactional email/SMS per tenant since the tenant's local midnight."""
+    earliest = min(_local_day_start(now, t.timezone) for t in tenants.values())
+    rows = (
+        Delivery.all_tenants.filter(
+            tenant_id__in=list(tenants),
+            status__in=[Delivery.Status.SENDING, Delivery.Status.SENT, Delivery.Status.DELIVERED],
+            step__channel__in=list(MESSAGE_CHANNELS),
+            step__transactional=False,
+            claimed_at__gte=earliest,
+        )
+        .values_list("tenant_id", "claimed_at")
+        .order_by()
+    )
+    counts: dict[int, int] = {}
+    for tenant_id, claimed_at in rows:
+        if claimed_at >= _local_day_start(now, tenants[tenant_id].timezone):
+            counts[tenant_id] = counts.get(tenant_id, 0) + 1
+    return counts
+
+
+def _recipient(delivery: Delivery) -> str:
+    tenant = delivery.tenant
+    if delivery.step.channel == Channel.EMAIL:
+        return tenant.owner_email.lower()
+    if delivery.step.channel == Channel.SMS:
+        return tenant.owner_phone
+    return ""
+
+
+def skip_reason(delivery: Delivery, facts: TenantFacts, now: datetime, context: dict[str, Any]) -> str:
+    step, tenant = delivery.step, delivery.tenant
+    if now > delivery.due_at + STALE_AFTER:
+        return "stale: found more than 24 h past due"
+    if tenant.lifecycle_stage == Tenant.LifecycleStage.CHURNED:
+        return "the tenant churned"
+    if not delivery.run.playbook.enabled:
+        return "the playbook is disabled"
+    if tenant.id in context["paused"]:
+        return "touchpoints are paused for this tenant"
+    outcome = evaluate(step.conditions, facts)
+    delivery.trace["conditions"] = outcome.checks
+    if outcome.holds is not True:
+        return outcome.explanation
+    if step.channel == Channel.SMS:
+        if not tenant.owner_phone:
+            return "no phone: the owner gave no phone number"
+        if not tenant.sms_consent_at:
+            return "no SMS consent from the owner"
+        if tenant.owner_phone in context["sms_suppressed"]:
+            return f"opted out: {tenant.owner_phone} replied STOP or was rejected as invalid"
+    if step.channel == Channel.EMAIL and not step.transactional and delivery.recipient in context["unsubscribed"]:
+        return f"unsubscribed: {delivery.recipient} unsubscribed from these emails"
+    return ""
+
+
+def batch_context(batch: list[Delivery]) -> dict[str, Any]:
+    tenant_ids = {d.tenant_id for d in batch}
+    phones = [d.tenant.owner_phone for d in batch if d.tenant.owner_phone]
+    emails = [d.tenant.owner_email.lower() for d in batch]
+    suppressions = Suppression.objects.filter(
+        Q(channel=Channel.SMS, address__in=phones) | Q(channel=Channel.EMAIL, address__in=emails)
+    ).values_list("channel", "address")
+    return {
+        "paused": set(TouchpointPause.all_tenants.filter(tenant_id__in=tenant_ids).values_list("tenant_id", flat=True)),
+        "sms_suppressed": {a for c, a in suppressions if c == Channel.SMS},
+        "unsubscribed": {a for c, a in suppressions if c == Channel.EMAIL},
+    }
+
+
+def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> list[Delivery]:
+    """Runs inside the claim transaction: marks each row SKIPPED, deferred (SCHEDULED later),
+    FAILED (unrenderable) or SENDING. Returns the rows to send."""
+    tenants = {d.tenant_id: d.tenant for d in batch}
+    windows = set().union(*(windows_of(d.step.conditions) for d in batch))
+    facts = facts_for_tenants(list(tenants.values()), now=now, windows=_template_windows(batch) | windows)
+    context = batch_context(batch)
+    limited = [d.tenant_id for d in batch if d.step.channel in MESSAGE_CHANNELS and not d.step.transactional]
+    _lock_tenants_for_throttle(list(set(limited)))
+    sent_today = _messages_today({i: tenants[i] for i in set(limited)}, now) if limited else {}
+    to_send = []
+    for d in batch:
+        d.recipient = _recipient(d)
+        d.trace = {
+            **d.trace,
+            "decided_at": now.isoformat(),
+            "trigger": f"{d.run.get_trigger_display()} ({d.run.enrolment_key})",
+            "template_version": f"{d.run.playbook.slug} v{d.run.version.number}",
+        }
+        reason = skip_reason(d, facts[d.tenant_id], now, context)
+        if reason:
+            d.status, d.reason = Delivery.Status.SKIPPED, reason[:500]
+            result.skipped += 1
+            continue
+        if d.step.channel in MESSAGE_CHANNELS and not d.step.transactional:
+            if sent_today.get(d.tenant_id, 0) >= settings.TOUCHPOINT_DAILY_LIMIT:
+                # Throttled: the next day's window opening, in the tenant's time zone.
+                tomorrow = _local_day_start(now, d.tenant.timezone) + timedelta(days=1)
+                window = d.run.version.definition["send_window"]
+                d.due_at = next_window_opening(tomorrow, tz=d.tenant.timezone, window=window)
+                d.reason = f"deferred: {settings.TOUCHPOINT_DAILY_LIMIT} messages already sent today"
+                result.deferred += 1
+                continue
+            sent_today[d.tenant_id] = sent_today.get(d.tenant_id, 0) + 1
+        try:
+            d.rendered_subject = render(d.step.subject, facts[d.tenant_id])[:300]
+            d.rendered_body = render(d.step.body, facts[d.tenant_id])
+        except TemplateError as exc:
+            d.status, d.reason = Delivery.Status.FAILED, f"could not render: {exc}"[:500]
+            result.failed += 1
+            continue
+        d.status, d.claimed_at, d.attempts = Delivery.Status.SENDING, now, d.attempts + 1
+        to_send.append(d)
+    return to_send
+
+
+def _template_windows(batch: list[Delivery]) -> set[EventWindow]:
+    windows: set[EventWindow] = set()
+    for d in batch:
+        windows |= check(d.step.subject, field="subject") | check(d.step.body, field="body")
+    return windows
+
+
+CLAIM_FIELDS = [
+    "status",
+    "reason",
+    "due_at",
+    "claimed_at",
+    "attempts",
+    "recipient",
+    "rendered_subject",
+    "rendered_body",
+    "trace",
+    "updated_at",
+]
+
+
+def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> list[Delivery] | None:
+    with transaction.atomic():
+        # SKIP LOCKED: a second tick or worker takes other rows instead of waiting for these or
+        # taking them too. `of=("self",)` locks only the delivery rows, not the joined ones.
+        batch = list(
+            Delivery.all_tenants.filter(status=Delivery.Status.SCHEDULED, due_at__lte=now)
+            .select_related("step", "run__version", "run__playbook", "tenant__csm_owner")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("due_at", "id")[:batch_size]
+        )
+        if not batch:
+            return None
+        to_send = _decide(batch, now, result)
+        for d in batch:
+            d.updated_at = now
+        Delivery.all_tenants.bulk_update(batch, CLAIM_FIELDS)
+    # Committed: the rows in `to_send` are SENDING before any provider hears of them.
+    return to_send
+
+
+def _assignee(delivery: Delivery) -> tuple[Any, str]:
+    step, tenant = delivery.step, delivery.tenant
+    if step.owner_name:
+        first, _, last = step.owner_name.partition(" ")
+        named = (
+            get_user_model().objects.filter(first_name__iexact=first, last_name__iexact=last, is_active=True).first()
+        )
+        if named is not None:
+            return named, step.owner_role
+    if step.owner_role == "csm" and tenant.csm_owner_id:
+        return tenant.csm_owner, step.owner_role
+    return None, step.owner_role
+
+
+def _record_local(delivery: Delivery, now: datetime) -> None:
+    """Task and in-app: the row and the SENT mark commit together — exactly once."""
+    with transaction.atomic():
+        if delivery.step.channel == Channel.TASK:
+            assignee, role = _assignee(delivery)
+            due = now + timedelta(hours=delivery.step.due_in_hours)
+            Task.objects.create(
+                tenant=delivery.tenant,
+                delivery=delivery,
+                title=delivery.rendered_subject,
+                body=delivery.rendered_body,
+                assignee=assignee,
+                role=role,
+                due_at=due,
+                created_at=now,
+            )
+            who = assignee.get_username() if assignee else f"the {role} queue"
+            delivery.provider_id, delivery.trace["assigned_to"] = f"task for {who}", who
+        else:
+            message = InAppMessage.objects.create(
+                tenant=delivery.tenant,
+                delivery=delivery,
+                title=delivery.rendered_subject,
+                body=delivery.rendered_body,
+                created_at=now,
+            )
+            delivery.provider_id = f"in-app message {message.id}"
+        _mark_sent(delivery, now)
+
+
+def _mark_sent(delivery: Delivery, now: datetime) -> None:
+    delivery.status, delivery.sent_at, delivery.reason = Delivery.Status.SENT, now, ""
+    delivery.trace["provider"] = {"id": delivery.provider_id}
+    # Only a row still SENDING moves to SENT: a sweeper that already gave up on it (needs
+    # review) is not overwritten behind a person's back.
+    updated = Delivery.all_tenants.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
+        status=delivery.status,
+        sent_at=now,
+        provider_id=delivery.provider_id,
+        reason="",
+        trace=delivery.trace,
+        updated_at=now,
+    )
+    if updated:
+        step = delivery.step
+        timeline_record(
+            tenant=delivery.tenant,
+            at=now,
+            kind=f"touchpoint.{step.channel}",
+            summary=f"{step.get_channel_display()} sent: {delivery.rendered_subject or delivery.rendered_body[:80]}",
+            data={"playbook": delivery.run.playbook.slug, "step": step.key, "delivery": delivery.id},
+        )
+
+
+def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result: DispatchResult) -> None:
+    delivery.trace["provider"] = {"error": str(exc), "code": exc.code}
+    fields: dict[str, Any] = {"trace": delivery.trace, "updated_at": now}
+    if isinstance(exc, RetryableError) and delivery.attempts < MAX_ATTEMPTS:
+        fields.update(
+            status=Delivery.Status.SCHEDULED,
+            due_at=now + BACKOFF[min(delivery.attempts - 1, len(BACKOFF) - 1)],
+            reason=f"retrying after: {exc}"[:500],
+        )
+        result.retried += 1
+    else:
+        fields.update(status=Delivery.Status.FAILED, reason=str(exc)[:500])
+        result.failed += 1
+    with transaction.atomic():
+        Delivery.all_tenants.filter(id=delivery.id, status=Delivery.Status.SENDING).update(**fields)
+        if fields["status"] == Delivery.Status.FAILED:
+            _flag_address(delivery, exc, now)
+            timeline_record(
+                tenant=delivery.tenant,
+                at=now,
+                kind="touchpoint.failed",
+                summary=f"{delivery.step.get_channel_display()} to {delivery.recipient or 'the tenant'} failed: {exc}",
+                data={"delivery": delivery.id, "code": exc.code},
+            )
+
+
+def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None:
+    """An invalid number or an opt-out the provider reports: never message it again."""
+    if not (exc.invalid_address or exc.opted_out) or not delivery.recipient:
+        return
+    reason = Suppression.Reason.INVALID if exc.invalid_address else Suppression.Reason.OPTED_OUT
+    Suppression.objects.get_or_create(
+        channel=delivery.step.channel,
+        address=delivery.recipient,
+        defaults={"reason": reason, "detail": str(exc)[:300], "created_at": now},
+    )
+
+
+SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}
+
+
+def deliver_one(delivery: Delivery, *, now: datetime, result: DispatchResult) -> None:
+    if delivery.step.channel in (Channel.TASK, Channel.IN_APP):
+        _record_local(delivery, now)
+        result.sent += 1
+        return
+    try:
+        delivery.provider_id = SENDERS[delivery.step.channel](delivery)
+    except ProviderError as exc:
+        _record_error(delivery, exc, now, result)
+        return
+    except Exception:
+        # Unknown outcome (a timeout after the request left, a dropped connection): the row
+        # stays SENDING; the sweeper hands it to a person. Resending could message twice.
+        logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
+        result.unknown += 1
+        return
+    _mark_sent(delivery, now)
+    result.sent += 1
+
+
+def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int = 200) -> DispatchResult:
+    result = DispatchResult()
+    handled = 0
+    while handled < limit:
+        to_send = _claim(now=now, batch_size=batch_size, result=result)
+        if to_send is None:
+            break
+        for delivery in to_send:
+            deliver_one(delivery, now=now, result=result)
+        handled += batch_size
+    return result
+
+
+def deliveries_sweep_stuck(*, now: datetime) -> int:
+    """SENDING rows older than the timeout: their send was interrupted. NEEDS_REVIEW, for a
+    person to decide — never a blind resend."""
+    with transaction.atomic():
+        stuck = list(
+            Delivery.all_tenants.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+            .select_related("step", "tenant")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+        for d in stuck:
+            d.status = Delivery.Status.NEEDS_REVIEW
+            d.reason = "the send was interrupted: it may or may not have gone out — check before resending"
+            d.updated_at = now
+            timeline_record(
+                tenant=d.tenant,
+                at=now,
+                kind="touchpoint.needs_review",
+                summary=f"{d.step.get_channel_display()} “{d.rendered_subject or d.step.key}” needs review: "
+                "the send was interrupted",
+                data={"delivery": d.id},
+            )
+        Delivery.all_tenants.bulk_update(stuck, ["status", "reason", "updated_at"])
+    return len(stuck)

@@ -1,0 +1,207 @@
+"""What playbooks know about a tenant, as of a moment: the fixed vocabulary that conditions
+and templates may use. Computed for a whole set of tenants in a handful of queries (the
+dispatcher, the run starter and the dry run all ask for hundreds at once).
+
+A fact that this installation cannot know yet is `None` — "unknown" — and UNKNOWN_WHY says
+why; a condition on it is neither true nor false, and the step says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from health.models import DailyRollup
+from health.signals import NON_USAGE_PREFIXES
+from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
+from tenants.models import Tenant
+
+from .models import Channel, Suppression
+
+# usage_level from active days in the last 7 (seed 004's high / medium / low usage split).
+HIGH_USAGE_DAYS = 4
+MEDIUM_USAGE_DAYS = 2
+
+SUBSCRIPTION_UNKNOWN = "subscription status is not known: billing (Stripe) is not connected yet"
+UNKNOWN_WHY: dict[str, str] = {
+    "subscription_status": SUBSCRIPTION_UNKNOWN,
+    "onboarding_percent": "the tenant has no onboarding checklist",
+    "health_score": "the tenant has not been scored yet",
+    "health_bucket": "the tenant has not been scored yet",
+}
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    key: str
+    kind: str  # "number", "text", "bool"
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+FACTS: dict[str, FactSpec] = {
+    spec.key: spec
+    for spec in [
+        FactSpec("days_since_signup", "number", "Whole days since the tenant signed up"),
+        FactSpec("plan", "text", "starter, professional or business", tuple(Tenant.Plan.values)),
+        FactSpec("segment", "text", "The tenant's segment, e.g. “Dental clinics”"),
+        FactSpec("onboarding_percent", "number", "Share of onboarding milestones done (0–100)"),
+        FactSpec(
+            "onboarding_stage",
+            "text",
+            "not_started, in_progress, stalled or complete",
+            ("not_started", "in_progress", "stalled", "complete"),
+        ),
+        FactSpec("health_score", "number", "The latest health score (0–100)"),
+        FactSpec("health_bucket", "text", "healthy, at_risk or critical", ("healthy", "at_risk", "critical")),
+        FactSpec("usage_level", "text", "high (4+ active days of 7), medium (2–3) or low", ("high", "medium", "low")),
+        FactSpec("active_days_7", "number", "Days with product usage in the last 7"),
+        FactSpec("events_7", "number", "Usage events in the last 7 days"),
+        FactSpec(
+            "subscription_status",
+            "text",
+            "trialing, active, past_due, unpaid or canceled",
+            ("trialing", "active", "past_due", "unpaid", "canceled", "incomplete"),
+        ),
+        FactSpec("has_phone", "bool", "The owner gave a phone number and agreed to SMS"),
+        FactSpec("opted_out", "bool", "The owner's phone replied STOP (or the number is invalid)"),
+        FactSpec("event_count", "number", "event_count(NAME, DAYS): events called NAME in the last DAYS days"),
+    ]
+}
+MAX_EVENT_DAYS = 90
+
+
+@dataclass
+class TenantFacts:
+    tenant: Tenant
+    values: dict[str, Any]
+    event_counts: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def get(self, key: str, *, event: str = "", days: int = 0) -> Any:
+        if key == "event_count":
+            return self.event_counts.get((event, days), 0)
+        return self.values.get(key)
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    """An (event name, days) pair that some condition or template asks about."""
+
+    event: str
+    days: int
+
+
+def _usage_level(active_days: int) -> str:
+    if active_days >= HIGH_USAGE_DAYS:
+        return "high"
+    if active_days >= MEDIUM_USAGE_DAYS:
+        return "medium"
+    return "low"
+
+
+def _onboarding_facts(tenant_ids: list[int]) -> dict[int, tuple[int | None, str]]:
+    onboardings = {o.tenant_id: o for o in TenantOnboarding.all_tenants.filter(tenant_id__in=tenant_ids)}
+    totals = dict(
+        Milestone.objects.filter(template_id__in={o.template_id for o in onboardings.values()})
+        .values("template_id")
+        .annotate(n=Count("id"))
+        .values_list("template_id", "n")
+    )
+    done = dict(
+        MilestoneProgress.all_tenants.filter(tenant_id__in=tenant_ids)
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .values_list("tenant_id", "n")
+    )
+    result: dict[int, tuple[int | None, str]] = {}
+    for tenant_id in tenant_ids:
+        onboarding = onboardings.get(tenant_id)
+        if onboarding is None:
+            result[tenant_id] = (None, "not_started")
+            continue
+        total = totals.get(onboarding.template_id, 0)
+        percent = round(done.get(tenant_id, 0) * 100 / total) if total else 100
+        if onboarding.completed_at:
+            stage = "complete"
+        elif onboarding.stalled_since:
+            stage = "stalled"
+        else:
+            stage = "in_progress"
+        result[tenant_id] = (percent, stage)
+    return result
+
+
+def _usage_facts(tenant_ids: list[int], now: datetime, windows: Iterable[EventWindow]) -> tuple[dict, dict]:
+    today = now.astimezone(UTC).date()
+    usage = ~Q(name__startswith=NON_USAGE_PREFIXES[0])
+    for prefix in NON_USAGE_PREFIXES[1:]:
+        usage &= ~Q(name__startswith=prefix)
+    windows = sorted(set(windows), key=lambda w: (w.event, w.days))
+    aggregates: dict[str, Any] = {
+        # Today (partial) counts, on top of the 7 days before it: a new event shows within a tick.
+        "active_days_7": Count("day", distinct=True, filter=usage & Q(day__gt=today - timedelta(7))),
+        "events_7": Sum("count", filter=usage & Q(day__gt=today - timedelta(7)), default=0),
+    }
+    for i, window in enumerate(windows):
+        aggregates[f"w{i}"] = Sum(
+            "count", filter=Q(name=window.event, day__gt=today - timedelta(window.days)), default=0
+        )
+    longest = max([7, *(w.days for w in windows)])
+    rows = (
+        DailyRollup.all_tenants.filter(tenant_id__in=tenant_ids, day__gt=today - timedelta(longest), day__lte=today)
+        .values("tenant_id")
+        .annotate(**aggregates)
+        .order_by()
+    )
+    usage_by_tenant, counts = {}, {}
+    for row in rows:
+        usage_by_tenant[row["tenant_id"]] = (row["active_days_7"], row["events_7"])
+        counts[row["tenant_id"]] = {(w.event, w.days): row[f"w{i}"] for i, w in enumerate(windows)}
+    return usage_by_tenant, counts
+
+
+def facts_for_tenants(
+    tenants: list[Tenant], *, now: datetime, windows: Iterable[EventWindow] = ()
+) -> dict[int, TenantFacts]:
+    """Facts for every tenant in `tenants` as of `now`, in five queries whatever their number."""
+    ids = [t.id for t in tenants]
+    if not ids:
+        return {}
+    onboarding = _onboarding_facts(ids)
+    usage, counts = _usage_facts(ids, now, windows)
+    phones = [t.owner_phone for t in tenants if t.owner_phone]
+    suppressed = set(
+        Suppression.objects.filter(channel=Channel.SMS, address__in=phones).values_list("address", flat=True)
+    )
+    result: dict[int, TenantFacts] = {}
+    for tenant in tenants:
+        active_days, events = usage.get(tenant.id, (0, 0))
+        percent, stage = onboarding[tenant.id]
+        result[tenant.id] = TenantFacts(
+            tenant=tenant,
+            values={
+                "days_since_signup": max(0, (now - tenant.signed_up_at).days),
+                "plan": tenant.plan,
+                "segment": tenant.segment,
+                "onboarding_percent": percent,
+                "onboarding_stage": stage,
+                "health_score": tenant.health_score,
+                "health_bucket": tenant.health_bucket or None,
+                "usage_level": _usage_level(active_days),
+                "active_days_7": active_days,
+                "events_7": events,
+                "subscription_status": None,  # billing provides it (issue 7); unknown until then
+                "has_phone": bool(tenant.owner_phone and tenant.sms_consent_at),
+                "opted_out": bool(tenant.owner_phone) and tenant.owner_phone in suppressed,
+            },
+            event_counts=counts.get(tenant.id, {}),
+        )
+    return result
+
+
+def unknown_reason(key: str) -> str:
+    return UNKNOWN_WHY.get(key, f"{key} is not known")

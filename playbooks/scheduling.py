@@ -1,0 +1,268 @@
+"""Starting runs and scheduling their deliveries; cancelling and completing runs.
+
+Reconcile, don't react: the tick looks at which tenants should be in a playbook and are not,
+and starts them; which runs should stop, and stops them. The Run's unique
+(tenant, playbook, enrolment_key) and the Delivery's unique (run, step) make a second tick
+doing the same work a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+
+from tenants.models import Tenant
+from tenants.services import audit_record, timeline_record
+
+from .conditions import evaluate, windows_of
+from .facts import facts_for_tenants
+from .models import MESSAGE_CHANNELS, Delivery, Playbook, PlaybookVersion, Run, Step, Trigger
+
+STALE_AFTER = timedelta(hours=24)
+TERMINAL = [
+    Delivery.Status.SENT,
+    Delivery.Status.DELIVERED,
+    Delivery.Status.SKIPPED,
+    Delivery.Status.FAILED,
+    Delivery.Status.CANCELLED,
+    Delivery.Status.NEEDS_REVIEW,
+]
+
+
+class RunNotStarted(Exception):
+    """A staff start that cannot happen; the message says why."""
+
+
+def next_window_opening(at: datetime, *, tz: str, window: dict[str, str]) -> datetime:
+    """`at` itself when it falls inside the tenant's send window, else the window's next
+    opening, in the tenant's own time zone (daylight-saving days included)."""
+    zone = ZoneInfo(tz)
+    local = at.astimezone(zone)
+    start, end = time.fromisoformat(window["start"]), time.fromisoformat(window["end"])
+    if start <= local.time() < end:
+        return at
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
+
+
+def respects_window(step: Step) -> bool:
+    # Customer-facing messages wait for the window; tasks, in-app notes and internal webhooks
+    # do not, and transactional mail (the welcome) goes at once.
+    return step.channel in MESSAGE_CHANNELS and not step.transactional
+
+
+def due_at_for(step: Step, *, anchor: datetime, tenant: Tenant, window: dict[str, str]) -> tuple[datetime, datetime]:
+    nominal = anchor + timedelta(days=step.day, hours=step.hours)
+    due = next_window_opening(nominal, tz=tenant.timezone, window=window) if respects_window(step) else nominal
+    return nominal, due
+
+
+def run_span(version: PlaybookVersion) -> timedelta:
+    """How long after its anchor a run can still have a step to send."""
+    last = max(((s["day"], s["hours"]) for s in version.definition["steps"]), default=(0, 0))
+    return timedelta(days=last[0], hours=last[1]) + STALE_AFTER
+
+
+def run_start(
+    *,
+    tenant: Tenant,
+    playbook: Playbook,
+    trigger: str,
+    enrolment_key: str,
+    anchor: datetime,
+    now: datetime,
+    actor: AbstractBaseUser | None = None,
+    steps: list[Step] | None = None,
+) -> Run | None:
+    """Starts one run on the playbook's current version with a delivery per step. Returns
+    None when this enrolment was already started (by another tick, or earlier)."""
+    version = playbook.current
+    steps = steps if steps is not None else list(version.steps.all())
+    window = version.definition["send_window"]
+    with transaction.atomic():
+        try:
+            # Savepoint: the unique (tenant, playbook, enrolment_key) decides a race between two
+            # ticks starting the same enrolment; the loser's insert fails here and it moves on.
+            with transaction.atomic():
+                run = Run.objects.create(
+                    tenant=tenant,
+                    playbook=playbook,
+                    version=version,
+                    enrolment_key=enrolment_key,
+                    trigger=trigger,
+                    anchor=anchor,
+                    started_at=now,
+                    started_by=actor,
+                )
+        except IntegrityError:
+            return None
+        deliveries = []
+        for step in steps:
+            nominal, due = due_at_for(step, anchor=anchor, tenant=tenant, window=window)
+            # A tenant imported with an old signup, or a run started late, gets what is still
+            # due — never a backlog of past touchpoints.
+            stale = due + STALE_AFTER < now
+            deliveries.append(
+                Delivery(
+                    tenant=tenant,
+                    run=run,
+                    step=step,
+                    nominal_at=nominal,
+                    due_at=due,
+                    status=Delivery.Status.SKIPPED if stale else Delivery.Status.SCHEDULED,
+                    reason="stale: more than 24 h past due when the run started" if stale else "",
+                )
+            )
+        Delivery.all_tenants.bulk_create(deliveries)
+        timeline_record(
+            tenant=tenant,
+            at=now,
+            kind="playbook.started",
+            summary=f"Playbook “{version.name}” (v{version.number}) started: {Trigger(trigger).label.lower()}",
+            data={"playbook": playbook.slug, "version": version.number, "run": run.id},
+        )
+        if actor is not None:
+            audit_record(actor=actor, action="playbook.start", target=run, tenant=tenant, at=now)
+    return run
+
+
+# --- reconcile: who should be in which playbook ---------------------------------------------
+
+
+@dataclass
+class ReconcileResult:
+    started: int = 0
+    waiting_unknown: int = 0  # audience could not be evaluated (a fact is unknown)
+    cancelled: int = 0
+    completed: int = 0
+
+
+def _recently_enrolled(playbook: Playbook, now: datetime) -> Q:
+    policy = playbook.current.definition["reenrol"]
+    runs = Run.all_tenants.filter(tenant=OuterRef("pk"), playbook=playbook)
+    if policy["policy"] == "every":
+        runs = runs.filter(started_at__gt=now - timedelta(days=policy["days"]))
+    return Exists(runs)
+
+
+def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
+    """Tenants that signed up recently enough for an enabled signup playbook to still have a
+    step due, and are not in it yet, start it — when its audience holds for them."""
+    playbooks = Playbook.objects.filter(enabled=True, current__trigger=Trigger.SIGNUP).select_related("current")
+    for playbook in playbooks:
+        version = playbook.current
+        candidates = list(
+            Tenant.objects.filter(signed_up_at__gt=now - run_span(version), signed_up_at__lte=now)
+            .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+            .exclude(_recently_enrolled(playbook, now))
+            .select_related("csm_owner")
+            .order_by("id")
+        )
+        if not candidates:
+            continue
+        audience = version.definition["audience"]
+        facts = facts_for_tenants(candidates, now=now, windows=windows_of(audience)) if audience else {}
+        steps = list(version.steps.all())
+        for tenant in candidates:
+            holds = evaluate(audience, facts[tenant.id]).holds if audience else True
+            if holds is None:
+                result.waiting_unknown += 1
+            if not holds:
+                continue
+            run = run_start(
+                tenant=tenant,
+                playbook=playbook,
+                trigger=Trigger.SIGNUP,
+                enrolment_key="signup",
+                anchor=tenant.signed_up_at,
+                now=now,
+                steps=steps,
+            )
+            result.started += run is not None
+
+
+def runs_cancel(*, runs: list[Run], reason: str, now: datetime) -> int:
+    """Cancels the runs and every delivery of theirs that has not gone yet."""
+    if not runs:
+        return 0
+    ids = [r.id for r in runs]
+    with transaction.atomic():
+        Run.all_tenants.filter(id__in=ids, status=Run.Status.ACTIVE).update(
+            status=Run.Status.CANCELLED, ended_at=now, cancelled_reason=reason[:300]
+        )
+        # Only SCHEDULED rows: one a worker has claimed (SENDING) is already on its way.
+        Delivery.all_tenants.filter(run_id__in=ids, status=Delivery.Status.SCHEDULED).update(
+            status=Delivery.Status.CANCELLED, reason=f"run cancelled: {reason}"[:500]
+        )
+        for run in runs:
+            timeline_record(
+                tenant=run.tenant,
+                at=now,
+                kind="playbook.cancelled",
+                summary=f"Playbook “{run.version.name}” cancelled: {reason}",
+                data={"playbook": run.playbook.slug, "run": run.id},
+            )
+    return len(runs)
+
+
+def runs_reconcile_active(*, now: datetime, result: ReconcileResult) -> None:
+    """Cancels runs whose stop condition now holds (paid, healthy again…) or whose tenant
+    churned; completes runs with nothing left to send."""
+    active = Run.all_tenants.filter(status=Run.Status.ACTIVE).select_related("tenant", "version", "playbook")
+    churned = list(active.filter(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED))
+    result.cancelled += runs_cancel(runs=churned, reason="the tenant churned", now=now)
+    churned_ids = {r.id for r in churned}
+    with_stops = [r for r in active.exclude(version__definition__stop_when=[]) if r.id not in churned_ids]
+    by_version: dict[int, list[Run]] = {}
+    for run in with_stops:
+        by_version.setdefault(run.version_id, []).append(run)
+    for runs in by_version.values():
+        stop_when = runs[0].version.definition["stop_when"]
+        facts = facts_for_tenants([r.tenant for r in runs], now=now, windows=windows_of(stop_when))
+        for run in runs:
+            outcome = evaluate(stop_when, facts[run.tenant_id])
+            if outcome.holds:
+                passed = next(c["condition"] for c in outcome.checks if c["result"])
+                result.cancelled += runs_cancel(runs=[run], reason=f"stop condition met: {passed}", now=now)
+    open_work = Delivery.all_tenants.filter(
+        run=OuterRef("pk"), status__in=[Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
+    )
+    finished = Run.all_tenants.filter(status=Run.Status.ACTIVE).exclude(Exists(open_work))
+    result.completed += finished.update(status=Run.Status.COMPLETED, ended_at=now)
+
+
+def runs_reconcile(*, now: datetime) -> ReconcileResult:
+    result = ReconcileResult()
+    signup_runs_start(now=now, result=result)
+    runs_reconcile_active(now=now, result=result)
+    return result
+
+
+def run_start_manual(*, tenant: Tenant, playbook: Playbook, actor: AbstractBaseUser, now: datetime) -> Run:
+    """A staff member starts a playbook for a tenant now (audited)."""
+    if not playbook.enabled:
+        raise RunNotStarted(f"“{playbook.current.name}” is disabled: enable it first.")
+    if tenant.lifecycle_stage == Tenant.LifecycleStage.CHURNED:
+        raise RunNotStarted(f"{tenant.name} has churned: playbooks do not run for churned tenants.")
+    active = Run.objects.for_tenant(tenant).filter(playbook=playbook, status=Run.Status.ACTIVE).first()
+    if active is not None:
+        raise RunNotStarted(
+            f"“{playbook.current.name}” is already running for {tenant.name} (since {active.started_at:%-d %b %Y})."
+        )
+    run = run_start(
+        tenant=tenant,
+        playbook=playbook,
+        trigger=Trigger.MANUAL,
+        enrolment_key=f"manual:{now.isoformat()}",
+        anchor=now,
+        now=now,
+        actor=actor,
+    )
+    if run is None:
+        raise RunNotStarted("This playbook was just started for this tenant.")
+    return run

@@ -1,0 +1,209 @@
+"""Reads of the playbooks app. Tenant-facing reads take the tenant (or the user whose
+tenants bound them) first; staff-wide reads say so in their name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from tenants.models import Membership, Tenant
+
+from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause
+
+OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
+
+
+# --- one tenant -------------------------------------------------------------------------------
+
+
+def delivery_get(*, tenant: Tenant, delivery_id: int) -> Delivery:
+    # Same 404 for "missing" and "someone else's": never reveal that an id exists.
+    return get_object_or_404(Delivery.objects.for_tenant(tenant), id=delivery_id)
+
+
+def touchpoints_for_tenant(*, tenant: Tenant) -> QuerySet[Delivery]:
+    return (
+        Delivery.objects.for_tenant(tenant)
+        .select_related("step", "run__playbook", "run__version")
+        .order_by("nominal_at", "step__position", "id")
+    )
+
+
+def touchpoints_api(*, tenant: Tenant) -> list[dict[str, Any]]:
+    """The API's touchpoint list (CONTRACTS.md)."""
+    return [
+        {
+            "playbook": d.run.playbook.slug,
+            "step": d.step.key,
+            "day": d.step.day,
+            "channel": d.step.channel,
+            "due_at": d.due_at,
+            "status": d.status,
+            "sent_at": d.sent_at,
+            "reason": d.reason,
+        }
+        for d in touchpoints_for_tenant(tenant=tenant)
+    ]
+
+
+def runs_for_tenant(*, tenant: Tenant) -> QuerySet[Run]:
+    return (
+        Run.objects.for_tenant(tenant)
+        .select_related("playbook", "version", "started_by")
+        .annotate(
+            open_count=Count("deliveries", filter=Q(deliveries__status__in=OPEN_STATUSES)),
+            sent_count=Count(
+                "deliveries", filter=Q(deliveries__status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED])
+            ),
+        )
+        .order_by("-started_at")
+    )
+
+
+def tenant_touchpoint_state(*, tenant: Tenant) -> dict[str, Any]:
+    """The tenant page's touchpoint section: pause, runs, what is next, the suppressions."""
+    deliveries = list(touchpoints_for_tenant(tenant=tenant))
+    phone_flag = (
+        Suppression.objects.filter(channel="sms", address=tenant.owner_phone).first() if tenant.owner_phone else None
+    )
+    return {
+        "pause": TouchpointPause.objects.for_tenant(tenant).select_related("paused_by").first(),
+        "runs": list(runs_for_tenant(tenant=tenant)),
+        "upcoming": [d for d in deliveries if d.status in OPEN_STATUSES],
+        "recent": sorted(
+            (d for d in deliveries if d.status not in OPEN_STATUSES), key=lambda d: d.updated_at, reverse=True
+        )[:20],
+        "phone_suppression": phone_flag,
+        "email_suppression": Suppression.objects.filter(channel="email", address=tenant.owner_email.lower()).first(),
+        "tasks": list(Task.objects.for_tenant(tenant).filter(status=Task.Status.OPEN).select_related("assignee")),
+        "playbooks": list(Playbook.objects.filter(enabled=True).select_related("current").order_by("slug")),
+    }
+
+
+# --- tenant users -----------------------------------------------------------------------------
+
+
+def _tenant_ids_of(user: AbstractBaseUser) -> QuerySet:
+    return Membership.all_tenants.filter(user=user).values("tenant_id")
+
+
+def in_app_messages_for_user(*, user: AbstractBaseUser) -> list[InAppMessage]:
+    if not user.is_authenticated:
+        return []
+    return list(
+        InAppMessage.all_tenants.filter(tenant_id__in=_tenant_ids_of(user), dismissed_at__isnull=True).order_by(
+            "-created_at"
+        )[:5]
+    )
+
+
+def in_app_message_get(*, user: AbstractBaseUser, message_id: int) -> InAppMessage | None:
+    return (
+        InAppMessage.all_tenants.filter(tenant_id__in=_tenant_ids_of(user), id=message_id)
+        .select_related("tenant")
+        .first()
+    )
+
+
+# --- staff-wide -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaybookRow:
+    playbook: Playbook
+    active_runs: int
+    sent_30d: int
+    scheduled: int
+
+
+def playbooks_for_staff(*, now: datetime) -> list[PlaybookRow]:
+    playbooks = list(Playbook.objects.select_related("current").order_by("slug"))
+    active = dict(
+        Run.all_tenants.filter(status=Run.Status.ACTIVE)
+        .values("playbook_id")
+        .annotate(n=Count("id"))
+        .values_list("playbook_id", "n")
+        .order_by()
+    )
+    deliveries = (
+        Delivery.all_tenants.values("run__playbook_id")
+        .annotate(
+            sent=Count(
+                "id",
+                filter=Q(
+                    status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED], sent_at__gte=now - timedelta(30)
+                ),
+            ),
+            scheduled=Count("id", filter=Q(status=Delivery.Status.SCHEDULED)),
+        )
+        .order_by()
+    )
+    counts = {row["run__playbook_id"]: row for row in deliveries}
+    return [
+        PlaybookRow(
+            p,
+            active.get(p.id, 0),
+            counts.get(p.id, {}).get("sent", 0),
+            counts.get(p.id, {}).get("scheduled", 0),
+        )
+        for p in playbooks
+    ]
+
+
+def playbook_get_for_staff(*, slug: str) -> Playbook:
+    playbook = Playbook.objects.select_related("current", "current__created_by").filter(slug=slug).first()
+    if playbook is None:
+        raise Http404(f"No playbook “{slug}”.")
+    return playbook
+
+
+def playbook_versions(*, playbook: Playbook) -> QuerySet[PlaybookVersion]:
+    return playbook.versions.select_related("created_by").annotate(run_count=Count("runs")).order_by("-number")
+
+
+def delivery_get_for_staff(*, delivery_id: int) -> Delivery:
+    delivery = (
+        Delivery.all_tenants.select_related("step", "run__playbook", "run__version", "run__started_by", "tenant")
+        .filter(id=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return delivery
+
+
+def deliveries_needing_review() -> QuerySet[Delivery]:
+    return (
+        Delivery.all_tenants.filter(status=Delivery.Status.NEEDS_REVIEW)
+        .select_related("step", "run__playbook", "tenant")
+        .order_by("claimed_at")
+    )
+
+
+def needs_review_count() -> int:
+    return Delivery.all_tenants.filter(status=Delivery.Status.NEEDS_REVIEW).count()
+
+
+TASK_SCOPES = {"mine": "Mine", "queue": "My role queues", "all": "All open"}
+
+
+def tasks_for_staff(*, user: AbstractBaseUser, roles: frozenset[str], scope: str) -> QuerySet[Task]:
+    tasks = Task.all_tenants.filter(status=Task.Status.OPEN).select_related("tenant", "assignee")
+    if scope == "mine":
+        tasks = tasks.filter(assignee=user)
+    elif scope == "queue":
+        tasks = tasks.filter(assignee__isnull=True, role__in=roles)
+    return tasks.order_by("due_at", "id")
+
+
+def task_get_for_staff(*, task_id: int) -> Task:
+    task = Task.all_tenants.select_related("tenant", "assignee").filter(id=task_id).first()
+    if task is None:
+        raise Http404("No such task.")
+    return task

@@ -1,0 +1,334 @@
+"""Writes people make: staff actions in the cockpit (all audited), the owner's in-app
+dismissals, unsubscribes and SMS opt-outs, provider callbacks, survey answers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from health.ingest import IngestRejected, events_ingest
+from tenants.models import Tenant
+from tenants.services import audit_record, timeline_record
+
+from .channels import UNSUBSCRIBE_SALT
+from .definitions import parse
+from .library import LoadResult, playbook_version_save
+from .models import Channel, Delivery, InAppMessage, Playbook, Run, Suppression, Task, TouchpointPause
+from .scheduling import runs_cancel
+from .templating import SURVEY_SALT
+
+# --- playbooks ----------------------------------------------------------------------------------
+
+
+def playbook_set_enabled(*, playbook: Playbook, enabled: bool, actor: AbstractBaseUser, now: datetime) -> int:
+    """Enables or disables a playbook. Disabling cancels what its active runs had scheduled
+    (returns how many runs); nothing new starts until it is enabled again."""
+    if playbook.enabled == enabled:
+        return 0
+    with transaction.atomic():
+        playbook.enabled, playbook.updated_at = enabled, now
+        playbook.save(update_fields=["enabled", "updated_at"])
+        cancelled = 0
+        if not enabled:
+            runs = list(
+                Run.all_tenants.filter(playbook=playbook, status=Run.Status.ACTIVE).select_related(
+                    "tenant", "version", "playbook"
+                )
+            )
+            cancelled = runs_cancel(runs=runs, reason=f"playbook disabled by {actor.get_username()}", now=now)
+        audit_record(
+            actor=actor,
+            action="playbook.enable" if enabled else "playbook.disable",
+            target=playbook,
+            at=now,
+            before={"enabled": not enabled},
+            after={"enabled": enabled, "runs_cancelled": cancelled},
+        )
+    return cancelled
+
+
+def playbook_edit(*, playbook: Playbook, text: str, actor: AbstractBaseUser, now: datetime) -> LoadResult:
+    """Saves a staff edit (YAML) as the next version. Raises DefinitionError with the line."""
+    definition = parse(text, source="cockpit", markdown=False)
+    return playbook_version_save(
+        definition=definition,
+        source=f"cockpit ({actor.get_username()})",
+        now=now,
+        actor=actor,
+        expected_slug=playbook.slug,
+    )
+
+
+# --- tenants ------------------------------------------------------------------------------------
+
+
+def touchpoints_pause(*, tenant: Tenant, actor: AbstractBaseUser, note: str, now: datetime) -> TouchpointPause:
+    with transaction.atomic():
+        pause, created = TouchpointPause.all_tenants.get_or_create(
+            tenant=tenant, defaults={"paused_at": now, "paused_by": actor, "note": note.strip()[:300]}
+        )
+        if created:
+            timeline_record(
+                tenant=tenant,
+                at=now,
+                kind="touchpoints.paused",
+                summary=f"All touchpoints paused by {actor.get_username()}" + (f": {pause.note}" if pause.note else ""),
+            )
+            audit_record(
+                actor=actor,
+                action="touchpoints.pause",
+                target=tenant,
+                tenant=tenant,
+                at=now,
+                after={"note": pause.note},
+            )
+    return pause
+
+
+def touchpoints_resume(*, tenant: Tenant, actor: AbstractBaseUser, now: datetime) -> bool:
+    with transaction.atomic():
+        deleted, _ = TouchpointPause.objects.for_tenant(tenant).delete()
+        if deleted:
+            timeline_record(
+                tenant=tenant,
+                at=now,
+                kind="touchpoints.resumed",
+                summary=f"Touchpoints resumed by {actor.get_username()}",
+            )
+            audit_record(actor=actor, action="touchpoints.resume", target=tenant, tenant=tenant, at=now)
+    return bool(deleted)
+
+
+# --- deliveries a person must decide on -----------------------------------------------------------
+
+REVIEW_DECISIONS = {
+    "mark_sent": "It went out (I checked with the provider)",
+    "mark_not_sent": "It did not go out: leave it unsent",
+    "resend": "It did not go out: send it again now",
+}
+
+
+def delivery_review_decide(
+    *, delivery: Delivery, decision: str, note: str, actor: AbstractBaseUser, now: datetime
+) -> Delivery:
+    if decision not in REVIEW_DECISIONS:
+        raise ValidationError({"decision": [f"Choose one of: {', '.join(REVIEW_DECISIONS)}."]})
+    if not note.strip():
+        raise ValidationError({"note": ["Say what you checked (e.g. “Twilio log shows delivered”)."]})
+    with transaction.atomic():
+        # Lock the row: two staff deciding at once must not both resend.
+        locked = Delivery.all_tenants.select_for_update().get(id=delivery.id)
+        if locked.status != Delivery.Status.NEEDS_REVIEW:
+            raise ValidationError(
+                {"decision": [f"This delivery is {locked.get_status_display().lower()} now, not in review."]}
+            )
+        before = {"status": locked.status}
+        label = f"{actor.get_username()}: {note.strip()}"[:500]
+        if decision == "mark_sent":
+            locked.status, locked.sent_at, locked.reason = (
+                Delivery.Status.SENT,
+                locked.claimed_at,
+                f"confirmed sent by {label}",
+            )
+        elif decision == "mark_not_sent":
+            locked.status, locked.reason = Delivery.Status.FAILED, f"confirmed not sent by {label}"
+        else:
+            locked.status, locked.due_at, locked.reason = Delivery.Status.SCHEDULED, now, f"resend requested by {label}"
+        locked.save(update_fields=["status", "sent_at", "reason", "due_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=f"delivery.{decision}",
+            target=locked,
+            tenant=locked.tenant,
+            at=now,
+            before=before,
+            after={"status": locked.status, "note": note.strip()},
+        )
+        timeline_record(
+            tenant=locked.tenant,
+            at=now,
+            kind="touchpoint.reviewed",
+            summary=f"Interrupted touchpoint reviewed: {REVIEW_DECISIONS[decision].lower()} ({label})",
+        )
+    return locked
+
+
+# --- tasks and in-app messages ------------------------------------------------------------------
+
+
+def task_complete(*, task: Task, actor: AbstractBaseUser, note: str, now: datetime) -> Task:
+    if task.status == Task.Status.DONE:
+        return task
+    with transaction.atomic():
+        task.status, task.completed_at, task.completed_by, task.note = Task.Status.DONE, now, actor, note.strip()
+        task.save(update_fields=["status", "completed_at", "completed_by", "note"])
+        timeline_record(
+            tenant=task.tenant,
+            at=now,
+            kind="task.completed",
+            summary=f"Task done by {actor.get_username()}: {task.title}" + (f" — {task.note}" if task.note else ""),
+        )
+        audit_record(
+            actor=actor, action="task.complete", target=task, tenant=task.tenant, at=now, after={"note": task.note}
+        )
+    return task
+
+
+def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: datetime) -> None:
+    if message.dismissed_at is None:
+        InAppMessage.objects.for_tenant(message.tenant).filter(id=message.id, dismissed_at__isnull=True).update(
+            dismissed_at=now, dismissed_by=user
+        )
+
+
+# --- unsubscribes, opt-outs, provider callbacks ---------------------------------------------------
+
+
+def unsubscribe_read(*, token: str) -> dict[str, Any]:
+    try:
+        return signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        raise ValidationError("This unsubscribe link is not valid.") from None
+
+
+def email_unsubscribe(*, token: str, now: datetime) -> str:
+    payload = unsubscribe_read(token=token)
+    with transaction.atomic():
+        _, created = Suppression.objects.get_or_create(
+            channel=Channel.EMAIL,
+            address=payload["email"],
+            defaults={"reason": Suppression.Reason.UNSUBSCRIBED, "created_at": now, "detail": "unsubscribe link"},
+        )
+        tenant = Tenant.objects.filter(id=payload.get("tenant")).first()
+        if created and tenant is not None:
+            timeline_record(
+                tenant=tenant,
+                at=now,
+                kind="touchpoints.unsubscribed",
+                summary=f"{payload['email']} unsubscribed from touchpoint emails",
+            )
+    return payload["email"]
+
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+START_WORDS = {"START", "YES", "UNSTOP"}
+
+
+def sms_inbound(*, phone: str, body: str, now: datetime) -> str:
+    """Twilio's STOP/START keywords: records an opt-out or removes it. Returns what happened."""
+    word = body.strip().upper().split(" ")[0] if body.strip() else ""
+    tenants = list(Tenant.objects.filter(owner_phone=phone))
+    with transaction.atomic():
+        if word in STOP_WORDS:
+            _, created = Suppression.objects.get_or_create(
+                channel=Channel.SMS,
+                address=phone,
+                defaults={"reason": Suppression.Reason.OPTED_OUT, "created_at": now, "detail": f"replied {word}"},
+            )
+            action = "opted_out" if created else "already_opted_out"
+            summary = f"{phone} replied {word}: no more SMS"
+        elif word in START_WORDS:
+            deleted, _ = Suppression.objects.filter(
+                channel=Channel.SMS, address=phone, reason=Suppression.Reason.OPTED_OUT
+            ).delete()
+            action = "opted_in" if deleted else "not_opted_out"
+            summary = f"{phone} replied {word}: SMS back on"
+        else:
+            return "ignored"
+        if action in {"opted_out", "opted_in"}:
+            for tenant in tenants:
+                timeline_record(tenant=tenant, at=now, kind=f"sms.{action}", summary=summary)
+    return action
+
+
+TWILIO_STATUS_ORDER = {
+    "queued": 1,
+    "accepted": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+}
+
+
+def sms_status_update(*, message_sid: str, status: str, error_code: str, now: datetime) -> bool:
+    """Moves an SMS delivery forward on Twilio's receipt — only forward: a late `sent` after
+    `delivered` changes nothing."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.all_tenants.select_for_update()
+            .filter(provider_id=message_sid, step__channel=Channel.SMS)
+            .select_related("tenant", "step")
+            .first()
+        )
+        if delivery is None or status not in TWILIO_STATUS_ORDER:
+            return False
+        trace = {
+            **delivery.trace,
+            "receipts": [
+                *delivery.trace.get("receipts", []),
+                {"status": status, "at": now.isoformat(), "error_code": error_code},
+            ],
+        }
+        moved = False
+        if status == "delivered" and delivery.status == Delivery.Status.SENT:
+            delivery.status, delivery.delivered_at, moved = Delivery.Status.DELIVERED, now, True
+        elif status in {"undelivered", "failed"} and delivery.status == Delivery.Status.SENT:
+            delivery.status, moved = Delivery.Status.FAILED, True
+            delivery.reason = f"Twilio reported {status}" + (f" (error {error_code})" if error_code else "")
+            timeline_record(
+                tenant=delivery.tenant,
+                at=now,
+                kind="touchpoint.failed",
+                summary=f"SMS to {delivery.recipient} {status}"
+                + (f": Twilio error {error_code}" if error_code else ""),
+            )
+        delivery.trace = trace
+        delivery.save(update_fields=["status", "delivered_at", "reason", "trace", "updated_at"])
+    return moved
+
+
+# --- the NPS survey link ------------------------------------------------------------------------
+
+
+def survey_tenant(*, token: str) -> Tenant:
+    try:
+        payload = signing.loads(token, salt=SURVEY_SALT)
+    except signing.BadSignature:
+        raise ValidationError("This survey link is not valid.") from None
+    tenant = Tenant.objects.filter(id=payload.get("tenant")).first()
+    if tenant is None:
+        raise ValidationError("This survey link is not valid.")
+    return tenant
+
+
+def nps_survey_submit(*, token: str, score: Any, comment: str, now: datetime) -> Tenant:
+    """Records the answer as an `nps.submitted` event through the ingest service, so it feeds
+    the health score's sentiment like any NPS from the product. One answer per link."""
+    tenant = survey_tenant(token=token)
+    try:
+        value = int(str(score))
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10:
+        raise ValidationError({"score": ["Pick a score from 0 to 10."]})
+    event = {
+        "tenant": tenant.external_id,
+        "name": "nps.submitted",
+        "occurred_at": now.isoformat(),
+        "properties": {"score": value, "comment": comment.strip()[:1000], "source": "day-30 survey"},
+        # One answer per link: the same link submitted twice is a duplicate, not a second vote.
+        "idempotency_key": f"nps-survey:{hashlib.sha256(token.encode()).hexdigest()[:40]}",
+    }
+    try:
+        events_ingest(events=[event], bound_tenant=None, now=now)
+    except IngestRejected as exc:
+        raise ValidationError({"score": [e.message for e in exc.errors]}) from None
+    return tenant

@@ -1,0 +1,152 @@
+"""SMS behind a backend, like Django's email: `SMS_BACKEND` is `console`, `locmem`, `file`,
+`twilio` or a dotted path to a class with the same `send` method.
+
+A backend answers with the provider's message id, or raises one of ProviderError's kinds:
+RetryableError when the provider says nothing was sent and a retry may work,
+PermanentError when it refused the message for good. Anything else means "we do not know
+whether it went out", and the dispatcher leaves the delivery for a person to review.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, code: str = "", invalid_address: bool = False, opted_out: bool = False):
+        super().__init__(message)
+        self.code, self.invalid_address, self.opted_out = code, invalid_address, opted_out
+
+
+class RetryableError(ProviderError):
+    """Nothing was sent; the provider says trying again later may work."""
+
+
+class PermanentError(ProviderError):
+    """The provider refused this message; sending it again would fail the same way."""
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    body: str
+    tenant: str  # external id
+    delivery_id: int | None
+
+
+class BaseSmsBackend(ABC):
+    @abstractmethod
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        """Sends one message; returns the provider's message id."""
+
+
+class ConsoleBackend(BaseSmsBackend):
+    """Prints each message: the default, for development."""
+
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        sys.stdout.write(f"SMS to {message.to} ({message.tenant}): {message.body}\n")
+        return f"console-{uuid.uuid4().hex[:12]}"
+
+
+outbox: list[SmsMessage] = []  # the locmem backend's sent messages, like django.core.mail.outbox
+_outbox_lock = threading.Lock()
+
+
+class LocmemBackend(BaseSmsBackend):
+    """Keeps messages in `playbooks.sms.outbox`: for tests and benchmarks."""
+
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        with _outbox_lock:
+            outbox.append(message)
+            return f"locmem-{len(outbox)}"
+
+
+class FileBackend(BaseSmsBackend):
+    """Appends one JSON object per line to SMS_FILE_PATH: to, body, tenant, delivery_id."""
+
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        path = Path(settings.SMS_FILE_PATH)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"to": message.to, "body": message.body, "tenant": message.tenant, "delivery_id": message.delivery_id}
+        with _outbox_lock, path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return f"file-{uuid.uuid4().hex[:12]}"
+
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors) that say the number itself is
+# the problem, that the recipient opted out, or that a retry later may work.
+TWILIO_INVALID_NUMBER = {"21211", "21214", "21217", "21401", "21407", "21408", "21612", "21614"}
+TWILIO_OPTED_OUT = {"21610"}
+TWILIO_RETRYABLE = {"20429", "20503", "30001"}
+TWILIO_RETRYABLE_STATUS = {429, 503}
+
+
+class TwilioBackend(BaseSmsBackend):
+    """Sends through Twilio's official SDK and a Messaging Service, with a status callback so
+    delivery receipts move the delivery forward. `http_client` is the SDK's own seam (tests
+    hand it a fake one; nothing here talks to the network then)."""
+
+    def __init__(self, http_client: Any = None) -> None:
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_MESSAGING_SERVICE_SID):
+            raise PermanentError(
+                "Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID."
+            )
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=http_client or TwilioHttpClient(timeout=10),
+        )
+
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        import requests
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            created = self.client.messages.create(
+                to=message.to,
+                body=message.body,
+                messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
+                **({"status_callback": status_callback} if status_callback else {}),
+            )
+        except TwilioRestException as exc:
+            code = str(exc.code or "")
+            text = f"Twilio {code or exc.status}: {exc.msg}"
+            if code in TWILIO_INVALID_NUMBER:
+                raise PermanentError(text, code=code, invalid_address=True) from exc
+            if code in TWILIO_OPTED_OUT:
+                raise PermanentError(text, code=code, opted_out=True) from exc
+            if code in TWILIO_RETRYABLE or exc.status in TWILIO_RETRYABLE_STATUS:
+                raise RetryableError(text, code=code) from exc
+            raise PermanentError(text, code=code) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
+            if isinstance(exc, requests.exceptions.ReadTimeout):
+                raise  # the request may have reached Twilio: not ours to retry
+            raise RetryableError(f"Could not reach Twilio: {exc.__class__.__name__}") from exc
+        return created.sid
+
+
+BACKENDS = {
+    "console": ConsoleBackend,
+    "locmem": LocmemBackend,
+    "file": FileBackend,
+    "twilio": TwilioBackend,
+}
+
+
+def get_backend() -> BaseSmsBackend:
+    name = settings.SMS_BACKEND
+    backend_class = BACKENDS.get(name) or import_string(name)
+    return backend_class()

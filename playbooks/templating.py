@@ -1,0 +1,139 @@
+"""Message templates: `{{ variable }}` and nothing else — no tags, no attribute access, so a
+playbook edited in the cockpit can neither run code nor reach data outside the vocabulary.
+
+Templates are checked when a playbook is loaded or saved (unknown variables, broken braces),
+never first at send time. They render at send time with the tenant's current facts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import NoReverseMatch, reverse
+
+from .conditions import EVENT_NAME_RE
+from .facts import EventWindow, TenantFacts
+
+VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+EVENTS_PREFIX = "events_7."
+
+VARIABLES: dict[str, str] = {
+    "tenant_name": "The tenant's company name",
+    "owner_name": "The owner's full name (or “there”)",
+    "owner_first_name": "The owner's first name (or “there”)",
+    "owner_email": "The owner's email",
+    "plan": "The plan's name, e.g. Professional",
+    "csm_name": "The tenant's CSM (or “your customer success team”)",
+    "csm_email": "The CSM's email",
+    "login_url": "Link to log in",
+    "onboarding_url": "Link to the onboarding wizard",
+    "survey_url": "Link to the NPS survey (0–10), recorded as an nps.submitted event",
+    "portal_url": "Link to the Stripe customer portal (needs billing)",
+    "days_since_signup": "Whole days since signup",
+    "onboarding_percent": "Onboarding progress in percent",
+    "health_score": "The latest health score",
+    "health_bucket": "healthy, at risk or critical",
+    "usage_level": "high, medium or low",
+    "active_days_7": "Days with usage in the last 7",
+    "events_7": "Usage events in the last 7 days; events_7.NAME counts one event name, e.g. events_7.call.handled",
+}
+SURVEY_SALT = "playbooks.nps-survey"
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def check(text: str, *, field: str) -> set[EventWindow]:
+    """Raises TemplateError naming the line and the problem; returns the event windows the
+    template reads (so the facts query can fetch them in the same pass)."""
+    windows: set[EventWindow] = set()
+    for token in ("{%", "%}", "{#"):
+        if token in text:
+            raise TemplateError(
+                f"{field}, line {_line_of(text, text.index(token))}: “{token}” — template tags are not supported; "
+                "use {{ variable }} only."
+            )
+    stripped = VARIABLE_RE.sub("", text)
+    for token in ("{{", "}}"):
+        if token in stripped:
+            position = text.index(token) if token in text else 0
+            raise TemplateError(
+                f"{field}, line {_line_of(text, position)}: unbalanced “{token}” — write {{{{ variable }}}}."
+            )
+    for match in VARIABLE_RE.finditer(text):
+        name = match.group(1)
+        if name.startswith(EVENTS_PREFIX):
+            event = name[len(EVENTS_PREFIX) :]
+            if not EVENT_NAME_RE.match(event):
+                raise TemplateError(f"{field}, line {_line_of(text, match.start())}: “{event}” is not an event name.")
+            windows.add(EventWindow(event, 7))
+        elif name not in VARIABLES:
+            raise TemplateError(
+                f"{field}, line {_line_of(text, match.start())}: unknown variable {{{{ {name} }}}}; "
+                f"known: {', '.join(VARIABLES)}, events_7.NAME."
+            )
+    return windows
+
+
+def survey_token(tenant_id: int) -> str:
+    return signing.dumps({"tenant": tenant_id}, salt=SURVEY_SALT)
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def context_for(facts: TenantFacts) -> dict[str, Any]:
+    tenant = facts.tenant
+    first = (tenant.owner_name or "").split(" ")[0]
+    csm = tenant.csm_owner
+    score = facts.get("health_score")
+    return {
+        "tenant_name": tenant.name,
+        "owner_name": tenant.owner_name or "there",
+        "owner_first_name": first or "there",
+        "owner_email": tenant.owner_email,
+        "plan": tenant.get_plan_display(),
+        "csm_name": (csm.get_full_name() or csm.get_username()) if csm else "your customer success team",
+        "csm_email": csm.email if csm else "",
+        "login_url": _absolute(reverse("login")),
+        "onboarding_url": _absolute(reverse("onboarding:wizard")),
+        "survey_url": _absolute(reverse("nps-survey", args=[survey_token(tenant.id)])),
+        "days_since_signup": facts.get("days_since_signup"),
+        "onboarding_percent": facts.get("onboarding_percent"),
+        "health_score": round(score) if score is not None else None,
+        "health_bucket": (facts.get("health_bucket") or "").replace("_", " ") or None,
+        "usage_level": facts.get("usage_level"),
+        "active_days_7": facts.get("active_days_7"),
+        "events_7": facts.get("events_7"),
+    }
+
+
+def render(text: str, facts: TenantFacts, *, extra: dict[str, Any] | None = None) -> str:
+    """Renders a checked template. A variable this tenant has no value for (no score yet, no
+    billing for portal_url) raises TemplateError: better no message than a wrong one."""
+    context = {**context_for(facts), **(extra or {})}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith(EVENTS_PREFIX):
+            return str(facts.get("event_count", event=name[len(EVENTS_PREFIX) :], days=7))
+        if name == "portal_url" and "portal_url" not in context:
+            try:
+                return _absolute(reverse("billing-portal-for-tenant", args=[facts.tenant.external_id]))
+            except NoReverseMatch:
+                raise TemplateError("{{ portal_url }} needs billing (Stripe), which is not set up yet.") from None
+        resolved = context.get(name)
+        if resolved is None:
+            raise TemplateError(f"{{{{ {name} }}}} has no value for {facts.tenant.name} yet.")
+        return str(resolved)
+
+    return VARIABLE_RE.sub(value, text)

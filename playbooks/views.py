@@ -1,0 +1,287 @@
+"""Playbooks in the cockpit: the list and a playbook's page (steps, versions, enable), the
+YAML editor with a preview against a real tenant, the dry run, the per-delivery "why", the
+needs-review queue, CSM tasks, and the tenant page's actions (pause, start a playbook)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants.access import staff_required
+from tenants.models import Tenant
+from tenants.roles import StaffRole, staff_roles_of
+from tenants.selectors import tenant_get_for_staff
+from tenants.validators import parse_id
+
+from . import selectors, services
+from .definitions import DefinitionError, parse, to_yaml
+from .facts import facts_for_tenants
+from .models import Playbook
+from .scheduling import RunNotStarted, run_start_manual
+from .simulation import simulate
+from .templating import TemplateError, check
+from .templating import render as render_template
+
+PLAYBOOK_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
+TENANT_ACTORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN})
+MAX_SIMULATED_DAYS = 120
+
+
+@staff_required()
+@require_GET
+def playbook_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "playbooks/list.html",
+        {"rows": selectors.playbooks_for_staff(now=timezone.now()), "review_count": selectors.needs_review_count()},
+    )
+
+
+@staff_required()
+@require_GET
+def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    return render(
+        request,
+        "playbooks/detail.html",
+        {
+            "playbook": playbook,
+            "version": playbook.current,
+            "steps": list(playbook.current.steps.all()),
+            "versions": selectors.playbook_versions(playbook=playbook),
+            "can_edit": bool(staff_roles_of(request.user) & PLAYBOOK_EDITORS),
+        },
+    )
+
+
+@staff_required(PLAYBOOK_EDITORS)
+@require_POST
+def playbook_toggle(request: HttpRequest, slug: str) -> HttpResponse:
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    enable = request.POST.get("enabled") == "1"
+    cancelled = services.playbook_set_enabled(playbook=playbook, enabled=enable, actor=request.user, now=timezone.now())
+    if enable:
+        messages.success(request, f"“{playbook.current.name}” is enabled: new runs start at the next tick.")
+    else:
+        messages.success(
+            request,
+            f"“{playbook.current.name}” is disabled; {cancelled} active run(s) cancelled with what they had left.",
+        )
+    return redirect("cockpit:playbook-detail", slug=slug)
+
+
+@staff_required(PLAYBOOK_EDITORS)
+@require_http_methods(["GET", "POST"])
+def playbook_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    text, error = to_yaml(playbook.current.definition), None
+    if request.method == "POST":
+        text = request.POST.get("definition", "")
+        try:
+            result = services.playbook_edit(playbook=playbook, text=text, actor=request.user, now=timezone.now())
+        except DefinitionError as exc:
+            error = exc
+        else:
+            if result.created:
+                messages.success(request, f"Saved as version {result.version.number}; running tenants keep theirs.")
+            else:
+                messages.info(request, "Nothing changed: the definition equals the current version.")
+            return redirect("cockpit:playbook-detail", slug=slug)
+    tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).order_by("name")[:500]
+    return render(
+        request,
+        "playbooks/edit.html",
+        {"playbook": playbook, "text": text, "error": error, "tenants": tenants},
+        status=400 if error else 200,
+    )
+
+
+@staff_required()
+@require_POST
+def playbook_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Renders the edited (unsaved) steps for one tenant: the htmx preview beside the editor."""
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    tenant_id = parse_id(request.POST.get("tenant"))
+    tenant = Tenant.objects.select_related("csm_owner").filter(id=tenant_id).first() if tenant_id else None
+    context: dict = {"playbook": playbook, "tenant": tenant, "steps": []}
+    try:
+        definition = parse(request.POST.get("definition", ""), source="the editor", markdown=False)
+    except DefinitionError as exc:
+        context["error"] = str(exc)
+        return render(request, "playbooks/edit.html#preview", context)
+    if tenant is None:
+        context["error"] = "Choose a tenant to preview with."
+        return render(request, "playbooks/edit.html#preview", context)
+    windows = set()
+    for step in definition["steps"]:
+        windows |= check(step["subject"], field="subject") | check(step["body"], field="body")
+    facts = facts_for_tenants([tenant], now=timezone.now(), windows=windows)[tenant.id]
+    for step in definition["steps"]:
+        try:
+            subject, body, problem = render_template(step["subject"], facts), render_template(step["body"], facts), ""
+        except TemplateError as exc:
+            subject, body, problem = "", "", str(exc)
+        context["steps"].append({"step": step, "subject": subject, "body": body, "problem": problem})
+    return render(request, "playbooks/edit.html#preview", context)
+
+
+def _simulated_tenants(raw: str) -> tuple[list[Tenant], str]:
+    tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).select_related("csm_owner")
+    if raw in ("", "all"):
+        return list(tenants.order_by("name")), ""
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    chosen = list(tenants.filter(external_id__in=ids).order_by("name"))
+    missing = sorted(set(ids) - {t.external_id for t in chosen})
+    return chosen, (f"Unknown or churned tenant(s): {', '.join(missing)}." if missing else "")
+
+
+@staff_required()
+@require_GET
+def playbook_simulate(request: HttpRequest, slug: str) -> HttpResponse:
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    raw_days = request.GET.get("days", "30")
+    days = parse_id(raw_days)
+    errors = []
+    if days is None or not 1 <= days <= MAX_SIMULATED_DAYS:
+        errors.append(f"Days must be a whole number from 1 to {MAX_SIMULATED_DAYS}, not “{raw_days}”.")
+        days = 30
+    tenants, problem = _simulated_tenants(request.GET.get("tenants", "all").strip())
+    if problem:
+        errors.append(problem)
+    simulation = simulate(playbook=playbook, tenants=tenants, days=days, now=timezone.now())
+    return render(
+        request,
+        "playbooks/simulate.html",
+        {
+            "playbook": playbook,
+            "simulation": simulation,
+            "errors": errors,
+            "tenants_param": request.GET.get("tenants", "all"),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@staff_required()
+@require_GET
+def playbook_export(request: HttpRequest, slug: str) -> HttpResponse:
+    playbook = selectors.playbook_get_for_staff(slug=slug)
+    number = parse_id(request.GET.get("version"))
+    version = playbook.versions.filter(number=number).first() if number else playbook.current
+    if version is None:
+        version = playbook.current
+    response = HttpResponse(to_yaml(version.definition), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{playbook.slug}-v{version.number}.yaml"'
+    return response
+
+
+@staff_required()
+@require_GET
+def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = selectors.delivery_get_for_staff(delivery_id=delivery_id)
+    return render(
+        request,
+        "playbooks/delivery.html",
+        {"delivery": delivery, "decisions": services.REVIEW_DECISIONS, "can_decide": _can_act(request)},
+    )
+
+
+def _can_act(request: HttpRequest) -> bool:
+    return bool(staff_roles_of(request.user) & TENANT_ACTORS)
+
+
+@staff_required()
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "playbooks/review.html",
+        {"deliveries": selectors.deliveries_needing_review(), "decisions": services.REVIEW_DECISIONS},
+    )
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
+def delivery_review(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = selectors.delivery_get_for_staff(delivery_id=delivery_id)
+    try:
+        services.delivery_review_decide(
+            delivery=delivery,
+            decision=request.POST.get("decision", ""),
+            note=request.POST.get("note", ""),
+            actor=request.user,
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        for problems in exc.message_dict.values():
+            for problem in problems:
+                messages.error(request, problem)
+    else:
+        messages.success(request, "Recorded. The decision is on the tenant's timeline and in the audit log.")
+    return redirect("cockpit:delivery-detail", delivery_id=delivery.id)
+
+
+@staff_required()
+@require_GET
+def task_list(request: HttpRequest) -> HttpResponse:
+    scope = request.GET.get("scope", "mine")
+    if scope not in selectors.TASK_SCOPES:
+        scope = "mine"
+    roles = staff_roles_of(request.user)
+    tasks = selectors.tasks_for_staff(user=request.user, roles=roles, scope=scope)[:200]
+    return render(
+        request,
+        "playbooks/tasks.html",
+        {"tasks": tasks, "scope": scope, "scopes": selectors.TASK_SCOPES, "now": timezone.now()},
+    )
+
+
+@staff_required()
+@require_POST
+def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for_staff(task_id=task_id)
+    services.task_complete(task=task, actor=request.user, note=request.POST.get("note", ""), now=timezone.now())
+    if request.htmx:
+        return render(request, "playbooks/tasks.html#task-row", {"task": task, "now": timezone.now()})
+    messages.success(request, f"Done: {task.title}")
+    return redirect(request.POST.get("next") or "cockpit:tasks")
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
+def tenant_touchpoints_pause(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = tenant_get_for_staff(external_id=external_id)
+    services.touchpoints_pause(tenant=tenant, actor=request.user, note=request.POST.get("note", ""), now=timezone.now())
+    messages.success(request, f"Every touchpoint for {tenant.name} is paused until you resume them.")
+    return redirect("cockpit:tenant-detail", external_id=external_id)
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
+def tenant_touchpoints_resume(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = tenant_get_for_staff(external_id=external_id)
+    if services.touchpoints_resume(tenant=tenant, actor=request.user, now=timezone.now()):
+        messages.success(request, f"Touchpoints for {tenant.name} are back on.")
+    return redirect("cockpit:tenant-detail", external_id=external_id)
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
+def tenant_playbook_start(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = tenant_get_for_staff(external_id=external_id)
+    slug = request.POST.get("playbook", "")
+    playbook = Playbook.objects.select_related("current").filter(slug=slug).first()
+    if playbook is None:
+        messages.error(request, "Choose a playbook to start.")
+    else:
+        try:
+            run_start_manual(tenant=tenant, playbook=playbook, actor=request.user, now=timezone.now())
+        except RunNotStarted as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Started “{playbook.current.name}” for {tenant.name}.")
+    return redirect("cockpit:tenant-detail", external_id=external_id)
