@@ -212,7 +212,7 @@ elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
     )
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "CS Cockpit <success@localhost>")
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "locmem" if TESTING else "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")

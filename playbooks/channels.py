@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
 from django.urls import reverse
 
@@ -76,7 +76,7 @@ def send_email(delivery: Delivery) -> str:
     )
     email.attach_alternative(text_to_html(text), "text/html")
     try:
-        get_connection(fail_silently=False).send_messages([email])
+        email.send()
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentError(f"The mail server refused {delivery.recipient}: {exc.recipients}") from exc
     except (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror) as exc:

@@ -33,7 +33,16 @@ from tenants.services import timeline_record
 from . import channels
 from .conditions import evaluate, windows_of
 from .facts import EventWindow, TenantFacts, facts_for_tenants
-from .models import MESSAGE_CHANNELS, Channel, Delivery, InAppMessage, Suppression, Task, TouchpointPause
+from .models import (
+    CUSTOMER_CHANNELS,
+    MESSAGE_CHANNELS,
+    Channel,
+    Delivery,
+    InAppMessage,
+    Suppression,
+    Task,
+    TouchpointPause,
+)
 from .scheduling import STALE_AFTER, next_window_opening
 from .sms import ProviderError, RetryableError
 from .templating import TemplateError, check, render
@@ -184,8 +193,9 @@ def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> lis
                 continue
             sent_today[d.tenant_id] = sent_today.get(d.tenant_id, 0) + 1
         try:
-            d.rendered_subject = render(d.step.subject, facts[d.tenant_id])[:300]
-            d.rendered_body = render(d.step.body, facts[d.tenant_id])
+            strict = d.step.channel in CUSTOMER_CHANNELS
+            d.rendered_subject = render(d.step.subject, facts[d.tenant_id], strict=strict)[:300]
+            d.rendered_body = render(d.step.body, facts[d.tenant_id], strict=strict)
         except TemplateError as exc:
             d.status, d.reason = Delivery.Status.FAILED, f"could not render: {exc}"[:500]
             result.failed += 1

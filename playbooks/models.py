@@ -29,6 +29,7 @@ class Channel(models.TextChoices):
 
 
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})  # what the daily throttle counts
+CUSTOMER_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.IN_APP})  # rendered strictly
 
 
 class Playbook(models.Model):

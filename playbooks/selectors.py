@@ -69,9 +69,12 @@ def runs_for_tenant(*, tenant: Tenant) -> QuerySet[Run]:
 def tenant_touchpoint_state(*, tenant: Tenant) -> dict[str, Any]:
     """The tenant page's touchpoint section: pause, runs, what is next, the suppressions."""
     deliveries = list(touchpoints_for_tenant(tenant=tenant))
-    phone_flag = (
-        Suppression.objects.filter(channel="sms", address=tenant.owner_phone).first() if tenant.owner_phone else None
-    )
+    suppressions = {
+        s.channel: s
+        for s in Suppression.objects.filter(
+            Q(channel="sms", address=tenant.owner_phone or "-") | Q(channel="email", address=tenant.owner_email.lower())
+        )
+    }
     return {
         "pause": TouchpointPause.objects.for_tenant(tenant).select_related("paused_by").first(),
         "runs": list(runs_for_tenant(tenant=tenant)),
@@ -79,8 +82,8 @@ def tenant_touchpoint_state(*, tenant: Tenant) -> dict[str, Any]:
         "recent": sorted(
             (d for d in deliveries if d.status not in OPEN_STATUSES), key=lambda d: d.updated_at, reverse=True
         )[:20],
-        "phone_suppression": phone_flag,
-        "email_suppression": Suppression.objects.filter(channel="email", address=tenant.owner_email.lower()).first(),
+        "phone_suppression": suppressions.get("sms"),
+        "email_suppression": suppressions.get("email"),
         "tasks": list(Task.objects.for_tenant(tenant).filter(status=Task.Status.OPEN).select_related("assignee")),
         "playbooks": list(Playbook.objects.filter(enabled=True).select_related("current").order_by("slug")),
     }

@@ -19,7 +19,7 @@ from tenants.models import Tenant
 from .conditions import evaluate, windows_of
 from .dispatch import batch_context, skip_reason
 from .facts import facts_for_tenants
-from .models import MESSAGE_CHANNELS, Delivery, Playbook, Run, Step
+from .models import CUSTOMER_CHANNELS, MESSAGE_CHANNELS, Delivery, Playbook, Run, Step
 from .scheduling import due_at_for, next_window_opening
 from .templating import TemplateError, check, render
 
@@ -103,7 +103,9 @@ def _simulate_one(d: Delivery, facts, context, per_day: dict, window: dict[str, 
             return SimulatedStep(d.step, later, "defer", "daily message limit reached: moves to the next window", "")
         per_day[local_day] = per_day.get(local_day, 0) + 1
     try:
-        subject = render(d.step.subject, facts) if d.step.subject else render(d.step.body, facts)[:80]
+        strict = d.step.channel in CUSTOMER_CHANNELS
+        subject = render(d.step.subject or d.step.body, facts, strict=strict)[:120]
+        render(d.step.body, facts, strict=strict)
     except TemplateError as exc:
         return SimulatedStep(d.step, at, "fail", f"could not render: {exc}", "")
     return SimulatedStep(d.step, at, "send", "", subject)

@@ -117,10 +117,14 @@ def context_for(facts: TenantFacts) -> dict[str, Any]:
     }
 
 
-def render(text: str, facts: TenantFacts, *, extra: dict[str, Any] | None = None) -> str:
-    """Renders a checked template. A variable this tenant has no value for (no score yet, no
-    billing for portal_url) raises TemplateError: better no message than a wrong one."""
-    context = {**context_for(facts), **(extra or {})}
+UNKNOWN_VALUE = "(not known yet)"
+
+
+def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
+    """Renders a checked template. In a message to a customer (`strict`), a variable this
+    tenant has no value for (no score yet, no billing for portal_url) raises TemplateError:
+    better no message than a wrong one. Internal notes (tasks, webhooks) say “not known yet”."""
+    context = context_for(facts)
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -130,9 +134,13 @@ def render(text: str, facts: TenantFacts, *, extra: dict[str, Any] | None = None
             try:
                 return _absolute(reverse("billing-portal-for-tenant", args=[facts.tenant.external_id]))
             except NoReverseMatch:
+                if not strict:
+                    return UNKNOWN_VALUE
                 raise TemplateError("{{ portal_url }} needs billing (Stripe), which is not set up yet.") from None
         resolved = context.get(name)
         if resolved is None:
+            if not strict:
+                return UNKNOWN_VALUE
             raise TemplateError(f"{{{{ {name} }}}} has no value for {facts.tenant.name} yet.")
         return str(resolved)
 

@@ -20,7 +20,7 @@ from tenants.validators import parse_id
 from . import selectors, services
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import Playbook
+from .models import CUSTOMER_CHANNELS, Playbook
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate
 from .templating import TemplateError, check
@@ -122,7 +122,9 @@ def playbook_preview(request: HttpRequest, slug: str) -> HttpResponse:
     facts = facts_for_tenants([tenant], now=timezone.now(), windows=windows)[tenant.id]
     for step in definition["steps"]:
         try:
-            subject, body, problem = render_template(step["subject"], facts), render_template(step["body"], facts), ""
+            strict = step["channel"] in CUSTOMER_CHANNELS
+            subject = render_template(step["subject"], facts, strict=strict)
+            body, problem = render_template(step["body"], facts, strict=strict), ""
         except TemplateError as exc:
             subject, body, problem = "", "", str(exc)
         context["steps"].append({"step": step, "subject": subject, "body": body, "problem": problem})

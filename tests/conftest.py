@@ -81,7 +81,18 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     import_module("tenants.migrations.0002_staff_role_groups").create_groups(apps, None)
     import_module("health.migrations.0002_default_health_model").create_default_model(apps, None)
     import_module("onboarding.migrations.0002_seed_templates").create(apps, None)
+    from playbooks.library import library_install_missing
+
+    library_install_missing(now=timezone.now())
     admin_role_permissions_sync()
+
+
+@pytest.fixture(autouse=True)
+def empty_sms_outbox() -> None:
+    """Like Django's mail.outbox: every test starts with no SMS sent (locmem backend)."""
+    from playbooks import sms
+
+    sms.outbox.clear()
 
 
 # --- personas ---------------------------------------------------------------------------------

@@ -79,6 +79,47 @@ MATRIX: dict[str, Route] = {
     "cockpit:health-model-publish": Route(
         "staff", status=302, method="post", roles=frozenset({"cs_lead", "admin"}), kwargs=lambda: {"version": 1}
     ),
+    # Playbooks: every staff role reads; CS leads and admins change definitions; CSMs, CS leads
+    # and admins act on tenants and on interrupted sends.
+    "cockpit:playbooks": Route("staff"),
+    "cockpit:playbook-detail": Route("staff", kwargs=lambda: {"slug": "onboarding-30"}),
+    "cockpit:playbook-toggle": Route(
+        "staff", status=302, method="post", roles=frozenset({"cs_lead", "admin"}), kwargs=lambda: {"slug": "dunning"}
+    ),
+    "cockpit:playbook-edit": Route("staff", roles=frozenset({"cs_lead", "admin"}), kwargs=lambda: {"slug": "dunning"}),
+    "cockpit:playbook-preview": Route("staff", method="post", kwargs=lambda: {"slug": "onboarding-30"}),
+    "cockpit:playbook-simulate": Route("staff", kwargs=lambda: {"slug": "onboarding-30"}),
+    "cockpit:playbook-export": Route("staff", kwargs=lambda: {"slug": "onboarding-30"}),
+    "cockpit:needs-review": Route("staff"),
+    # No delivery with id 1 exists in the matrix's database: staff get 404, others 403.
+    "cockpit:delivery-detail": Route("staff", status=404, kwargs=lambda: {"delivery_id": 1}),
+    "cockpit:delivery-review": Route(
+        "staff",
+        status=404,
+        method="post",
+        roles=frozenset({"csm", "cs_lead", "admin"}),
+        kwargs=lambda: {"delivery_id": 1},
+    ),
+    "cockpit:tasks": Route("staff"),
+    "cockpit:task-complete": Route("staff", status=404, method="post", kwargs=lambda: {"task_id": 1}),
+    "cockpit:touchpoints-pause": Route(
+        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
+    ),
+    "cockpit:touchpoints-resume": Route(
+        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
+    ),
+    "cockpit:playbook-start": Route(
+        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
+    ),
+    # Tenant users dismiss their own in-app messages; message 1 does not exist (404 for all).
+    "in-app-dismiss": Route("login", status=404, method="post", kwargs=lambda: {"message_id": 1}),
+    # Signed links: a forged token is a clear 400 for everyone.
+    "unsubscribe": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
+    "nps-survey": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
+    # Provider callbacks: without a valid Twilio signature, 403 for everyone.
+    "twilio-status": Route("public", status=403, method="post"),
+    "twilio-inbound": Route("public", status=403, method="post"),
+    "api:tenant-touchpoints": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     "api-schema": Route("public"),
     "api-docs": Route("public"),
     "api:tenant-list": Route("api"),
