@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from .definitions import webhook_hosts
 from .models import Delivery
-from .sms import PermanentError, RetryableError, SmsMessage, get_backend
+from .sms import PermanentError, RetryableError, SmsMessage, get_backend, request_never_left
 
 UNSUBSCRIBE_SALT = "playbooks.unsubscribe"
 URL_RE = re.compile(r"(https?://[^\s<>\"]+)")
@@ -78,7 +78,11 @@ def send_email(delivery: Delivery) -> str:
     try:
         email.send()
     except smtplib.SMTPRecipientsRefused as exc:
-        raise PermanentError(f"The mail server refused {delivery.recipient}: {exc.recipients}") from exc
+        answers = "; ".join(f"{address}: {code} {_smtp_text(text)}" for address, (code, text) in exc.recipients.items())
+        if exc.recipients and all(400 <= code < 500 for code, _ in exc.recipients.values()):
+            # 4xx at RCPT TO (greylisting, a full mailbox): nothing was accepted, try later.
+            raise RetryableError(f"The mail server deferred {delivery.recipient}: {answers}") from exc
+        raise PermanentError(f"The mail server refused {delivery.recipient}: {answers}") from exc
     except (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror) as exc:
         raise RetryableError(f"Could not reach the mail server: {exc}") from exc
     except smtplib.SMTPResponseException as exc:
@@ -86,6 +90,10 @@ def send_email(delivery: Delivery) -> str:
             raise RetryableError(f"Mail server said try later: {exc.smtp_code} {exc.smtp_error!r}") from exc
         raise PermanentError(f"Mail server refused the message: {exc.smtp_code} {exc.smtp_error!r}") from exc
     return message_id
+
+
+def _smtp_text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
 
 def send_sms(delivery: Delivery) -> str:
@@ -142,12 +150,10 @@ def send_webhook(delivery: Delivery, *, session: Any = None, resolver: Resolver 
             timeout=settings.PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS,
             allow_redirects=False,
         )
-    except requests.exceptions.ConnectTimeout as exc:
-        raise RetryableError(f"Could not connect to {host}: timed out") from exc
-    except requests.exceptions.ConnectionError as exc:
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            raise
-        raise RetryableError(f"Could not connect to {host}: {exc.__class__.__name__}") from exc
+    except requests.exceptions.RequestException as exc:
+        if request_never_left(exc):
+            raise RetryableError(f"Could not connect to {host}: {exc.__class__.__name__}") from exc
+        raise  # the request may have reached the receiver (dropped answer, read timeout): unknown
     if response.status_code in (429, 503):
         raise RetryableError(f"{host} answered {response.status_code}: try later")
     if response.status_code >= 300:

@@ -263,6 +263,10 @@ def _assignee(delivery: Delivery) -> tuple[Any, str]:
 def _record_local(delivery: Delivery, now: datetime) -> None:
     """Task and in-app: the row and the SENT mark commit together — exactly once."""
     with transaction.atomic():
+        # Still ours? A sweeper may have rescheduled a row this worker took too long on; then
+        # another dispatch owns it. (Task.delivery is one-to-one: a double insert fails anyway.)
+        if not Delivery.all_tenants.select_for_update().filter(id=delivery.id, status=Delivery.Status.SENDING).exists():
+            return
         if delivery.step.channel == Channel.TASK:
             assignee, role = _assignee(delivery)
             due = now + timedelta(hours=delivery.step.due_in_hours)
@@ -388,15 +392,26 @@ def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int
     return result
 
 
+LOCAL_CHANNELS = (Channel.TASK, Channel.IN_APP)
+
+
 def deliveries_sweep_stuck(*, now: datetime) -> int:
-    """SENDING rows older than the timeout: their send was interrupted. NEEDS_REVIEW, for a
-    person to decide — never a blind resend."""
+    """SENDING rows older than the timeout: their send was interrupted. A provider may have the
+    message, so NEEDS_REVIEW, for a person to decide — never a blind resend. A task or in-app
+    message is different: its row and the SENT mark commit together, so a SENDING one was
+    never created and goes back to SCHEDULED (the one-to-one delivery link guards a double)."""
     with transaction.atomic():
         stuck = list(
             Delivery.all_tenants.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
             .select_related("step", "tenant")
             .select_for_update(skip_locked=True, of=("self",))
         )
+        local = [d for d in stuck if d.step.channel in LOCAL_CHANNELS]
+        for d in local:
+            d.status, d.due_at, d.updated_at = Delivery.Status.SCHEDULED, now, now
+            d.reason = "the worker stopped before creating it: created at the next dispatch"
+        Delivery.all_tenants.bulk_update(local, ["status", "due_at", "reason", "updated_at"])
+        stuck = [d for d in stuck if d.step.channel not in LOCAL_CHANNELS]
         for d in stuck:
             d.status = Delivery.Status.NEEDS_REVIEW
             d.reason = "the send was interrupted: it may or may not have gone out — check before resending"

@@ -221,8 +221,14 @@ START_WORDS = {"START", "YES", "UNSTOP"}
 
 
 def sms_inbound(*, phone: str, body: str, now: datetime) -> str:
-    """Twilio's STOP/START keywords: records an opt-out or removes it. Returns what happened."""
-    word = body.strip().upper().split(" ")[0] if body.strip() else ""
+    """Twilio's STOP/START keywords: records an opt-out or removes it. Returns what happened.
+    A message that starts with a STOP word opts out (when in doubt, stop); only a message that
+    is nothing but a START word opts back in, as Twilio itself does — "Yes, but not by text"
+    re-subscribes no one."""
+    words = [w.strip(".,;:!?\"'") for w in body.upper().split()]
+    word = words[0] if words else ""
+    if not phone:
+        return "ignored"
     tenants = list(Tenant.objects.filter(owner_phone=phone))
     with transaction.atomic():
         if word in STOP_WORDS:
@@ -233,7 +239,7 @@ def sms_inbound(*, phone: str, body: str, now: datetime) -> str:
             )
             action = "opted_out" if created else "already_opted_out"
             summary = f"{phone} replied {word}: no more SMS"
-        elif word in START_WORDS:
+        elif word in START_WORDS and len(words) == 1:
             deleted, _ = Suppression.objects.filter(
                 channel=Channel.SMS, address=phone, reason=Suppression.Reason.OPTED_OUT
             ).delete()
@@ -261,6 +267,8 @@ TWILIO_STATUS_ORDER = {
 def sms_status_update(*, message_sid: str, status: str, error_code: str, now: datetime) -> bool:
     """Moves an SMS delivery forward on Twilio's receipt — only forward: a late `sent` after
     `delivered` changes nothing."""
+    if not message_sid:
+        return False  # would match every SMS delivery not sent yet (their provider_id is "")
     with transaction.atomic():
         delivery = (
             Delivery.all_tenants.select_for_update()

@@ -112,7 +112,7 @@ class TwilioBackend(BaseSmsBackend):
 
     def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
         import requests
-        from twilio.base.exceptions import TwilioRestException
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         try:
             created = self.client.messages.create(
@@ -121,21 +121,53 @@ class TwilioBackend(BaseSmsBackend):
                 messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
                 **({"status_callback": status_callback} if status_callback else {}),
             )
-        except TwilioRestException as exc:
-            code = str(exc.code or "")
-            text = f"Twilio {code or exc.status}: {exc.msg}"
-            if code in TWILIO_INVALID_NUMBER:
-                raise PermanentError(text, code=code, invalid_address=True) from exc
-            if code in TWILIO_OPTED_OUT:
-                raise PermanentError(text, code=code, opted_out=True) from exc
-            if code in TWILIO_RETRYABLE or exc.status in TWILIO_RETRYABLE_STATUS:
-                raise RetryableError(text, code=code) from exc
-            raise PermanentError(text, code=code) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
-            if isinstance(exc, requests.exceptions.ReadTimeout):
-                raise  # the request may have reached Twilio: not ours to retry
-            raise RetryableError(f"Could not reach Twilio: {exc.__class__.__name__}") from exc
+        except (TwilioRestException, TwilioServiceException) as exc:
+            error = twilio_error(exc)
+            if error is None:
+                raise  # Twilio failed while handling it: it may have queued the message
+            raise error from exc
+        except requests.exceptions.RequestException as exc:
+            if request_never_left(exc):
+                raise RetryableError(f"Could not reach Twilio: {exc.__class__.__name__}") from exc
+            raise  # the request may have reached Twilio (dropped answer, read timeout): not ours to retry
         return created.sid
+
+
+def twilio_error(exc: Any) -> ProviderError | None:
+    """A Twilio API error (the legacy TwilioRestException or an RFC 9457 TwilioServiceException)
+    as one of our kinds; None when the outcome is unknown (a 5xx other than "try later")."""
+    code = str(exc.code or "")
+    status = int(exc.status or 0)
+    detail = getattr(exc, "msg", "") or getattr(exc, "detail", "") or getattr(exc, "title", "")
+    text = f"Twilio {code or status}: {detail}"
+    if code in TWILIO_INVALID_NUMBER:
+        return PermanentError(text, code=code, invalid_address=True)
+    if code in TWILIO_OPTED_OUT:
+        return PermanentError(text, code=code, opted_out=True)
+    if code in TWILIO_RETRYABLE or status in TWILIO_RETRYABLE_STATUS:
+        return RetryableError(text, code=code)
+    if status >= 500:
+        return None
+    return PermanentError(text, code=code)
+
+
+def request_never_left(exc: BaseException) -> bool:
+    """For an exception from `requests`: True when the connection itself could not be made
+    (name resolution, refused, connect timeout), so the other side cannot have seen the request
+    and a retry is safe. False for a connection dropped after the request went out ("Connection
+    aborted.", a read timeout): the provider may have acted on it."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    # NewConnectionError and NameResolutionError are ConnectTimeoutErrors in urllib3.
+    return isinstance(cause, ConnectTimeoutError)
 
 
 BACKENDS = {

@@ -1,0 +1,280 @@
+"""Dispatch speed and exactly-once: 10,000 due deliveries (2,000 tenants × 5 transactional
+day-0 steps: email, SMS, task, in-app, email) sent through the locmem email and SMS backends,
+by one dispatcher and then by two in parallel threads on fresh rows, beside a bare loop of
+the same number of Django locmem email sends (no database) in the same run. Duplicates are
+counted from what the backends and the task / in-app tables hold.
+
+    make bench            (or: .venv/bin/python bench/dispatch.py)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import BENCH_DATABASE_URL, line, setup_django
+
+# Before Django reads its settings: messages stay in memory (mail.outbox, playbooks.sms.outbox).
+os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+os.environ["SMS_BACKEND"] = "locmem"
+
+TENANTS = int(os.environ.get("BENCH_DISPATCH_TENANTS", "2000"))
+WARMUP_TENANTS = 20
+SLUG = "bench-dispatch"
+PLAYBOOK = """
+slug: bench-dispatch
+name: Dispatch bench
+trigger: manual
+steps:
+  - key: welcome-email
+    day: 0
+    channel: email
+    transactional: true
+    subject: "Welcome to CloudGreet, {{ owner_first_name }}"
+    body: |
+      Hi {{ owner_first_name }},
+
+      Your account for {{ tenant_name }} is ready: {{ onboarding_url }}
+  - key: welcome-sms
+    day: 0
+    channel: sms
+    transactional: true
+    body: "CloudGreet: welcome, {{ owner_first_name }}! Finish setting up {{ tenant_name }}. Reply STOP to stop."
+  - key: kickoff-task
+    day: 0
+    channel: task
+    owner_role: csm
+    title: "Kick-off call with {{ tenant_name }}"
+    body: "Owner: {{ owner_name }} ({{ owner_email }})."
+  - key: welcome-in-app
+    day: 0
+    channel: in_app
+    title: "Welcome, {{ owner_first_name }}"
+    body: "Finish setting up {{ tenant_name }} in about ten minutes."
+  - key: receipt-email
+    day: 0
+    channel: email
+    transactional: true
+    subject: "Your CloudGreet account details for {{ tenant_name }}"
+    body: |
+      Hi {{ owner_first_name }},
+
+      Log in here: {{ login_url }}
+"""
+
+
+def bench_playbook(now: datetime):
+    from playbooks.definitions import parse
+    from playbooks.library import playbook_version_save
+
+    # Idempotent: the same definition stays the current version between runs.
+    return playbook_version_save(definition=parse(PLAYBOOK, source="bench"), source="bench", now=now, actor=None)
+
+
+def reset() -> None:
+    """Every tenant (and, by cascade, runs, deliveries, tasks, in-app messages, timeline and
+    audit rows) and both outboxes: this database is the dispatch bench's own."""
+    from django.core import mail
+    from django.db import connection
+
+    from playbooks import sms
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE tenants_tenant CASCADE")
+    mail.outbox = []
+    sms.outbox.clear()
+
+
+def build(tenant_count: int, now: datetime, *, prefix: str = "dbench") -> int:
+    """Tenants with a phone and SMS consent, one run each and a delivery per step, all due."""
+    from django.db import connection
+
+    from playbooks.models import Delivery, Playbook, Run, Trigger
+    from tenants.models import Tenant
+
+    reset()
+    playbook = Playbook.objects.select_related("current").get(slug=SLUG)
+    version = playbook.current
+    steps = list(version.steps.order_by("position"))
+    tenants = Tenant.objects.bulk_create(
+        [
+            Tenant(
+                external_id=f"{prefix}-{n:05d}",
+                name=f"Dispatch bench {n}",
+                slug=f"{prefix}-{n:05d}",
+                plan="starter",
+                timezone="UTC",
+                signed_up_at=now - timedelta(hours=1),
+                owner_name=f"Owner {n}",
+                owner_email=f"o{n}@dbench.example",
+                owner_phone=f"+1415555{n:04d}",
+                sms_consent_at=now - timedelta(hours=1),
+            )
+            for n in range(tenant_count)
+        ],
+        batch_size=2000,
+    )
+    runs = Run.all_tenants.bulk_create(
+        [
+            Run(
+                tenant=tenant,
+                playbook=playbook,
+                version=version,
+                enrolment_key="manual:bench",
+                trigger=Trigger.MANUAL,
+                anchor=now - timedelta(minutes=1),
+                started_at=now - timedelta(minutes=1),
+            )
+            for tenant in tenants
+        ],
+        batch_size=2000,
+    )
+    due = now - timedelta(minutes=1)
+    deliveries = Delivery.all_tenants.bulk_create(
+        [
+            Delivery(
+                tenant_id=run.tenant_id,
+                run=run,
+                step=step,
+                nominal_at=due,
+                due_at=due,
+                status=Delivery.Status.SCHEDULED,
+            )
+            for run in runs
+            for step in steps
+        ],
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE playbooks_delivery")
+    return len(deliveries)
+
+
+def duplicates() -> tuple[int, int]:
+    """(messages and rows produced, how many of them repeat a delivery already produced).
+
+    Each tenant has one run, so an email is one delivery by (recipient, subject) — the two
+    email steps have different subjects; an SMS carries its delivery id; tasks and in-app
+    messages point at theirs."""
+    from django.core import mail
+
+    from playbooks import sms
+    from playbooks.models import InAppMessage, Task
+
+    emails = [(m.to[0], m.subject) for m in getattr(mail, "outbox", [])]
+    texts = [m.delivery_id for m in sms.outbox]
+    tasks = list(Task.all_tenants.values_list("delivery_id", flat=True))
+    notes = list(InAppMessage.all_tenants.values_list("delivery_id", flat=True))
+    produced = len(emails) + len(texts) + len(tasks) + len(notes)
+    distinct = len(set(emails)) + len(set(texts)) + len(set(tasks)) + len(set(notes))
+    return produced, produced - distinct
+
+
+def sent_rows() -> int:
+    from playbooks.models import Delivery
+
+    return Delivery.all_tenants.filter(status=Delivery.Status.SENT).count()
+
+
+def bare_send_loop(count: int) -> float:
+    """The floor: Django's own locmem email send, `count` times, no database."""
+    from django.core import mail
+    from django.core.mail import EmailMessage
+
+    mail.outbox = []
+    started = time.perf_counter()
+    for n in range(count):
+        EmailMessage(
+            subject=f"Welcome to CloudGreet, Owner {n}",
+            body="Hi Owner,\n\nYour account for Dispatch bench is ready: http://localhost:8000/onboarding/",
+            to=[f"o{n}@dbench.example"],
+        ).send()
+    elapsed = time.perf_counter() - started
+    mail.outbox = []
+    return count / elapsed
+
+
+def dispatch_parallel(now: datetime, workers: int) -> tuple[float, list]:
+    from django.db import connection
+
+    from playbooks.dispatch import deliveries_dispatch_due
+
+    results: list = [None] * workers
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(workers + 1)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = deliveries_dispatch_due(now=now, limit=20_000)
+        except BaseException as exc:  # reported below, after every thread has ended
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"dispatch failed in a worker thread: {errors[0]!r}")
+    return elapsed, results
+
+
+def report(label: str, deliveries: int, sent: int, elapsed: float, bare: float, extra: str = "") -> None:
+    produced, dupes = duplicates()
+    marked = sent_rows()
+    rate = sent / elapsed
+    line(
+        f"dispatch {deliveries // 1000}k{label}: {sent:,} sent in {elapsed:.2f} s",
+        f"{rate:,.0f} sends/s",
+        f"({rate / bare:.2f}x the bare send loop), duplicates {dupes}",
+    )
+    if produced != marked or sent != deliveries:
+        line(
+            f"  !! {deliveries:,} due, {sent:,} sent, {marked:,} rows SENT, {produced:,} messages/rows out",
+            "",
+            extra,
+        )
+
+
+def main() -> None:
+    setup_django(BENCH_DATABASE_URL + "_dispatch")
+    from playbooks.dispatch import deliveries_dispatch_due
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    bench_playbook(now)
+
+    # Warm up: first sends import modules and build caches; not timed.
+    build(WARMUP_TENANTS, now, prefix="dwarm")
+    deliveries_dispatch_due(now=now, limit=20_000)
+    bare_send_loop(200)
+
+    deliveries = build(TENANTS, now)
+    bare = bare_send_loop(deliveries)
+    line(f"bare loop: {deliveries:,} Django locmem email sends, no database", f"{bare:,.0f} sends/s", "(baseline)")
+
+    started = time.perf_counter()
+    result = deliveries_dispatch_due(now=now, limit=20_000)
+    elapsed = time.perf_counter() - started
+    report("", deliveries, result.sent, elapsed, bare, result.summary())
+    again = deliveries_dispatch_due(now=now, limit=20_000)
+    _, dupes = duplicates()
+    line("dispatch 10k: second dispatch of the same rows", f"{again.sent} more sent", f"duplicates {dupes}")
+
+    deliveries = build(TENANTS, now)
+    elapsed, results = dispatch_parallel(now, workers=2)
+    sent = sum(r.sent for r in results)
+    per_worker = " + ".join(f"{r.sent:,}" for r in results)
+    report(", 2 dispatchers in parallel", deliveries, sent, elapsed, bare, " / ".join(r.summary() for r in results))
+    line("  split between the two dispatchers", per_worker, "")
+
+
+if __name__ == "__main__":
+    main()

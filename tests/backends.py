@@ -1,0 +1,17 @@
+"""Provider backends for failure tests, configured through the supported SMS_BACKEND dotted
+path. They behave like a real provider up to the moment something breaks."""
+
+from playbooks.sms import LocmemBackend, SmsMessage
+
+
+class ProcessKilled(BaseException):  # noqa: N818 — it stands for a kill, not an error we handle
+    """What a SIGKILL or an OOM kill looks like from inside: nothing after it runs."""
+
+
+class SmsSentThenProcessKilled(LocmemBackend):
+    """The provider accepted the message (it is in the outbox); then the worker died before
+    it could record that."""
+
+    def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
+        super().send(message, status_callback=status_callback)
+        raise ProcessKilled("killed between the provider call and recording the send")

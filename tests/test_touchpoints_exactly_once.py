@@ -1,0 +1,117 @@
+"""Never twice: a send interrupted after the provider took it is left for a person, and two
+ticks racing on PostgreSQL still send each touchpoint once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+
+from playbooks.dispatch import SENDING_TIMEOUT
+from playbooks.models import Delivery
+from tenants import ticks
+from tenants.models import AuditLog, TimelineEntry
+
+from .backends import ProcessKilled
+from .test_touchpoints_schedule import assert_onboarding_30_went_exactly_once
+from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, sms_outbox, tick_at
+
+
+@pytest.mark.django_db
+def test_a_send_killed_after_the_provider_call_is_left_for_review_never_resent(settings, client, csm):
+    tenant = new_york_tenant()
+    settings.SMS_BACKEND = "tests.backends.SmsSentThenProcessKilled"
+
+    with pytest.raises(ProcessKilled), time_machine.travel(SIGNUP, tick=False):
+        ticks.run_tick(now=SIGNUP)
+
+    sms_delivery = Delivery.objects.for_tenant(tenant).get(step__key="welcome-sms")
+    assert sms_delivery.status == Delivery.Status.SENDING
+    assert len(sms_outbox()) == 1  # the provider has it
+
+    settings.SMS_BACKEND = "locmem"  # the provider is fine again; the worker restarts
+    tick_at(SIGNUP + timedelta(minutes=5))
+    sms_delivery.refresh_from_db()
+    assert sms_delivery.status == Delivery.Status.SENDING  # maybe still on its way: left alone
+
+    for moment in hourly(SIGNUP + SENDING_TIMEOUT + timedelta(minutes=1), 48):
+        tick_at(moment)
+
+    sms_delivery.refresh_from_db()
+    assert sms_delivery.status == Delivery.Status.NEEDS_REVIEW
+    assert "may or may not have gone out" in sms_delivery.reason
+    assert len(sms_outbox()) == 1  # never resent blindly
+    assert TimelineEntry.objects.for_tenant(tenant).filter(kind="touchpoint.needs_review").count() == 1
+
+    # A CSM checks Twilio's log, sees nothing went out, and asks for a resend: that is a
+    # person's decision, audited, and it goes at the next tick — once.
+    client.force_login(csm)
+    queue = client.get("/admin/customer-success/touchpoints/review/").content.decode()
+    assert "Harbor HVAC" in queue and "+14155550123" in queue
+    with time_machine.travel(SIGNUP + timedelta(days=2, minutes=30), tick=False):
+        response = client.post(
+            f"/admin/customer-success/touchpoints/{sms_delivery.id}/review/",
+            {"decision": "resend", "note": "Twilio log shows no message to +14155550123"},
+        )
+    assert response.status_code == 302
+    assert AuditLog.objects.filter(action="delivery.resend", target_id=str(sms_delivery.id)).exists()
+    tick_at(SIGNUP + timedelta(days=2, hours=1))
+    tick_at(SIGNUP + timedelta(days=2, hours=2))
+    sms_delivery.refresh_from_db()
+    assert sms_delivery.status == Delivery.Status.SENT
+    assert len(sms_outbox()) == 2
+
+
+@pytest.mark.django_db
+def test_a_review_decision_needs_a_note_and_a_delivery_in_review(client, csm):
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    sent = Delivery.objects.for_tenant(tenant).get(step__key="welcome-email")
+    client.force_login(csm)
+
+    response = client.post(
+        f"/admin/customer-success/touchpoints/{sent.id}/review/", {"decision": "resend", "note": "x"}, follow=True
+    )
+
+    assert "This delivery is sent now, not in review." in response.content.decode()
+    assert len(mail.outbox) == 1
+    response = client.post(f"/admin/customer-success/touchpoints/{sent.id}/review/", {"decision": "resend"}, follow=True)
+    assert "Say what you checked" in response.content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_racing_on_postgresql_still_send_each_touchpoint_once():
+    tenant = new_york_tenant()
+    moments = hourly(SIGNUP, 31 * 24)
+    start, done = threading.Barrier(3), threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for moment in moments:
+                start.wait(timeout=60)
+                try:
+                    ticks.run_tick(now=moment)  # its own connection: a real second client
+                finally:
+                    done.wait(timeout=60)
+        except BaseException as exc:  # reported below; a broken barrier stops the other side
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    with time_machine.travel(SIGNUP, tick=False) as traveller:
+        for thread in threads:
+            thread.start()
+        for moment in moments:
+            traveller.move_to(moment)
+            start.wait(timeout=60)
+            done.wait(timeout=120)
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert not errors, errors
+    assert_onboarding_30_went_exactly_once(tenant)
