@@ -33,11 +33,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# Ingest and health benchmarks need PostgreSQL: BENCH_DATABASE_URL, default the local server.
+# Ingest, health, dispatch and dry-run benchmarks need PostgreSQL: BENCH_DATABASE_URL, default
+# the local server.
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/ingest.py
 	$(PY) bench/health.py
+	$(PY) bench/dispatch.py
+	$(PY) bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var

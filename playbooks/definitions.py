@@ -74,14 +74,20 @@ class DefinitionError(ValueError):
 # --- YAML with line numbers -------------------------------------------------------------------
 
 
+VALUE = "__value__"  # lines[(*path, VALUE)]: where a scalar's text starts (block scalars: next line)
+
+
 def _from_node(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)
+    block = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
+    lines[(*path, VALUE)] = node.start_mark.line + 1 + (1 if block else 0)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
             key = key_node.value
             if key in out:
                 raise DefinitionError(f"“{key}” appears twice", line=key_node.start_mark.line + 1)
+            lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key
             out[key] = _from_node(value_node, (*path, key), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -405,10 +411,15 @@ def validate(raw: Any, lines: dict[tuple, int] | None = None) -> dict[str, Any]:
     for index, raw_step in enumerate(raw_steps):
         try:
             step = _step(raw_step)
-            for field_name in ("subject", "body"):
-                check(step[field_name], field=f"step {step['key']} {field_name}")
-        except (ValueError, ConditionError, TemplateError) as exc:
+        except (ValueError, ConditionError) as exc:
             raise DefinitionError(str(exc), line=_line_for(lines, "steps", index)) from None
+        for field_name, raw_key in (("subject", "subject" if "subject" in raw_step else "title"), ("body", "body")):
+            try:
+                check(step[field_name], field=f"step {step['key']} {field_name}")
+            except TemplateError as exc:
+                start = lines.get(("steps", index, raw_key, VALUE))
+                line = start + exc.line - 1 if start else _line_for(lines, "steps", index)
+                raise DefinitionError(exc.reason, line=line) from None
         if step["key"] in seen:
             raise DefinitionError(f"step key “{step['key']}” is used twice", line=_line_for(lines, "steps", index))
         seen.add(step["key"])

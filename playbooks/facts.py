@@ -27,6 +27,9 @@ HIGH_USAGE_DAYS = 4
 MEDIUM_USAGE_DAYS = 2
 
 SUBSCRIPTION_UNKNOWN = "subscription status is not known: billing (Stripe) is not connected yet"
+# Facts no tenant has in this installation yet (billing lands with its own issue): a condition
+# on one is unknown for everybody, so nobody's facts need computing to know that.
+UNAVAILABLE_FACTS = frozenset({"subscription_status"})
 UNKNOWN_WHY: dict[str, str] = {
     "subscription_status": SUBSCRIPTION_UNKNOWN,
     "onboarding_percent": "the tenant has no onboarding checklist",

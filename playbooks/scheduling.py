@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
-from .conditions import evaluate, windows_of
+from .conditions import describe, evaluate, needs_unavailable_fact, windows_of
 from .facts import facts_for_tenants
 from .models import MESSAGE_CHANNELS, Delivery, Playbook, PlaybookVersion, Run, Step, Trigger
 
@@ -166,6 +166,10 @@ def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
         if not candidates:
             continue
         audience = version.definition["audience"]
+        if needs_unavailable_fact(audience):
+            # E.g. trial-conversion before billing exists: unknown for everyone, and it says so.
+            result.waiting_unknown += len(candidates)
+            continue
         facts = facts_for_tenants(candidates, now=now, windows=windows_of(audience)) if audience else {}
         steps = list(version.steps.all())
         for tenant in candidates:
@@ -222,13 +226,17 @@ def runs_reconcile_active(*, now: datetime, result: ReconcileResult) -> None:
     for run in with_stops:
         by_version.setdefault(run.version_id, []).append(run)
     for runs in by_version.values():
-        stop_when = runs[0].version.definition["stop_when"]
+        # Any one stop condition that holds stops the run; one on a fact nobody has yet
+        # (subscription_status before billing) cannot hold, so it costs no query.
+        stop_when = [c for c in runs[0].version.definition["stop_when"] if not needs_unavailable_fact([c])]
+        if not stop_when:
+            continue
         facts = facts_for_tenants([r.tenant for r in runs], now=now, windows=windows_of(stop_when))
         for run in runs:
-            outcome = evaluate(stop_when, facts[run.tenant_id])
-            if outcome.holds:
-                passed = next(c["condition"] for c in outcome.checks if c["result"])
-                result.cancelled += runs_cancel(runs=[run], reason=f"stop condition met: {passed}", now=now)
+            met = next((c for c in stop_when if evaluate([c], facts[run.tenant_id]).holds), None)
+            if met is not None:
+                reason = f"stop condition met: {describe(met)}"
+                result.cancelled += runs_cancel(runs=[run], reason=reason, now=now)
     open_work = Delivery.all_tenants.filter(
         run=OuterRef("pk"), status__in=[Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
     )

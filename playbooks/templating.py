@@ -44,7 +44,9 @@ SURVEY_SALT = "playbooks.nps-survey"
 
 
 class TemplateError(ValueError):
-    pass
+    def __init__(self, message: str, *, line: int = 1, field: str = "") -> None:
+        self.line, self.reason = line, f"{field}: {message}" if field else message
+        super().__init__(f"{field}, line {line}: {message}" if field else message)
 
 
 def _line_of(text: str, index: int) -> int:
@@ -58,27 +60,29 @@ def check(text: str, *, field: str) -> set[EventWindow]:
     for token in ("{%", "%}", "{#"):
         if token in text:
             raise TemplateError(
-                f"{field}, line {_line_of(text, text.index(token))}: “{token}” — template tags are not supported; "
-                "use {{ variable }} only."
+                f"“{token}” — template tags are not supported; use {{{{ variable }}}} only.",
+                line=_line_of(text, text.index(token)),
+                field=field,
             )
     stripped = VARIABLE_RE.sub("", text)
     for token in ("{{", "}}"):
         if token in stripped:
             position = text.index(token) if token in text else 0
             raise TemplateError(
-                f"{field}, line {_line_of(text, position)}: unbalanced “{token}” — write {{{{ variable }}}}."
+                f"unbalanced “{token}” — write {{{{ variable }}}}.", line=_line_of(text, position), field=field
             )
     for match in VARIABLE_RE.finditer(text):
         name = match.group(1)
         if name.startswith(EVENTS_PREFIX):
             event = name[len(EVENTS_PREFIX) :]
             if not EVENT_NAME_RE.match(event):
-                raise TemplateError(f"{field}, line {_line_of(text, match.start())}: “{event}” is not an event name.")
+                raise TemplateError(f"“{event}” is not an event name.", line=_line_of(text, match.start()), field=field)
             windows.add(EventWindow(event, 7))
         elif name not in VARIABLES:
             raise TemplateError(
-                f"{field}, line {_line_of(text, match.start())}: unknown variable {{{{ {name} }}}}; "
-                f"known: {', '.join(VARIABLES)}, events_7.NAME."
+                f"unknown variable {{{{ {name} }}}}; known: {', '.join(VARIABLES)}, events_7.NAME.",
+                line=_line_of(text, match.start()),
+                field=field,
             )
     return windows
 

@@ -58,16 +58,17 @@ class JobResult:
 
 
 def _heartbeat(name: str, *, now: datetime, started_at: datetime, summary: str, error: str) -> None:
-    JobHeartbeat.objects.update_or_create(
-        name=name,
-        defaults={
-            "last_now": now,
-            "last_started_at": started_at,
-            "last_finished_at": timezone.now(),
-            "last_summary": summary[:500],
-            "last_error": error,
-        },
-    )
+    fields = {
+        "last_now": now,
+        "last_started_at": started_at,
+        "last_finished_at": timezone.now(),
+        "last_summary": summary[:500],
+        "last_error": error,
+    }
+    # One UPDATE in the usual case (the row exists after the first tick); update_or_create
+    # only for the first one, where it settles a race between two first ticks.
+    if not JobHeartbeat.objects.filter(name=name).update(**fields):
+        JobHeartbeat.objects.update_or_create(name=name, defaults=fields)
 
 
 def run_tick(*, now: datetime) -> list[JobResult]:

@@ -4,7 +4,7 @@ path. They behave like a real provider up to the moment something breaks."""
 from playbooks.sms import LocmemBackend, SmsMessage
 
 
-class ProcessKilled(BaseException):  # noqa: N818 — it stands for a kill, not an error we handle
+class ProcessKilled(BaseException):
     """What a SIGKILL or an OOM kill looks like from inside: nothing after it runs."""
 
 

@@ -77,7 +77,9 @@ def test_a_review_decision_needs_a_note_and_a_delivery_in_review(client, csm):
 
     assert "This delivery is sent now, not in review." in response.content.decode()
     assert len(mail.outbox) == 1
-    response = client.post(f"/admin/customer-success/touchpoints/{sent.id}/review/", {"decision": "resend"}, follow=True)
+    response = client.post(
+        f"/admin/customer-success/touchpoints/{sent.id}/review/", {"decision": "resend"}, follow=True
+    )
     assert "Say what you checked" in response.content.decode()
 
 
