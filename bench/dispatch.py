@@ -238,7 +238,7 @@ def check(label: str, deliveries: int, sent: int, summary: str) -> bool:
     again = deliveries_dispatch_due(now=NOW, limit=20_000).sent
     produced, dupes = duplicates()
     marked = sent_rows()
-    line(f"  {label}: a second dispatch of the same rows", f"{again} more sent", f"duplicates {dupes}")
+    line("  then a second dispatch of the same rows", f"{again} more sent", f"duplicates {dupes}")
     ok = sent == marked == produced == deliveries and not again and not dupes
     if not ok:
         line(f"  !! {deliveries:,} due, {sent:,} sent, {marked:,} rows SENT, {produced:,} out", "", summary)
