@@ -21,6 +21,8 @@ from common import BENCH_DATABASE_URL, line, setup_django
 # Before Django reads its settings: messages stay in memory (mail.outbox, playbooks.sms.outbox).
 os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
 os.environ["SMS_BACKEND"] = "locmem"
+# As in production: DEBUG off (no per-query logging in the ORM cursor wrapper).
+os.environ.setdefault("DEBUG", "0")
 
 TENANTS = int(os.environ.get("BENCH_DISPATCH_TENANTS", "2000"))
 WARMUP_TENANTS = 20

@@ -27,6 +27,7 @@ from django.urls import reverse
 from .definitions import webhook_hosts
 from .models import Delivery
 from .sms import PermanentError, RetryableError, SmsMessage, get_backend, request_never_left
+from .templating import absolute_url
 
 UNSUBSCRIBE_SALT = "playbooks.unsubscribe"
 URL_RE = re.compile(r"(https?://[^\s<>\"]+)")
@@ -37,7 +38,7 @@ def unsubscribe_token(*, email: str, tenant_id: int) -> str:
 
 
 def unsubscribe_url(*, email: str, tenant_id: int) -> str:
-    return settings.SITE_URL + reverse("unsubscribe", args=[unsubscribe_token(email=email, tenant_id=tenant_id)])
+    return absolute_url("unsubscribe", unsubscribe_token(email=email, tenant_id=tenant_id))
 
 
 def text_to_html(text: str) -> str:
@@ -97,7 +98,7 @@ def _smtp_text(text: bytes | str) -> str:
 
 
 def send_sms(delivery: Delivery) -> str:
-    callback = settings.SITE_URL + reverse("twilio-status")
+    callback = absolute_url("twilio-status")
     message = SmsMessage(
         to=delivery.recipient, body=delivery.rendered_body, tenant=delivery.tenant.external_id, delivery_id=delivery.id
     )

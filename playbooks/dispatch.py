@@ -27,10 +27,11 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q
 
-from tenants.models import Tenant
+from tenants.models import Tenant, TimelineEntry
 from tenants.services import timeline_record
 
 from . import channels
+from .bulk import deliveries_write
 from .conditions import evaluate, windows_of
 from .facts import EventWindow, TenantFacts, facts_for_tenants
 from .models import (
@@ -49,6 +50,7 @@ from .templating import TemplateError, check, render
 
 logger = logging.getLogger(__name__)
 
+LOCAL_CHANNELS = (Channel.TASK, Channel.IN_APP)
 SENDING_TIMEOUT = timedelta(minutes=10)  # longer than any provider timeout (SMTP, Twilio: 10 s)
 MAX_ATTEMPTS = 5
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)]
@@ -207,8 +209,8 @@ def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> lis
 
 def _template_windows(batch: list[Delivery]) -> set[EventWindow]:
     windows: set[EventWindow] = set()
-    for d in batch:
-        windows |= check(d.step.subject, field="subject") | check(d.step.body, field="body")
+    for step in {d.step_id: d.step for d in batch}.values():  # once per step, not per row
+        windows |= check(step.subject, field="subject") | check(step.body, field="body")
     return windows
 
 
@@ -226,7 +228,7 @@ CLAIM_FIELDS = [
 ]
 
 
-def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> list[Delivery] | None:
+def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> tuple[int, list[Delivery]]:
     with transaction.atomic():
         # SKIP LOCKED: a second tick or worker takes other rows instead of waiting for these or
         # taking them too. `of=("self",)` locks only the delivery rows, not the joined ones.
@@ -237,85 +239,127 @@ def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> list[De
             .order_by("due_at", "id")[:batch_size]
         )
         if not batch:
-            return None
+            return 0, []
         to_send = _decide(batch, now, result)
         for d in batch:
             d.updated_at = now
-        Delivery.all_tenants.bulk_update(batch, CLAIM_FIELDS)
+        deliveries_write(batch, CLAIM_FIELDS)
     # Committed: the rows in `to_send` are SENDING before any provider hears of them.
-    return to_send
+    return len(batch), to_send
 
 
-def _assignee(delivery: Delivery) -> tuple[Any, str]:
-    step, tenant = delivery.step, delivery.tenant
-    if step.owner_name:
-        first, _, last = step.owner_name.partition(" ")
-        named = (
-            get_user_model().objects.filter(first_name__iexact=first, last_name__iexact=last, is_active=True).first()
-        )
-        if named is not None:
-            return named, step.owner_role
-    if step.owner_role == "csm" and tenant.csm_owner_id:
-        return tenant.csm_owner, step.owner_role
-    return None, step.owner_role
+class _Assignees:
+    """Who a task goes to: the staff member the playbook names, else the tenant's CSM (for
+    CSM tasks), else the role's queue. Named people are looked up once per batch."""
+
+    def __init__(self) -> None:
+        self.named: dict[str, Any] = {}
+
+    def __call__(self, delivery: Delivery) -> tuple[Any, str]:
+        step, tenant = delivery.step, delivery.tenant
+        if step.owner_name:
+            if step.owner_name not in self.named:
+                first, _, last = step.owner_name.partition(" ")
+                users = get_user_model().objects.filter(is_active=True)
+                self.named[step.owner_name] = users.filter(first_name__iexact=first, last_name__iexact=last).first()
+            if self.named[step.owner_name] is not None:
+                return self.named[step.owner_name], step.owner_role
+        if step.owner_role == "csm" and tenant.csm_owner_id:
+            return tenant.csm_owner, step.owner_role
+        return None, step.owner_role
 
 
-def _record_local(delivery: Delivery, now: datetime) -> None:
-    """Task and in-app: the row and the SENT mark commit together — exactly once."""
-    with transaction.atomic():
-        # Still ours? A sweeper may have rescheduled a row this worker took too long on; then
-        # another dispatch owns it. (Task.delivery is one-to-one: a double insert fails anyway.)
-        if not Delivery.all_tenants.select_for_update().filter(id=delivery.id, status=Delivery.Status.SENDING).exists():
-            return
-        if delivery.step.channel == Channel.TASK:
-            assignee, role = _assignee(delivery)
-            due = now + timedelta(hours=delivery.step.due_in_hours)
-            Task.objects.create(
-                tenant=delivery.tenant,
-                delivery=delivery,
-                title=delivery.rendered_subject,
-                body=delivery.rendered_body,
-                assignee=assignee,
-                role=role,
-                due_at=due,
-                created_at=now,
-            )
-            who = assignee.get_username() if assignee else f"the {role} queue"
-            delivery.provider_id, delivery.trace["assigned_to"] = f"task for {who}", who
-        else:
-            message = InAppMessage.objects.create(
-                tenant=delivery.tenant,
-                delivery=delivery,
-                title=delivery.rendered_subject,
-                body=delivery.rendered_body,
-                created_at=now,
-            )
-            delivery.provider_id = f"in-app message {message.id}"
-        _mark_sent(delivery, now)
+SENT_FIELDS = ["status", "sent_at", "provider_id", "reason", "trace", "updated_at"]
 
 
-def _mark_sent(delivery: Delivery, now: datetime) -> None:
-    delivery.status, delivery.sent_at, delivery.reason = Delivery.Status.SENT, now, ""
-    delivery.trace["provider"] = {"id": delivery.provider_id}
-    # Only a row still SENDING moves to SENT: a sweeper that already gave up on it (needs
-    # review) is not overwritten behind a person's back.
-    updated = Delivery.all_tenants.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
-        status=delivery.status,
-        sent_at=now,
-        provider_id=delivery.provider_id,
-        reason="",
-        trace=delivery.trace,
-        updated_at=now,
+def _still_sending(deliveries: list[Delivery]) -> list[Delivery]:
+    # Still ours? A sweeper may have given up on a row this worker took too long over (needs
+    # review, or back to scheduled for a local one): a person's or another worker's row now.
+    ids = set(
+        Delivery.all_tenants.select_for_update()
+        .filter(id__in=[d.id for d in deliveries], status=Delivery.Status.SENDING)
+        .values_list("id", flat=True)
     )
-    if updated:
-        step = delivery.step
-        timeline_record(
-            tenant=delivery.tenant,
-            at=now,
-            kind=f"touchpoint.{step.channel}",
-            summary=f"{step.get_channel_display()} sent: {delivery.rendered_subject or delivery.rendered_body[:80]}",
-            data={"playbook": delivery.run.playbook.slug, "step": step.key, "delivery": delivery.id},
+    return [d for d in deliveries if d.id in ids]
+
+
+def _relaxed_commit() -> None:
+    # Only for recording what already happened: if PostgreSQL itself crashes within the last
+    # moment, a SENT mark (or a task with its mark) may be lost and the row is SENDING again —
+    # the sweeper then asks a person (or recreates the task): never a second message. The
+    # claim that marks rows SENDING before any provider call keeps full synchronous commit.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _mark_sent(deliveries: list[Delivery], now: datetime) -> int:
+    """SENT with the provider's id, and the timeline entries, in one transaction."""
+    if not deliveries:
+        return 0
+    with transaction.atomic():
+        _relaxed_commit()
+        mine = _still_sending(deliveries)
+        for d in mine:
+            d.status, d.sent_at, d.reason, d.updated_at = Delivery.Status.SENT, now, "", now
+            d.trace["provider"] = {"id": d.provider_id}
+        deliveries_write(mine, SENT_FIELDS)
+        TimelineEntry.all_tenants.bulk_create(
+            TimelineEntry(
+                tenant_id=d.tenant_id,
+                at=now,
+                kind=f"touchpoint.{d.step.channel}",
+                summary=f"{d.step.get_channel_display()} sent: {d.rendered_subject or d.rendered_body[:80]}"[:500],
+                data={"playbook": d.run.playbook.slug, "step": d.step.key, "delivery": d.id},
+            )
+            for d in mine
         )
+    return len(mine)
+
+
+def _create_local(deliveries: list[Delivery], now: datetime) -> int:
+    """Tasks and in-app messages: the rows and the SENT marks commit together — exactly once
+    (and Task.delivery / InAppMessage.delivery are one-to-one: a double insert fails)."""
+    if not deliveries:
+        return 0
+    assignee_of = _Assignees()
+    with transaction.atomic():
+        _relaxed_commit()
+        mine = _still_sending(deliveries)
+        tasks, messages = [], []
+        for d in mine:
+            if d.step.channel == Channel.TASK:
+                assignee, role = assignee_of(d)
+                who = assignee.get_username() if assignee else f"the {role} queue"
+                d.provider_id, d.trace["assigned_to"] = f"task for {who}", who
+                tasks.append(
+                    Task(
+                        tenant_id=d.tenant_id,
+                        delivery=d,
+                        title=d.rendered_subject,
+                        body=d.rendered_body,
+                        assignee=assignee,
+                        role=role,
+                        due_at=now + timedelta(hours=d.step.due_in_hours),
+                        created_at=now,
+                    )
+                )
+            else:
+                d.provider_id = "in-app message"
+                messages.append(
+                    InAppMessage(
+                        tenant_id=d.tenant_id,
+                        delivery=d,
+                        title=d.rendered_subject,
+                        body=d.rendered_body,
+                        created_at=now,
+                    )
+                )
+        Task.all_tenants.bulk_create(tasks)
+        InAppMessage.all_tenants.bulk_create(messages)
+        for message in messages:
+            message.delivery.provider_id = f"in-app message {message.id}"
+        return _mark_sent(mine, now)
 
 
 def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result: DispatchResult) -> None:
@@ -357,42 +401,43 @@ def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None
 
 
 SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}
+# Sends are recorded SENT in small groups, one transaction each: a crash leaves at most this
+# many already-sent rows in SENDING — for review, never resent.
+RECORD_EVERY = 20
 
 
-def deliver_one(delivery: Delivery, *, now: datetime, result: DispatchResult) -> None:
-    if delivery.step.channel in (Channel.TASK, Channel.IN_APP):
-        _record_local(delivery, now)
-        result.sent += 1
-        return
-    try:
-        delivery.provider_id = SENDERS[delivery.step.channel](delivery)
-    except ProviderError as exc:
-        _record_error(delivery, exc, now, result)
-        return
-    except Exception:
-        # Unknown outcome (a timeout after the request left, a dropped connection): the row
-        # stays SENDING; the sweeper hands it to a person. Resending could message twice.
-        logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
-        result.unknown += 1
-        return
-    _mark_sent(delivery, now)
-    result.sent += 1
+def _send_external(deliveries: list[Delivery], now: datetime, result: DispatchResult) -> None:
+    sent: list[Delivery] = []
+    for delivery in deliveries:
+        try:
+            delivery.provider_id = SENDERS[delivery.step.channel](delivery)
+        except ProviderError as exc:
+            _record_error(delivery, exc, now, result)
+            continue
+        except Exception:
+            # Unknown outcome (a timeout after the request left, a dropped connection): the
+            # row stays SENDING; the sweeper hands it to a person. Resending could message twice.
+            logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
+            result.unknown += 1
+            continue
+        sent.append(delivery)
+        if len(sent) >= RECORD_EVERY:
+            result.sent += _mark_sent(sent, now)
+            sent = []
+    result.sent += _mark_sent(sent, now)
 
 
 def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int = 200) -> DispatchResult:
     result = DispatchResult()
     handled = 0
     while handled < limit:
-        to_send = _claim(now=now, batch_size=batch_size, result=result)
-        if to_send is None:
+        claimed, to_send = _claim(now=now, batch_size=batch_size, result=result)
+        if not claimed:
             break
-        for delivery in to_send:
-            deliver_one(delivery, now=now, result=result)
-        handled += batch_size
+        result.sent += _create_local([d for d in to_send if d.step.channel in LOCAL_CHANNELS], now)
+        _send_external([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now, result)
+        handled += claimed
     return result
-
-
-LOCAL_CHANNELS = (Channel.TASK, Channel.IN_APP)
 
 
 def deliveries_sweep_stuck(*, now: datetime) -> int:

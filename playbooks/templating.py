@@ -7,7 +7,9 @@ never first at send time. They render at send time with the tenant's current fac
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -95,30 +97,55 @@ def _absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def context_for(facts: TenantFacts) -> dict[str, Any]:
-    tenant = facts.tenant
-    first = (tenant.owner_name or "").split(" ")[0]
-    csm = tenant.csm_owner
+@functools.cache
+def route(name: str, token: bool = False) -> str:
+    """A route's path, reversed once per process (reverse() is slow enough to matter when a
+    batch renders thousands of links). With `token`, a path with TOKEN where the token goes."""
+    return reverse(name, args=["TOKEN"]) if token else reverse(name)
+
+
+def absolute_url(name: str, token: str = "") -> str:
+    return _absolute(route(name, True).replace("TOKEN", token) if token else route(name))
+
+
+def _csm_name(facts: TenantFacts) -> str:
+    csm = facts.tenant.csm_owner
+    return (csm.get_full_name() or csm.get_username()) if csm else "your customer success team"
+
+
+def _health_score(facts: TenantFacts) -> int | None:
     score = facts.get("health_score")
-    return {
-        "tenant_name": tenant.name,
-        "owner_name": tenant.owner_name or "there",
-        "owner_first_name": first or "there",
-        "owner_email": tenant.owner_email,
-        "plan": tenant.get_plan_display(),
-        "csm_name": (csm.get_full_name() or csm.get_username()) if csm else "your customer success team",
-        "csm_email": csm.email if csm else "",
-        "login_url": _absolute(reverse("login")),
-        "onboarding_url": _absolute(reverse("onboarding:wizard")),
-        "survey_url": _absolute(reverse("nps-survey", args=[survey_token(tenant.id)])),
-        "days_since_signup": facts.get("days_since_signup"),
-        "onboarding_percent": facts.get("onboarding_percent"),
-        "health_score": round(score) if score is not None else None,
-        "health_bucket": (facts.get("health_bucket") or "").replace("_", " ") or None,
-        "usage_level": facts.get("usage_level"),
-        "active_days_7": facts.get("active_days_7"),
-        "events_7": facts.get("events_7"),
-    }
+    return round(score) if score is not None else None
+
+
+# Each variable's value, computed only when a template uses it (a survey link is signed, a URL
+# reversed: not for every message of a batch of thousands).
+RESOLVERS: dict[str, Callable[[TenantFacts], Any]] = {
+    "tenant_name": lambda f: f.tenant.name,
+    "owner_name": lambda f: f.tenant.owner_name or "there",
+    "owner_first_name": lambda f: (f.tenant.owner_name or "").split(" ")[0] or "there",
+    "owner_email": lambda f: f.tenant.owner_email,
+    "plan": lambda f: f.tenant.get_plan_display(),
+    "csm_name": _csm_name,
+    "csm_email": lambda f: f.tenant.csm_owner.email if f.tenant.csm_owner else None,
+    "login_url": lambda f: absolute_url("login"),
+    "onboarding_url": lambda f: absolute_url("onboarding:wizard"),
+    "survey_url": lambda f: absolute_url("nps-survey", survey_token(f.tenant.id)),
+    "days_since_signup": lambda f: f.get("days_since_signup"),
+    "onboarding_percent": lambda f: f.get("onboarding_percent"),
+    "health_score": _health_score,
+    "health_bucket": lambda f: (f.get("health_bucket") or "").replace("_", " ") or None,
+    "usage_level": lambda f: f.get("usage_level"),
+    "active_days_7": lambda f: f.get("active_days_7"),
+    "events_7": lambda f: f.get("events_7"),
+}
+
+
+def _portal_url(facts: TenantFacts) -> str | None:
+    try:
+        return _absolute(reverse("billing-portal-for-tenant", args=[facts.tenant.external_id]))
+    except NoReverseMatch:
+        return None
 
 
 UNKNOWN_VALUE = "(not known yet)"
@@ -128,20 +155,17 @@ def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
     """Renders a checked template. In a message to a customer (`strict`), a variable this
     tenant has no value for (no score yet, no billing for portal_url) raises TemplateError:
     better no message than a wrong one. Internal notes (tasks, webhooks) say “not known yet”."""
-    context = context_for(facts)
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name.startswith(EVENTS_PREFIX):
             return str(facts.get("event_count", event=name[len(EVENTS_PREFIX) :], days=7))
-        if name == "portal_url" and "portal_url" not in context:
-            try:
-                return _absolute(reverse("billing-portal-for-tenant", args=[facts.tenant.external_id]))
-            except NoReverseMatch:
-                if not strict:
-                    return UNKNOWN_VALUE
-                raise TemplateError("{{ portal_url }} needs billing (Stripe), which is not set up yet.") from None
-        resolved = context.get(name)
+        if name == "portal_url":
+            resolved = _portal_url(facts)
+            if resolved is None and strict:
+                raise TemplateError("{{ portal_url }} needs billing (Stripe), which is not set up yet.")
+            return resolved or UNKNOWN_VALUE
+        resolved = RESOLVERS[name](facts)
         if resolved is None:
             if not strict:
                 return UNKNOWN_VALUE

@@ -42,8 +42,14 @@ def test_a_send_killed_after_the_provider_call_is_left_for_review_never_resent(s
     sms_delivery.refresh_from_db()
     assert sms_delivery.status == Delivery.Status.NEEDS_REVIEW
     assert "may or may not have gone out" in sms_delivery.reason
-    assert len(sms_outbox()) == 1  # never resent blindly
-    assert TimelineEntry.objects.for_tenant(tenant).filter(kind="touchpoint.needs_review").count() == 1
+    # The welcome email went out just before, in the same group, and was not recorded yet
+    # either: it is in review too. Neither is ever resent blindly.
+    email_delivery = Delivery.objects.for_tenant(tenant).get(step__key="welcome-email")
+    assert email_delivery.status == Delivery.Status.NEEDS_REVIEW
+    assert len(sms_outbox()) == 1 and len(mail.outbox) == 1
+    assert TimelineEntry.objects.for_tenant(tenant).filter(kind="touchpoint.needs_review").count() == 2
+    # The CSM task, created in our own database, was never half-done: it went at a later tick.
+    assert Delivery.objects.for_tenant(tenant).get(step__key="calibration-call").status == Delivery.Status.SENT
 
     # A CSM checks Twilio's log, sees nothing went out, and asks for a resend: that is a
     # person's decision, audited, and it goes at the next tick — once.
