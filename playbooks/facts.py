@@ -17,7 +17,7 @@ from django.db.models import Count, Q, Sum
 
 from health.models import DailyRollup
 from health.signals import NON_USAGE_PREFIXES
-from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
+from onboarding.selectors import onboarding_blocks
 from tenants.models import Tenant
 
 from .models import Channel, Suppression
@@ -106,35 +106,16 @@ def _usage_level(active_days: int) -> str:
     return "low"
 
 
-def _onboarding_facts(tenant_ids: list[int]) -> dict[int, tuple[int | None, str]]:
-    onboardings = {o.tenant_id: o for o in TenantOnboarding.all_tenants.filter(tenant_id__in=tenant_ids)}
-    totals = dict(
-        Milestone.objects.filter(template_id__in={o.template_id for o in onboardings.values()})
-        .values("template_id")
-        .annotate(n=Count("id"))
-        .values_list("template_id", "n")
-    )
-    done = dict(
-        MilestoneProgress.all_tenants.filter(tenant_id__in=tenant_ids)
-        .values("tenant_id")
-        .annotate(n=Count("id"))
-        .values_list("tenant_id", "n")
-    )
+def _onboarding_facts(tenants: list[Tenant]) -> dict[int, tuple[int | None, str]]:
+    """(percent, stage) per tenant, from the onboarding app's own page-at-once summaries."""
     result: dict[int, tuple[int | None, str]] = {}
-    for tenant_id in tenant_ids:
-        onboarding = onboardings.get(tenant_id)
-        if onboarding is None:
+    for tenant_id, block in onboarding_blocks(tenants).items():
+        if block is None:
             result[tenant_id] = (None, "not_started")
-            continue
-        total = totals.get(onboarding.template_id, 0)
-        percent = round(done.get(tenant_id, 0) * 100 / total) if total else 100
-        if onboarding.completed_at:
-            stage = "complete"
-        elif onboarding.stalled_since:
-            stage = "stalled"
+        elif block["completed_at"]:
+            result[tenant_id] = (block["percent"], "complete")
         else:
-            stage = "in_progress"
-        result[tenant_id] = (percent, stage)
+            result[tenant_id] = (block["percent"], "stalled" if block["stalled_since"] else "in_progress")
     return result
 
 
@@ -174,7 +155,7 @@ def facts_for_tenants(
     ids = [t.id for t in tenants]
     if not ids:
         return {}
-    onboarding = _onboarding_facts(ids)
+    onboarding = _onboarding_facts(tenants)
     usage, counts = _usage_facts(ids, now, windows)
     phones = [t.owner_phone for t in tenants if t.owner_phone]
     suppressed = set(

@@ -56,6 +56,17 @@ class Simulation:
         return sum(t.enrolled for t in self.tenants)
 
 
+def tenants_for_simulation(selection: str) -> tuple[list[Tenant], list[str]]:
+    """“all” (or empty): every tenant that has not churned; else comma-separated external ids.
+    Returns the tenants and the ids that match no such tenant."""
+    tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).select_related("csm_owner")
+    if selection.strip() in ("", "all"):
+        return list(tenants.order_by("name")), []
+    ids = [part.strip() for part in selection.split(",") if part.strip()]
+    chosen = list(tenants.filter(external_id__in=ids).order_by("name"))
+    return chosen, sorted(set(ids) - {t.external_id for t in chosen})
+
+
 def simulate(*, playbook: Playbook, tenants: list[Tenant], days: int, now: datetime) -> Simulation:
     version = playbook.current
     steps = [s for s in version.steps.all() if s.day <= days]

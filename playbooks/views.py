@@ -22,7 +22,7 @@ from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
 from .models import CUSTOMER_CHANNELS, Playbook
 from .scheduling import RunNotStarted, run_start_manual
-from .simulation import simulate
+from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
 from .templating import render as render_template
 
@@ -131,16 +131,6 @@ def playbook_preview(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "playbooks/edit.html#preview", context)
 
 
-def _simulated_tenants(raw: str) -> tuple[list[Tenant], str]:
-    tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).select_related("csm_owner")
-    if raw in ("", "all"):
-        return list(tenants.order_by("name")), ""
-    ids = [part.strip() for part in raw.split(",") if part.strip()]
-    chosen = list(tenants.filter(external_id__in=ids).order_by("name"))
-    missing = sorted(set(ids) - {t.external_id for t in chosen})
-    return chosen, (f"Unknown or churned tenant(s): {', '.join(missing)}." if missing else "")
-
-
 @staff_required()
 @require_GET
 def playbook_simulate(request: HttpRequest, slug: str) -> HttpResponse:
@@ -151,9 +141,9 @@ def playbook_simulate(request: HttpRequest, slug: str) -> HttpResponse:
     if days is None or not 1 <= days <= MAX_SIMULATED_DAYS:
         errors.append(f"Days must be a whole number from 1 to {MAX_SIMULATED_DAYS}, not “{raw_days}”.")
         days = 30
-    tenants, problem = _simulated_tenants(request.GET.get("tenants", "all").strip())
-    if problem:
-        errors.append(problem)
+    tenants, missing = tenants_for_simulation(request.GET.get("tenants", "all"))
+    if missing:
+        errors.append(f"Unknown or churned tenant(s): {', '.join(missing)}.")
     simulation = simulate(playbook=playbook, tenants=tenants, days=days, now=timezone.now())
     return render(
         request,

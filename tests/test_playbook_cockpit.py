@@ -176,3 +176,15 @@ def test_value_review_email_carries_a_working_survey_link(harbor_after_day_3):
     review = next(m for m in mail.outbox if m.subject.startswith("30 days of CloudGreet"))
     link = next(w for w in review.body.split() if "/survey/" in w).replace("http://localhost:8000", "")
     assert Client().get(link).status_code == 200
+
+
+def test_the_dry_run_page_names_bad_input(client, csm, harbor_after_day_3):
+    client.force_login(csm)
+    url = "/admin/customer-success/playbooks/onboarding-30/simulate/"
+    page = client.get(url, {"tenants": "harbor", "days": "7"})
+    assert page.status_code == 200 and "1 would start" in page.content.decode()
+    bad = client.get(url, {"tenants": "harbor, nobody", "days": "abc"})
+    assert bad.status_code == 400
+    text = bad.content.decode()
+    assert "Days must be a whole number from 1 to 120, not “abc”." in text
+    assert "Unknown or churned tenant(s): nobody." in text

@@ -4,8 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from playbooks.models import Playbook
-from playbooks.simulation import simulate
-from tenants.models import Tenant
+from playbooks.simulation import simulate, tenants_for_simulation
 
 
 class Command(BaseCommand):
@@ -27,15 +26,11 @@ class Command(BaseCommand):
         days = options["days"]
         if not 1 <= days <= 365:
             raise CommandError(f"--days must be from 1 to 365, not {days}.")
-        tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).select_related("csm_owner")
-        if options["tenants"] != "all":
-            ids = [i.strip() for i in str(options["tenants"]).split(",") if i.strip()]
-            tenants = tenants.filter(external_id__in=ids)
-            missing = sorted(set(ids) - set(tenants.values_list("external_id", flat=True)))
-            if missing:
-                raise CommandError(f"Unknown or churned tenant(s): {', '.join(missing)}.")
+        tenants, missing = tenants_for_simulation(str(options["tenants"]))
+        if missing:
+            raise CommandError(f"Unknown or churned tenant(s): {', '.join(missing)}.")
         started = time.perf_counter()
-        result = simulate(playbook=playbook, tenants=list(tenants.order_by("name")), days=days, now=timezone.now())
+        result = simulate(playbook=playbook, tenants=tenants, days=days, now=timezone.now())
         elapsed = time.perf_counter() - started
         for t in result.tenants:
             if not t.enrolled:
