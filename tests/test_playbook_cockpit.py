@@ -182,7 +182,7 @@ def test_the_dry_run_page_names_bad_input(client, csm, harbor_after_day_3):
     client.force_login(csm)
     url = "/admin/customer-success/playbooks/onboarding-30/simulate/"
     page = client.get(url, {"tenants": "harbor", "days": "7"})
-    assert page.status_code == 200 and "1 would start" in page.content.decode()
+    assert page.status_code == 200 and "<strong>1</strong> would start" in page.content.decode()
     bad = client.get(url, {"tenants": "harbor, nobody", "days": "abc"})
     assert bad.status_code == 400
     text = bad.content.decode()
