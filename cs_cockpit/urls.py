@@ -85,6 +85,11 @@ cockpit = (
             name="touchpoints-resume",
         ),
         path("tenants/<str:external_id>/playbooks/start/", playbook_views.tenant_playbook_start, name="playbook-start"),
+        path(
+            "tenants/<str:external_id>/tasks/screenshare/",
+            playbook_views.tenant_screenshare_task,
+            name="screenshare-task",
+        ),
         path("health/", health_views.health_models, name="health-models"),
         path("health/new/", health_views.health_model_new, name="health-model-new"),
         path("health/backtest/", health_views.health_backtest, name="health-backtest"),

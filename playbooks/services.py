@@ -4,7 +4,7 @@ dismissals, unsubscribes and SMS opt-outs, provider callbacks, survey answers.""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -178,6 +178,33 @@ def task_complete(*, task: Task, actor: AbstractBaseUser, note: str, now: dateti
             actor=actor, action="task.complete", target=task, tenant=task.tenant, at=now, after={"note": task.note}
         )
     return task
+
+
+SCREENSHARE_TITLE = "Schedule a screenshare with {name} and complete setup live"
+
+
+def screenshare_task_create(*, tenant: Tenant, actor: AbstractBaseUser, now: datetime) -> tuple[Task, bool]:
+    """Seed 000's escalation for a stalled onboarding: a screenshare to finish setup live, for
+    the tenant's CSM (or the person who asked). One open such task per tenant: asking again
+    returns the open one (created False)."""
+    title = SCREENSHARE_TITLE.format(name=tenant.name)
+    with transaction.atomic():
+        open_task = Task.objects.for_tenant(tenant).filter(status=Task.Status.OPEN, title=title).first()
+        if open_task is not None:
+            return open_task, False
+        task = Task.objects.create(
+            tenant=tenant,
+            title=title,
+            body="Onboarding is stalled: required milestones are overdue. Call the owner "
+            f"({tenant.owner_name or tenant.owner_email}), book a screenshare and complete the setup together.",
+            assignee=tenant.csm_owner or actor,
+            role="csm",
+            due_at=now + timedelta(days=1),
+            created_at=now,
+        )
+        timeline_record(tenant=tenant, at=now, kind="task.created", summary=f"Task for {task.assignee}: {title}")
+        audit_record(actor=actor, action="task.create", target=task, tenant=tenant, at=now, after={"title": title})
+    return task, True
 
 
 def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: datetime) -> None:

@@ -245,6 +245,18 @@ def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
 
 @staff_required(TENANT_ACTORS)
 @require_POST
+def tenant_screenshare_task(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = tenant_get_for_staff(external_id=external_id)
+    task, created = services.screenshare_task_create(tenant=tenant, actor=request.user, now=timezone.now())
+    if created:
+        messages.success(request, f"Task created for {task.assignee}: {task.title}.")
+    else:
+        messages.info(request, f"A screenshare task for {tenant.name} is already open (for {task.assignee}).")
+    return redirect("cockpit:onboarding")
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
 def tenant_touchpoints_pause(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
     services.touchpoints_pause(tenant=tenant, actor=request.user, note=request.POST.get("note", ""), now=timezone.now())

@@ -188,3 +188,17 @@ def test_the_dry_run_page_names_bad_input(client, csm, harbor_after_day_3):
     text = bad.content.decode()
     assert "Days must be a whole number from 1 to 120, not “abc”." in text
     assert "Unknown or churned tenant(s): nobody." in text
+
+
+def test_a_stalled_onboarding_gets_a_screenshare_task_once(client, csm, harbor_after_day_3):
+    client.force_login(csm)
+    assert "Schedule screenshare" in client.get("/admin/customer-success/onboarding/").content.decode()
+    url = "/admin/customer-success/tenants/harbor/tasks/screenshare/"
+
+    first = client.post(url, follow=True).content.decode()
+    again = client.post(url, follow=True).content.decode()
+
+    assert "Task created for csm: Schedule a screenshare with Harbor HVAC" in first
+    assert "already open" in again
+    task = Task.objects.for_tenant(harbor_after_day_3).get(title__startswith="Schedule a screenshare")
+    assert task.assignee == csm and AuditLog.objects.filter(action="task.create", target_id=str(task.id)).exists()

@@ -13,6 +13,8 @@ from tenants.models import ApiKey
 
 from .conftest import PERSONA_NAMES, STAFF_PERSONAS
 
+# Staff who act on a tenant: start playbooks, pause touchpoints, decide on interrupted sends.
+TENANT_ACTORS = frozenset({"csm", "cs_lead", "admin"})
 TENANT_A_KWARGS: Callable[[], dict] = lambda: {"external_id": "acme"}  # noqa: E731
 
 
@@ -70,7 +72,7 @@ MATRIX: dict[str, Route] = {
         "staff",
         status=302,
         method="post",
-        roles=frozenset({"csm", "cs_lead", "admin"}),
+        roles=TENANT_ACTORS,
         kwargs=lambda: {"external_id": "acme", "key": "first_value"},
     ),
     "cockpit:health-backtest": Route("staff"),
@@ -97,20 +99,17 @@ MATRIX: dict[str, Route] = {
         "staff",
         status=404,
         method="post",
-        roles=frozenset({"csm", "cs_lead", "admin"}),
+        roles=TENANT_ACTORS,
         kwargs=lambda: {"delivery_id": 1},
     ),
     "cockpit:tasks": Route("staff"),
     "cockpit:task-complete": Route("staff", status=404, method="post", kwargs=lambda: {"task_id": 1}),
-    "cockpit:touchpoints-pause": Route(
-        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
-    ),
+    "cockpit:touchpoints-pause": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:touchpoints-resume": Route(
-        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
+        "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
     ),
-    "cockpit:playbook-start": Route(
-        "staff", status=302, method="post", roles=frozenset({"csm", "cs_lead", "admin"}), kwargs=TENANT_A_KWARGS
-    ),
+    "cockpit:screenshare-task": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
+    "cockpit:playbook-start": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     # Tenant users dismiss their own in-app messages; message 1 does not exist (404 for all).
     "in-app-dismiss": Route("login", status=404, method="post", kwargs=lambda: {"message_id": 1}),
     # Signed links: a forged token is a clear 400 for everyone.
