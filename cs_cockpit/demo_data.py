@@ -20,6 +20,7 @@ from django.db import transaction
 from health.demo import seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding
+from playbooks.demo import seed_touchpoint_history
 from tenants.models import Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import membership_create, tenant_create
@@ -100,6 +101,7 @@ class SeedResult:
     tenants_existing: int
     events: int = 0
     scores: int = 0
+    touchpoints: int = 0
 
 
 def _demo_csms() -> list[AbstractBaseUser]:
@@ -152,6 +154,9 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
                 now=now,
                 actor=None,
             )
+            if has_phone:  # owners who gave a phone at signup agreed to SMS there
+                tenant.sms_consent_at = signed_up_at
+                tenant.save(update_fields=["sms_consent_at"])
             owner = User.objects.create(
                 username=f"owner-{external_id}", email=tenant.owner_email, first_name=first, last_name=last
             )
@@ -166,4 +171,7 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         # Daily score history for the window, then today's scores on the tenants themselves.
         scores = health_backfill_history(now=now, days=days)
         scores += health_recompute_all(now=now).scored
-    return SeedResult(tenants_created=created, tenants_existing=existing, events=events, scores=scores)
+    touchpoints = seed_touchpoint_history(now=now) if created else 0
+    return SeedResult(
+        tenants_created=created, tenants_existing=existing, events=events, scores=scores, touchpoints=touchpoints
+    )

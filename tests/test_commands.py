@@ -1,10 +1,12 @@
 from io import StringIO
 
 import pytest
+from django.core import mail
 from django.core.management import CommandError, call_command
 
 from health.models import DailyRollup, HealthScore
 from onboarding.models import TenantOnboarding
+from playbooks.models import Delivery
 from tenants.models import ApiKey, AuditLog, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import api_key_hash
@@ -66,6 +68,17 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
     assert onboardings.filter(stalled_since__isnull=False).count() > 10
     assert onboardings.filter(completed_at__isnull=True, stalled_since__isnull=True).exists()
     assert onboardings.filter(first_value_at__isnull=False).exists()
+
+    # A month of touchpoints replayed through the real engine: sent, skipped with reasons,
+    # scheduled ahead; nothing left mid-send, and nobody was actually emailed.
+    deliveries = Delivery.all_tenants
+    assert deliveries.filter(status="sent").count() > 100
+    assert deliveries.filter(status="skipped", reason__startswith="condition false: usage_level").exists()
+    assert deliveries.filter(status="scheduled").exists()
+    assert not deliveries.filter(status__in=["sending", "needs_review"]).exists()
+    assert not deliveries.filter(reason__startswith="stale: found").exists()  # a tick every day
+    assert "touchpoints sent in the replayed month" in out.getvalue()
+    assert mail.outbox == []
 
     # The back-test runs on the demo history and the default model beats a coin toss.
     backtest = StringIO()

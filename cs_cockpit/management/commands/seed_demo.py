@@ -19,5 +19,6 @@ class Command(BaseCommand):
         result = seed_demo(tenants=options["tenants"], days=options["days"], now=timezone.now())
         self.stdout.write(
             f"seed_demo: {result.tenants_created} tenants created, {result.tenants_existing} already there, "
-            f"{result.events} events ingested, {result.scores} health scores written."
+            f"{result.events} events ingested, {result.scores} health scores written, "
+            f"{result.touchpoints} touchpoints sent in the replayed month (to in-memory outboxes)."
         )
