@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
+import logging
 import re
 import smtplib
 import socket
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.message import make_msgid
 from django.urls import reverse
 
@@ -29,6 +30,7 @@ from .models import Delivery
 from .sms import PermanentError, RetryableError, SmsMessage, get_backend, request_never_left
 from .templating import absolute_url
 
+logger = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "playbooks.unsubscribe"
 URL_RE = re.compile(r"(https?://[^\s<>\"]+)")
 
@@ -77,7 +79,16 @@ def send_email(delivery: Delivery) -> str:
     )
     email.attach_alternative(text_to_html(text), "text/html")
     try:
-        email.send()
+        email.message()  # built before any network: a malformed header is ours, not the server's
+    except ValueError as exc:
+        raise PermanentError(f"The message cannot be built: {exc}") from exc
+    connection = mailers.default
+    try:
+        # Opened here so that send_messages() does not close it: an error while closing (a 421
+        # answer to QUIT) comes after the server accepted the message and must not look like a
+        # failed send, which would be retried — a second email.
+        connection.open()
+        connection.send_messages([email])
     except smtplib.SMTPRecipientsRefused as exc:
         answers = "; ".join(f"{address}: {code} {_smtp_text(text)}" for address, (code, text) in exc.recipients.items())
         if exc.recipients and all(400 <= code < 500 for code, _ in exc.recipients.values()):
@@ -90,6 +101,11 @@ def send_email(delivery: Delivery) -> str:
         if 400 <= exc.smtp_code < 500:
             raise RetryableError(f"Mail server said try later: {exc.smtp_code} {exc.smtp_error!r}") from exc
         raise PermanentError(f"Mail server refused the message: {exc.smtp_code} {exc.smtp_error!r}") from exc
+    finally:
+        try:
+            connection.close()
+        except Exception:  # the message is sent or the error above says why: closing changes neither
+            logger.warning("closing the mail connection failed after delivery %s", delivery.id, exc_info=True)
     return message_id
 
 
@@ -117,12 +133,17 @@ def resolve_host(host: str) -> list[str]:
         raise RetryableError(f"Could not resolve {host}: {exc}") from exc
 
 
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def webhook_payload(delivery: Delivery) -> dict[str, Any]:
     """Slack-compatible: `text` is what Slack shows; the rest is for other receivers."""
     step, tenant = delivery.step, delivery.tenant
     link = settings.SITE_URL + reverse("cockpit:tenant-detail", args=[tenant.external_id])
     return {
-        "text": f"{delivery.rendered_body}\n<{link}|{tenant.name} in the cockpit>",
+        # Slack reads <…> as links and mentions (<!channel>): text a tenant controls is escaped.
+        "text": f"{slack_escape(delivery.rendered_body)}\n<{link}|{slack_escape(tenant.name)} in the cockpit>",
         "tenant": {"external_id": tenant.external_id, "name": tenant.name, "plan": tenant.plan},
         "playbook": delivery.run.version.playbook.slug,
         "step": step.key,

@@ -17,6 +17,8 @@ transaction.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,13 +46,14 @@ from .models import (
     Task,
     TouchpointPause,
 )
-from .scheduling import STALE_AFTER, next_window_opening
+from .scheduling import STALE_AFTER, next_window_opening, respects_window
 from .sms import ProviderError, RetryableError
 from .templating import TemplateError, check, render
 
 logger = logging.getLogger(__name__)
 
 LOCAL_CHANNELS = (Channel.TASK, Channel.IN_APP)
+Clock = Callable[[], datetime]  # `now` plus the time this dispatch has really taken
 SENDING_TIMEOUT = timedelta(minutes=10)  # longer than any provider timeout (SMTP, Twilio: 10 s)
 MAX_ATTEMPTS = 5
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)]
@@ -160,7 +163,7 @@ def batch_context(batch: list[Delivery]) -> dict[str, Any]:
     }
 
 
-def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> list[Delivery]:
+def _decide(batch: list[Delivery], now: datetime, claimed_at: datetime, result: DispatchResult) -> list[Delivery]:
     """Runs inside the claim transaction: marks each row SKIPPED, deferred (SCHEDULED later),
     FAILED (unrenderable) or SENDING. Returns the rows to send."""
     tenants = {d.tenant_id: d.tenant for d in batch}
@@ -184,16 +187,15 @@ def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> lis
             d.status, d.reason = Delivery.Status.SKIPPED, reason[:500]
             result.skipped += 1
             continue
-        if d.step.channel in MESSAGE_CHANNELS and not d.step.transactional:
-            if sent_today.get(d.tenant_id, 0) >= settings.TOUCHPOINT_DAILY_LIMIT:
-                # Throttled: the next day's window opening, in the tenant's time zone.
-                tomorrow = _local_day_start(now, d.tenant.timezone) + timedelta(days=1)
-                window = d.run.version.definition["send_window"]
-                d.due_at = next_window_opening(tomorrow, tz=d.tenant.timezone, window=window)
-                d.reason = f"deferred: {settings.TOUCHPOINT_DAILY_LIMIT} messages already sent today"
+        window = d.run.version.definition["send_window"]
+        if respects_window(d.step):
+            opening = next_window_opening(now, tz=d.tenant.timezone, window=window)
+            if opening > now:
+                # Due while the window was closed (a late tick, a retry, a resend, a new time
+                # zone): it waits for the next opening instead of going out at night.
+                d.due_at, d.reason = opening, "waiting for the tenant's send window"
                 result.deferred += 1
                 continue
-            sent_today[d.tenant_id] = sent_today.get(d.tenant_id, 0) + 1
         try:
             strict = d.step.channel in CUSTOMER_CHANNELS
             d.rendered_subject = render(d.step.subject, facts[d.tenant_id], strict=strict)[:300]
@@ -202,7 +204,16 @@ def _decide(batch: list[Delivery], now: datetime, result: DispatchResult) -> lis
             d.status, d.reason = Delivery.Status.FAILED, f"could not render: {exc}"[:500]
             result.failed += 1
             continue
-        d.status, d.claimed_at, d.attempts = Delivery.Status.SENDING, now, d.attempts + 1
+        if d.step.channel in MESSAGE_CHANNELS and not d.step.transactional:
+            if sent_today.get(d.tenant_id, 0) >= settings.TOUCHPOINT_DAILY_LIMIT:
+                # Throttled: the next day's window opening, in the tenant's time zone.
+                tomorrow = _local_day_start(now, d.tenant.timezone) + timedelta(days=1)
+                d.due_at = next_window_opening(tomorrow, tz=d.tenant.timezone, window=window)
+                d.reason = f"deferred: {settings.TOUCHPOINT_DAILY_LIMIT} messages already sent today"
+                result.deferred += 1
+                continue
+            sent_today[d.tenant_id] = sent_today.get(d.tenant_id, 0) + 1
+        d.status, d.claimed_at, d.attempts = Delivery.Status.SENDING, claimed_at, d.attempts + 1
         to_send.append(d)
     return to_send
 
@@ -228,7 +239,9 @@ CLAIM_FIELDS = [
 ]
 
 
-def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> tuple[int, list[Delivery]]:
+def _claim(
+    *, now: datetime, clock: Callable[[], datetime], batch_size: int, result: DispatchResult
+) -> tuple[int, list[Delivery]]:
     with transaction.atomic():
         # SKIP LOCKED: a second tick or worker takes other rows instead of waiting for these or
         # taking them too. `of=("self",)` locks only the delivery rows, not the joined ones.
@@ -240,7 +253,7 @@ def _claim(*, now: datetime, batch_size: int, result: DispatchResult) -> tuple[i
         )
         if not batch:
             return 0, []
-        to_send = _decide(batch, now, result)
+        to_send = _decide(batch, now, clock(), result)
         for d in batch:
             d.updated_at = now
         deliveries_write(batch, CLAIM_FIELDS)
@@ -272,12 +285,14 @@ class _Assignees:
 SENT_FIELDS = ["status", "sent_at", "provider_id", "reason", "trace", "updated_at"]
 
 
-def _still_sending(deliveries: list[Delivery]) -> list[Delivery]:
-    # Still ours? A sweeper may have given up on a row this worker took too long over (needs
-    # review, or back to scheduled for a local one): a person's or another worker's row now.
+def _still_ours(deliveries: list[Delivery], *, sent: bool) -> list[Delivery]:
+    # Still ours? A sweeper may have given up on a row this worker took too long over. A local
+    # one went back to SCHEDULED: another worker's now. One we did send and the sweeper put in
+    # review (`sent`): we know it went, so recording it beats asking a person to guess.
+    statuses = [Delivery.Status.SENDING, Delivery.Status.NEEDS_REVIEW] if sent else [Delivery.Status.SENDING]
     ids = set(
         Delivery.all_tenants.select_for_update()
-        .filter(id__in=[d.id for d in deliveries], status=Delivery.Status.SENDING)
+        .filter(id__in=[d.id for d in deliveries], status__in=statuses)
         .values_list("id", flat=True)
     )
     return [d for d in deliveries if d.id in ids]
@@ -299,7 +314,7 @@ def _mark_sent(deliveries: list[Delivery], now: datetime) -> int:
         return 0
     with transaction.atomic():
         _relaxed_commit()
-        mine = _still_sending(deliveries)
+        mine = _still_ours(deliveries, sent=True)
         for d in mine:
             d.status, d.sent_at, d.reason, d.updated_at = Delivery.Status.SENT, now, "", now
             d.trace["provider"] = {"id": d.provider_id}
@@ -325,7 +340,7 @@ def _create_local(deliveries: list[Delivery], now: datetime) -> int:
     assignee_of = _Assignees()
     with transaction.atomic():
         _relaxed_commit()
-        mine = _still_sending(deliveries)
+        mine = _still_ours(deliveries, sent=False)
         tasks, messages = [], []
         for d in mine:
             if d.step.channel == Channel.TASK:
@@ -401,41 +416,67 @@ def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None
 
 
 SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}
-# Sends are recorded SENT in small groups, one transaction each: a crash leaves at most this
-# many already-sent rows in SENDING — for review, never resent.
+# Email and webhook sends are recorded SENT in groups, one transaction each: a crash leaves at
+# most this many already-sent rows in SENDING — for review, never resent. SMS are recorded one
+# by one, so the provider id is stored before Twilio's delivery receipt can arrive.
 RECORD_EVERY = 20
 
 
-def _send_external(deliveries: list[Delivery], now: datetime, result: DispatchResult) -> None:
-    sent: list[Delivery] = []
-    for delivery in deliveries:
-        try:
-            delivery.provider_id = SENDERS[delivery.step.channel](delivery)
-        except ProviderError as exc:
-            _record_error(delivery, exc, now, result)
-            continue
-        except Exception:
-            # Unknown outcome (a timeout after the request left, a dropped connection): the
-            # row stays SENDING; the sweeper hands it to a person. Resending could message twice.
-            logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
-            result.unknown += 1
-            continue
-        sent.append(delivery)
-        if len(sent) >= RECORD_EVERY:
-            result.sent += _mark_sent(sent, now)
-            sent = []
-    result.sent += _mark_sent(sent, now)
+def _renew_claim(deliveries: list[Delivery], clock: Clock) -> list[Delivery]:
+    """Right before sending a group: its rows are still SENDING (not taken by the sweeper) and
+    their claim is renewed, so a slow batch is never mistaken for an interrupted one."""
+    if not deliveries:
+        return []
+    at = connection.ops.adapt_datetimefield_value(clock())
+    ids = [d.id for d in deliveries]
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE playbooks_delivery SET claimed_at = %s WHERE status = %s AND id IN ({placeholders}) RETURNING id",
+            [at, Delivery.Status.SENDING, *ids],
+        )
+        renewed = {row[0] for row in cursor.fetchall()}
+    return [d for d in deliveries if d.id in renewed]
+
+
+def _send_external(deliveries: list[Delivery], now: datetime, clock: Clock, result: DispatchResult) -> None:
+    for start in range(0, len(deliveries), RECORD_EVERY):
+        sent: list[Delivery] = []
+        for delivery in _renew_claim(deliveries[start : start + RECORD_EVERY], clock):
+            try:
+                delivery.provider_id = SENDERS[delivery.step.channel](delivery)
+            except ProviderError as exc:
+                _record_error(delivery, exc, now, result)
+                continue
+            except Exception:
+                # Unknown outcome (a timeout after the request left, a dropped connection): the
+                # row stays SENDING; the sweeper hands it to a person. A resend could message twice.
+                logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
+                result.unknown += 1
+                continue
+            if delivery.step.channel == Channel.SMS:
+                result.sent += _mark_sent([delivery], now)
+            else:
+                sent.append(delivery)
+        result.sent += _mark_sent(sent, now)
 
 
 def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int = 200) -> DispatchResult:
     result = DispatchResult()
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        # `now` moved on by the time this dispatch has really taken: claims carry it, so the
+        # sweeper (comparing with its own `now`) sees how long a row has truly been in flight.
+        return now + timedelta(seconds=time.monotonic() - started)
+
     handled = 0
     while handled < limit:
-        claimed, to_send = _claim(now=now, batch_size=batch_size, result=result)
+        claimed, to_send = _claim(now=now, clock=clock, batch_size=batch_size, result=result)
         if not claimed:
             break
         result.sent += _create_local([d for d in to_send if d.step.channel in LOCAL_CHANNELS], now)
-        _send_external([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now, result)
+        _send_external([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now, clock, result)
         handled += claimed
     return result
 
