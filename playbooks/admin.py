@@ -13,6 +13,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a run or a delivery would let the next tick start the tenant again and
+        # resend what it already had: history is cancelled through the cockpit, never deleted.
+        return False
+
 
 @admin.register(Playbook)
 class PlaybookAdmin(ReadOnlyAdmin):

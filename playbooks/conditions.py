@@ -15,6 +15,7 @@ facts.UNKNOWN_WHY) is neither true nor false: `evaluate` answers None with the r
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,12 @@ def _scalar(raw: Any, kind: str, fact: str) -> Any:
         if isinstance(raw, bool):
             raise ConditionError(f"{fact} is a number; “{raw}” is not.")
         try:
-            return float(raw) if not isinstance(raw, int) else raw
-        except (TypeError, ValueError):
+            number = float(raw) if not isinstance(raw, int) else raw
+        except (TypeError, ValueError, OverflowError):
             raise ConditionError(f"{fact} is a number; “{raw}” is not.") from None
+        if not math.isfinite(number) or abs(number) > 1e12:
+            raise ConditionError(f"{fact} is compared with an ordinary number, not “{raw}”.")
+        return number
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
@@ -80,10 +84,10 @@ def normalise(raw: Any) -> dict[str, Any]:
     if unknown_keys:
         raise ConditionError(f"Unknown condition key(s): {', '.join(sorted(unknown_keys))}.")
     fact, op = condition.get("fact"), condition.get("op")
-    spec = FACTS.get(fact)  # type: ignore[arg-type]
+    spec = FACTS.get(fact) if isinstance(fact, str) else None
     if spec is None:
         raise ConditionError(f"Unknown fact “{fact}”; known facts: {', '.join(FACTS)}.")
-    if op not in OPERATORS:
+    if not isinstance(op, str) or op not in OPERATORS:
         raise ConditionError(f"Unknown operator “{op}” for {fact}; use one of {', '.join(OPERATORS)}.")
     if spec.kind != "number" and op in {"<", "<=", ">", ">="}:
         raise ConditionError(f"{fact} is not a number: compare it with ==, !=, in or not in.")

@@ -77,21 +77,29 @@ class DefinitionError(ValueError):
 VALUE = "__value__"  # lines[(*path, VALUE)]: where a scalar's text starts (block scalars: next line)
 
 
-def _from_node(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+def _from_node(node: yaml.Node, path: tuple, lines: dict[tuple, int], seen: set[int] | None = None) -> Any:
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        # An alias (*name) points at a node already read: refused, so a file cannot nest
+        # aliases into billions of nodes or into itself.
+        raise DefinitionError("anchors and aliases (&name, *name) are not supported", line=node.start_mark.line + 1)
+    seen.add(id(node))
     lines.setdefault(path, node.start_mark.line + 1)
     block = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
     lines[(*path, VALUE)] = node.start_mark.line + 1 + (1 if block else 0)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DefinitionError("a key must be a plain word", line=key_node.start_mark.line + 1)
             key = key_node.value
             if key in out:
                 raise DefinitionError(f"“{key}” appears twice", line=key_node.start_mark.line + 1)
             lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key
-            out[key] = _from_node(value_node, (*path, key), lines)
+            out[key] = _from_node(value_node, (*path, key), lines, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_from_node(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        return [_from_node(item, (*path, i), lines, seen) for i, item in enumerate(node.value)]
     return yaml.safe_load(yaml.serialize(node))  # a scalar, typed as safe_load would
 
 
@@ -237,6 +245,8 @@ def validate_webhook_url(url: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    if len(url) > 500:
+        raise ValueError("webhook_url is at most 500 characters.")
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError(f"webhook_url “{url}” must be an https:// URL.")
     host = parts.hostname.lower()
@@ -300,6 +310,13 @@ def _text(step: dict[str, Any], key: str) -> str:
     return str(value).strip()
 
 
+def _bool(step: dict[str, Any], key: str) -> bool:
+    value = step.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} is true or false, not {value!r}.")
+    return value
+
+
 def _int(step: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = step.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -332,10 +349,15 @@ def _step(step: Any) -> dict[str, Any]:
         "conditions": normalise_all(step.get("when", step.get("conditions")), where=f"step {key}"),
         "owner_role": "",
         "owner_name": "",
-        "transactional": bool(step.get("transactional", False)),
+        "transactional": _bool(step, "transactional"),
         "webhook_url": "",
         "due_in_hours": 0,
     }
+    for key, limit in (("subject", 300), ("section", 200), ("owner_name", 200)):
+        if len(out[key]) > limit:
+            raise ValueError(f"{key} is at most {limit} characters (this one has {len(out[key])}).")
+    if "\n" in subject or "\r" in subject:
+        raise ValueError("a subject (title) is one line.")
     if out["transactional"] and channel not in (Channel.EMAIL, Channel.SMS):
         raise ValueError("only email and sms steps can be transactional.")
     if channel in (Channel.EMAIL, Channel.IN_APP, Channel.TASK) and not subject:

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from tenants.models import Tenant, TimelineEntry
+from tenants.roles import ALL_STAFF_ROLES
 from tenants.services import timeline_record
 
 from . import channels
@@ -198,7 +199,8 @@ def _decide(batch: list[Delivery], now: datetime, claimed_at: datetime, result: 
                 continue
         try:
             strict = d.step.channel in CUSTOMER_CHANNELS
-            d.rendered_subject = render(d.step.subject, facts[d.tenant_id], strict=strict)[:300]
+            # One line: a tenant name with a line break must not break the email's headers.
+            d.rendered_subject = " ".join(render(d.step.subject, facts[d.tenant_id], strict=strict).split())[:300]
             d.rendered_body = render(d.step.body, facts[d.tenant_id], strict=strict)
         except TemplateError as exc:
             d.status, d.reason = Delivery.Status.FAILED, f"could not render: {exc}"[:500]
@@ -273,7 +275,8 @@ class _Assignees:
         if step.owner_name:
             if step.owner_name not in self.named:
                 first, _, last = step.owner_name.partition(" ")
-                users = get_user_model().objects.filter(is_active=True)
+                # Staff only: a tenant user who happens to share the name is never assigned work.
+                users = get_user_model().objects.filter(is_active=True, groups__name__in=list(ALL_STAFF_ROLES))
                 self.named[step.owner_name] = users.filter(first_name__iexact=first, last_name__iexact=last).first()
             if self.named[step.owner_name] is not None:
                 return self.named[step.owner_name], step.owner_role

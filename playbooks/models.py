@@ -28,6 +28,13 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+# Triggers nothing in this installation raises yet, and what will: such a playbook runs only
+# when staff start it by hand, and its page says so.
+TRIGGERS_NOT_RAISED_YET = {
+    Trigger.ALERT: "alerts arrive with the escalation rules",
+    Trigger.SUBSCRIPTION_PAST_DUE: "subscription states arrive with billing (Stripe)",
+    Trigger.TRIAL_CONVERTED: "trials arrive with billing (Stripe)",
+}
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})  # what the daily throttle counts
 CUSTOMER_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.IN_APP})  # rendered strictly
 
@@ -138,7 +145,12 @@ class Run(models.Model):
     class Meta:
         default_manager_name = "all_tenants"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "playbook", "enrolment_key"], name="run_once_per_enrolment")
+            models.UniqueConstraint(fields=["tenant", "playbook", "enrolment_key"], name="run_once_per_enrolment"),
+            # Two starts at once (a double click, a tick and a CSM) cannot both run: every
+            # message would go twice.
+            models.UniqueConstraint(
+                fields=["tenant", "playbook"], condition=Q(status="active"), name="run_one_active_per_playbook"
+            ),
         ]
         indexes = [models.Index(fields=["status", "playbook"], name="run_status_playbook")]
 

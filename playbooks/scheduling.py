@@ -142,12 +142,10 @@ class ReconcileResult:
     completed: int = 0
 
 
-def _recently_enrolled(playbook: Playbook, now: datetime) -> Q:
-    policy = playbook.current.definition["reenrol"]
-    runs = Run.all_tenants.filter(tenant=OuterRef("pk"), playbook=playbook)
-    if policy["policy"] == "every":
-        runs = runs.filter(started_at__gt=now - timedelta(days=policy["days"]))
-    return Exists(runs)
+def _already_enrolled(playbook: Playbook) -> Q:
+    # A tenant signs up once: any run of this playbook, active or not, is its signup run (or a
+    # hand-started one, which counts). Re-enrolment policies apply to repeating triggers.
+    return Exists(Run.all_tenants.filter(tenant=OuterRef("pk"), playbook=playbook))
 
 
 def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
@@ -159,7 +157,7 @@ def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
         candidates = list(
             Tenant.objects.filter(signed_up_at__gt=now - run_span(version), signed_up_at__lte=now)
             .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
-            .exclude(_recently_enrolled(playbook, now))
+            .exclude(_already_enrolled(playbook))
             .select_related("csm_owner")
             .order_by("id")
         )

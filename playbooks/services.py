@@ -163,9 +163,11 @@ def delivery_review_decide(
 
 
 def task_complete(*, task: Task, actor: AbstractBaseUser, note: str, now: datetime) -> Task:
-    if task.status == Task.Status.DONE:
-        return task
     with transaction.atomic():
+        # Locked: a double submit (or two people at once) completes it once, audited once.
+        task = Task.all_tenants.select_for_update(of=("self",)).select_related("tenant").get(id=task.id)
+        if task.status == Task.Status.DONE:
+            return task
         task.status, task.completed_at, task.completed_by, task.note = Task.Status.DONE, now, actor, note.strip()
         task.save(update_fields=["status", "completed_at", "completed_by", "note"])
         timeline_record(

@@ -20,7 +20,8 @@ from tenants.validators import parse_id
 from . import selectors, services
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import CUSTOMER_CHANNELS, Playbook
+from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Playbook
+from .public_views import safe_next
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
@@ -54,6 +55,7 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "steps": list(playbook.current.steps.all()),
             "versions": selectors.playbook_versions(playbook=playbook),
             "can_edit": bool(staff_roles_of(request.user) & PLAYBOOK_EDITORS),
+            "not_raised_yet": TRIGGERS_NOT_RAISED_YET.get(playbook.current.trigger),
         },
     )
 
@@ -62,6 +64,9 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def playbook_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     playbook = selectors.playbook_get_for_staff(slug=slug)
+    if request.POST.get("enabled") not in ("0", "1"):
+        messages.error(request, "Say whether to enable (1) or disable (0) the playbook.")
+        return redirect("cockpit:playbook-detail", slug=slug)
     enable = request.POST.get("enabled") == "1"
     cancelled = services.playbook_set_enabled(playbook=playbook, enabled=enable, actor=request.user, now=timezone.now())
     if enable:
@@ -236,11 +241,11 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
     task = selectors.task_get_for_staff(task_id=task_id)
-    services.task_complete(task=task, actor=request.user, note=request.POST.get("note", ""), now=timezone.now())
+    task = services.task_complete(task=task, actor=request.user, note=request.POST.get("note", ""), now=timezone.now())
     if request.htmx:
         return render(request, "playbooks/tasks.html#task-row", {"task": task, "now": timezone.now()})
     messages.success(request, f"Done: {task.title}")
-    return redirect(request.POST.get("next") or "cockpit:tasks")
+    return redirect(safe_next(request, default="cockpit:tasks"))
 
 
 @staff_required(TENANT_ACTORS)

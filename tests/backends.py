@@ -1,6 +1,11 @@
 """Provider backends for failure tests, configured through the supported SMS_BACKEND dotted
 path. They behave like a real provider up to the moment something breaks."""
 
+import smtplib
+
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+
 from playbooks.sms import LocmemBackend, SmsMessage
 
 
@@ -15,3 +20,14 @@ class SmsSentThenProcessKilled(LocmemBackend):
     def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
         super().send(message, status_callback=status_callback)
         raise ProcessKilled("killed between the provider call and recording the send")
+
+
+class MailAcceptedThenQuitFails(BaseEmailBackend):
+    """The server accepts the message, then answers QUIT with 421 (it happens)."""
+
+    def send_messages(self, email_messages):
+        mail.outbox.extend(email_messages)
+        return len(email_messages)
+
+    def close(self) -> None:
+        raise smtplib.SMTPResponseException(421, b"4.4.2 closing connection")

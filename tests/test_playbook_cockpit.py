@@ -202,3 +202,20 @@ def test_a_stalled_onboarding_gets_a_screenshare_task_once(client, csm, harbor_a
     assert "already open" in again
     task = Task.objects.for_tenant(harbor_after_day_3).get(title__startswith="Schedule a screenshare")
     assert task.assignee == csm and AuditLog.objects.filter(action="task.create", target_id=str(task.id)).exists()
+
+
+def test_a_playbook_whose_trigger_nothing_raises_yet_says_so(client, csm):
+    client.force_login(csm)
+    page = client.get("/admin/customer-success/playbooks/dunning/").content.decode()
+    assert "Nothing raises this trigger yet — subscription states arrive with billing (Stripe)" in page
+    assert (
+        "Nothing raises this trigger"
+        not in client.get("/admin/customer-success/playbooks/onboarding-30/").content.decode()
+    )
+
+
+def test_next_after_dismissing_or_completing_never_leaves_the_site(client, csm, harbor_after_day_3):
+    client.force_login(csm)
+    task = Task.objects.for_tenant(harbor_after_day_3).first()
+    response = client.post(f"/admin/customer-success/tasks/{task.id}/complete/", {"next": "https://evil.example/x"})
+    assert response.status_code == 302 and response.url == "/admin/customer-success/tasks/"

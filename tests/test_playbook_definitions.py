@@ -161,3 +161,21 @@ def test_the_library_folder_only_holds_valid_playbooks():
     results = playbooks_load(paths=[LIBRARY_DIR], now=timezone.now())
     assert all(not r.created for r in results)  # identical to what migrate installed
     assert Step.objects.filter(version__playbook__slug="dunning", channel="sms").count() == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (MINIMAL + "extra: &a [*a]\n", "anchors and aliases"),
+        (MINIMAL.replace("slug: check-in", "? [a, b]\n: x\nslug: check-in"), "a key must be a plain word"),
+        (MINIMAL.replace("    day: 2\n", "    day: 2\n    transactional: 'false'\n"), "transactional is true or false"),
+        (MINIMAL.replace("    day: 2\n", "    day: true\n"), "day must be a whole number"),
+        (MINIMAL.replace("Hello {{ owner_first_name }}", "x" * 301), "subject is at most 300 characters"),
+        (MINIMAL.replace("    day: 2\n", "    day: 2\n    when: [{fact: [1], op: '==', value: 1}]\n"), "Unknown fact"),
+        (MINIMAL.replace("    day: 2\n", "    day: 2\n    when: [health_score < 1e400]\n"), "ordinary number"),
+        ("- just\n- a list\n", "a playbook is a mapping"),
+    ],
+)
+def test_odd_yaml_is_a_clear_error_never_a_crash(text, reason):
+    with pytest.raises(DefinitionError, match=reason):
+        parse(text, source="odd.yaml")

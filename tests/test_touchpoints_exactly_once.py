@@ -2,12 +2,13 @@
 ticks racing on PostgreSQL still send each touchpoint once."""
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from playbooks.dispatch import SENDING_TIMEOUT
 from playbooks.models import Delivery
@@ -16,7 +17,7 @@ from tenants.models import AuditLog, TimelineEntry
 
 from .backends import ProcessKilled
 from .test_touchpoints_schedule import assert_onboarding_30_went_exactly_once
-from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, sms_outbox, tick_at
+from .touchpoint_helpers import NEW_YORK, SIGNUP, hourly, new_york_tenant, sms_outbox, tick_at
 
 
 @pytest.mark.django_db
@@ -123,3 +124,66 @@ def test_two_ticks_racing_on_postgresql_still_send_each_touchpoint_once():
 
     assert not errors, errors
     assert_onboarding_30_went_exactly_once(tenant)
+
+
+@pytest.mark.django_db
+def test_a_mail_server_failing_at_quit_after_accepting_does_not_get_the_email_twice(settings):
+    settings.MAILERS = {"default": {"BACKEND": "tests.backends.MailAcceptedThenQuitFails", "OPTIONS": {}}}
+    tenant = new_york_tenant()
+
+    for moment in hourly(SIGNUP, 3):
+        tick_at(moment)
+
+    welcome = Delivery.objects.for_tenant(tenant).get(step__key="welcome-email")
+    assert welcome.status == Delivery.Status.SENT
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_late_tick_at_night_waits_for_the_morning_window():
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    # Day 3 was due at 09:00 New York on 5 Nov; the tick was down until 23:00 that night.
+    late = datetime(2026, 11, 6, 4, 0, tzinfo=UTC)  # 23:00 in New York
+    tick_at(late)
+    activation = Delivery.objects.for_tenant(tenant).get(step__key="activation-low")
+    assert activation.status == Delivery.Status.SCHEDULED
+    assert activation.reason == "waiting for the tenant's send window"
+    for moment in hourly(late, 12):
+        tick_at(moment)
+    activation.refresh_from_db()
+    assert activation.status == Delivery.Status.SENT
+    assert activation.sent_at.astimezone(NEW_YORK).hour == 9
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_starts_of_one_playbook_at_once_make_one_run():
+    from playbooks.models import Playbook, Run
+    from playbooks.scheduling import RunNotStarted, run_start_manual
+
+    from .factories import UserFactory
+
+    tenant = new_york_tenant()
+    staff = UserFactory(username="maria", roles=["csm"])
+    playbook = Playbook.objects.get(slug="at-risk-recovery")
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            results.append(run_start_manual(tenant=tenant, playbook=playbook, actor=staff, now=timezone.now()))
+        except RunNotStarted as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert Run.objects.for_tenant(tenant).filter(playbook=playbook).count() == 1
+    assert sum(isinstance(r, RunNotStarted) for r in results) == 1, results
