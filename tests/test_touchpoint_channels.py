@@ -162,8 +162,12 @@ def timeline_kinds(tenant: Tenant) -> list[str]:
 
 
 def start_onboarding_again(tenant: Tenant, at) -> Run:
-    """A second run of onboarding-30 (as staff would start one), so its welcome SMS comes up again."""
+    """A second run of onboarding-30 (as staff would start one once the first is over), so its
+    welcome SMS comes up again. One run per tenant and playbook is active at a time."""
     playbook = Playbook.objects.get(slug="onboarding-30")
+    Run.objects.for_tenant(tenant).filter(playbook=playbook, status=Run.Status.ACTIVE).update(
+        status=Run.Status.CANCELLED, cancelled_reason="test: the first run is over"
+    )
     run = run_start(tenant=tenant, playbook=playbook, trigger=Trigger.MANUAL, enrolment_key="again", anchor=at, now=at)
     assert run is not None
     return run
