@@ -19,6 +19,7 @@ COLUMN_TYPES = {
     "due_at": "timestamptz",
     "claimed_at": "timestamptz",
     "sent_at": "timestamptz",
+    "delivered_at": "timestamptz",
     "updated_at": "timestamptz",
     "attempts": "integer",
     "recipient": "text",

@@ -285,7 +285,7 @@ class _Assignees:
         return None, step.owner_role
 
 
-SENT_FIELDS = ["status", "sent_at", "provider_id", "reason", "trace", "updated_at"]
+SENT_FIELDS = ["status", "sent_at", "delivered_at", "provider_id", "reason", "trace", "updated_at"]
 
 
 def _still_ours(deliveries: list[Delivery], *, sent: bool) -> list[Delivery]:
@@ -293,12 +293,27 @@ def _still_ours(deliveries: list[Delivery], *, sent: bool) -> list[Delivery]:
     # one went back to SCHEDULED: another worker's now. One we did send and the sweeper put in
     # review (`sent`): we know it went, so recording it beats asking a person to guess.
     statuses = [Delivery.Status.SENDING, Delivery.Status.NEEDS_REVIEW] if sent else [Delivery.Status.SENDING]
-    ids = set(
+    stored = dict(
         Delivery.all_tenants.select_for_update()
         .filter(id__in=[d.id for d in deliveries], status__in=statuses)
-        .values_list("id", flat=True)
+        .values_list("id", "trace")
     )
-    return [d for d in deliveries if d.id in ids]
+    for d in deliveries:
+        # A delivery receipt can beat the SENT mark (Twilio answers fast): it waits in the
+        # stored trace, read here under the row lock, so writing our trace does not lose it.
+        receipts = (stored.get(d.id) or {}).get("receipts")
+        if receipts:
+            d.trace["receipts"] = receipts
+    return [d for d in deliveries if d.id in stored]
+
+
+def _apply_receipts(d: Delivery, now: datetime) -> None:
+    statuses = [r["status"] for r in d.trace.get("receipts", [])]
+    if "delivered" in statuses:
+        d.status, d.delivered_at = Delivery.Status.DELIVERED, now
+    elif failed := next((r for r in d.trace.get("receipts", []) if r["status"] in {"undelivered", "failed"}), None):
+        code = f" (error {failed['error_code']})" if failed.get("error_code") else ""
+        d.status, d.reason = Delivery.Status.FAILED, f"Twilio reported {failed['status']}{code}"
 
 
 def _relaxed_commit() -> None:
@@ -321,6 +336,7 @@ def _mark_sent(deliveries: list[Delivery], now: datetime) -> int:
         for d in mine:
             d.status, d.sent_at, d.reason, d.updated_at = Delivery.Status.SENT, now, "", now
             d.trace["provider"] = {"id": d.provider_id}
+            _apply_receipts(d, now)
         deliveries_write(mine, SENT_FIELDS)
         TimelineEntry.all_tenants.bulk_create(
             TimelineEntry(
@@ -419,9 +435,9 @@ def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None
 
 
 SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}
-# Email and webhook sends are recorded SENT in groups, one transaction each: a crash leaves at
-# most this many already-sent rows in SENDING — for review, never resent. SMS are recorded one
-# by one, so the provider id is stored before Twilio's delivery receipt can arrive.
+# Sends are recorded SENT in groups, one transaction each: a crash leaves at most this many
+# already-sent rows in SENDING — for review, never resent. (An SMS receipt that arrives first
+# finds its row by the delivery id in the callback URL and waits in its trace.)
 RECORD_EVERY = 20
 
 
@@ -457,10 +473,7 @@ def _send_external(deliveries: list[Delivery], now: datetime, clock: Clock, resu
                 logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
                 result.unknown += 1
                 continue
-            if delivery.step.channel == Channel.SMS:
-                result.sent += _mark_sent([delivery], now)
-            else:
-                sent.append(delivery)
+            sent.append(delivery)
         result.sent += _mark_sent(sent, now)
 
 

@@ -16,6 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tenants.validators import parse_id
+
 from . import selectors, services
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("Invalid Twilio signature.")
     services.sms_status_update(
         message_sid=request.POST.get("MessageSid", ""),
+        delivery_id=parse_id(request.GET.get("delivery")),
         status=request.POST.get("MessageStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),
         now=timezone.now(),

@@ -293,33 +293,42 @@ TWILIO_STATUS_ORDER = {
 }
 
 
-def sms_status_update(*, message_sid: str, status: str, error_code: str, now: datetime) -> bool:
-    """Moves an SMS delivery forward on Twilio's receipt — only forward: a late `sent` after
-    `delivered` changes nothing."""
-    if not message_sid:
-        return False  # would match every SMS delivery not sent yet (their provider_id is "")
+def sms_status_update(
+    *, message_sid: str, status: str, error_code: str, now: datetime, delivery_id: int | None = None
+) -> bool:
+    """Twilio's delivery receipt: recorded on its delivery, and the status moved forward only —
+    a late `sent` after `delivered` changes nothing. A receipt that beats our own SENT mark
+    waits in the trace (dispatch applies it); one for a send in review settles the review."""
+    if not message_sid or status not in TWILIO_STATUS_ORDER:
+        return False  # an empty sid would match every SMS delivery not sent yet
     with transaction.atomic():
-        delivery = (
-            Delivery.all_tenants.select_for_update()
-            .filter(provider_id=message_sid, step__channel=Channel.SMS)
-            .select_related("tenant", "step")
-            .first()
-        )
-        if delivery is None or status not in TWILIO_STATUS_ORDER:
+        rows = Delivery.all_tenants.select_for_update(of=("self",)).filter(step__channel=Channel.SMS)
+        if delivery_id is not None:
+            rows = rows.filter(id=delivery_id, provider_id__in=[message_sid, ""])
+        else:
+            rows = rows.filter(provider_id=message_sid)
+        delivery = rows.select_related("tenant", "step").first()
+        if delivery is None:
             return False
-        trace = {
-            **delivery.trace,
-            "receipts": [
-                *delivery.trace.get("receipts", []),
-                {"status": status, "at": now.isoformat(), "error_code": error_code},
-            ],
-        }
+        receipt = {"status": status, "at": now.isoformat(), "error_code": error_code, "sid": message_sid}
+        delivery.trace = {**delivery.trace, "receipts": [*delivery.trace.get("receipts", []), receipt]}
+        failed = status in {"undelivered", "failed"}
         moved = False
-        if status == "delivered" and delivery.status == Delivery.Status.SENT:
+        if delivery.status == Delivery.Status.NEEDS_REVIEW:
+            # Evidence from Twilio itself: no person needs to guess whether it went out.
+            delivery.provider_id = message_sid
+            delivery.status = Delivery.Status.FAILED if failed else Delivery.Status.SENT
+            delivery.reason = f"settled by Twilio's receipt: {status}" + (
+                f" (error {error_code})" if error_code else ""
+            )
+            delivery.sent_at = delivery.sent_at or delivery.claimed_at
+            moved = True
+        if delivery.status == Delivery.Status.SENT and status == "delivered":
             delivery.status, delivery.delivered_at, moved = Delivery.Status.DELIVERED, now, True
-        elif status in {"undelivered", "failed"} and delivery.status == Delivery.Status.SENT:
+        elif delivery.status == Delivery.Status.SENT and failed:
             delivery.status, moved = Delivery.Status.FAILED, True
             delivery.reason = f"Twilio reported {status}" + (f" (error {error_code})" if error_code else "")
+        if moved and delivery.status == Delivery.Status.FAILED:
             timeline_record(
                 tenant=delivery.tenant,
                 at=now,
@@ -327,8 +336,9 @@ def sms_status_update(*, message_sid: str, status: str, error_code: str, now: da
                 summary=f"SMS to {delivery.recipient} {status}"
                 + (f": Twilio error {error_code}" if error_code else ""),
             )
-        delivery.trace = trace
-        delivery.save(update_fields=["status", "delivered_at", "reason", "trace", "updated_at"])
+        delivery.save(
+            update_fields=["status", "delivered_at", "sent_at", "provider_id", "reason", "trace", "updated_at"]
+        )
     return moved
 
 

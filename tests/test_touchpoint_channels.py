@@ -22,7 +22,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from playbooks import sms
+from playbooks import dispatch, sms
 from playbooks.channels import send_webhook
 from playbooks.definitions import DefinitionError, parse
 from playbooks.dispatch import MAX_ATTEMPTS, deliveries_sweep_stuck
@@ -186,9 +186,10 @@ def test_the_welcome_sms_goes_out_through_twilios_messages_api(twilio, settings)
     assert "From" not in request["data"]  # the Messaging Service picks the sender
     assert request["data"]["Body"].startswith("CloudGreet: welcome, Dana! Finish setting up Harbor HVAC")
     assert "http://localhost:8000/onboarding/" in request["data"]["Body"]
-    assert request["data"]["StatusCallback"] == settings.SITE_URL + "/webhooks/twilio/status/"
-    assert request["data"]["StatusCallback"] == "http://localhost:8000/webhooks/twilio/status/"
     delivery = welcome_sms(tenant)
+    callback = f"http://localhost:8000/webhooks/twilio/status/?delivery={delivery.id}"
+    assert request["data"]["StatusCallback"] == callback
+    assert settings.SITE_URL == "http://localhost:8000"
     assert delivery.status == Delivery.Status.SENT
     assert delivery.provider_id == twilio.sids[0]
     assert delivery.recipient == PHONE and delivery.sent_at == SIGNUP and delivery.attempts == 1
@@ -787,3 +788,42 @@ def test_a_mail_server_hanging_up_mid_send_leaves_the_email_for_review_not_resen
     assert delivery.status == Delivery.Status.NEEDS_REVIEW
     assert len(attempts) == 1
     assert not [m for m in mail.outbox if m.subject.startswith("Welcome to CloudGreet")]
+
+
+def test_a_receipt_that_beats_the_sent_mark_is_kept_and_applied(client, twilio):
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    delivery = welcome_sms(tenant)
+    sid = delivery.provider_id
+    # Pretend our SENT mark had not landed yet: the row is SENDING without Twilio's id.
+    Delivery.all_tenants.filter(id=delivery.id).update(status=Delivery.Status.SENDING, provider_id="", trace={})
+    url = f"http://testserver/webhooks/twilio/status/?delivery={delivery.id}"
+
+    response = twilio_post(client, url, status_params(sid, "delivered"))
+
+    assert response.status_code == 204
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENDING  # ours to record, not the receipt's
+    assert [r["status"] for r in delivery.trace["receipts"]] == ["delivered"]
+    # The worker's mark lands: the waiting receipt is kept and moves the delivery on.
+    worker_copy = Delivery.all_tenants.select_related("step", "run__playbook").get(id=delivery.id)
+    worker_copy.provider_id, worker_copy.trace = sid, {}
+    assert dispatch._mark_sent([worker_copy], SIGNUP) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED and delivery.provider_id == sid
+    assert [r["status"] for r in delivery.trace["receipts"]] == ["delivered"]
+
+
+def test_a_receipt_settles_a_send_that_was_left_for_review(client, twilio):
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    delivery = welcome_sms(tenant)
+    sid = delivery.provider_id
+    Delivery.all_tenants.filter(id=delivery.id).update(status=Delivery.Status.NEEDS_REVIEW, provider_id="")
+    url = f"http://testserver/webhooks/twilio/status/?delivery={delivery.id}"
+
+    twilio_post(client, url, status_params(sid, "delivered"))
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED and delivery.provider_id == sid
+    assert delivery.reason == "settled by Twilio's receipt: delivered"
