@@ -78,10 +78,9 @@ def send_email(delivery: Delivery) -> str:
         headers=headers,
     )
     email.attach_alternative(text_to_html(text), "text/html")
-    try:
-        email.message()  # built before any network: a malformed header is ours, not the server's
-    except ValueError as exc:
-        raise PermanentError(f"The message cannot be built: {exc}") from exc
+    if any(c in value for value in (email.subject, delivery.recipient) for c in "\r\n"):
+        # Django refuses a header with a line break before any network: ours, not the server's.
+        raise PermanentError("The subject or the address has a line break: the message cannot be built.")
     connection = mailers.default
     try:
         # Opened here so that send_messages() does not close it: an error while closing (a 421
