@@ -448,11 +448,11 @@ def _renew_claim(deliveries: list[Delivery], clock: Clock) -> list[Delivery]:
         return []
     at = connection.ops.adapt_datetimefield_value(clock())
     ids = [d.id for d in deliveries]
-    placeholders = ", ".join(["%s"] * len(ids))
+    markers = ", ".join(["%s"] * len(ids))
     with transaction.atomic(), connection.cursor() as cursor:
         _relaxed_commit()  # a lost renewal only makes the sweeper ask a person: never a resend
         cursor.execute(
-            f"UPDATE playbooks_delivery SET claimed_at = %s WHERE status = %s AND id IN ({placeholders}) RETURNING id",
+            f"UPDATE playbooks_delivery SET claimed_at = %s WHERE status = %s AND id IN ({markers}) RETURNING id",
             [at, Delivery.Status.SENDING, *ids],
         )
         renewed = {row[0] for row in cursor.fetchall()}
