@@ -33,14 +33,15 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# Ingest, health, dispatch and dry-run benchmarks need PostgreSQL: BENCH_DATABASE_URL, default
-# the local server.
+# Ingest, health, dispatch, dry-run and alert-rule benchmarks need PostgreSQL: BENCH_DATABASE_URL,
+# default the local server.
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/ingest.py
 	$(PY) bench/health.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/simulate.py
+	$(PY) bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var

@@ -20,6 +20,7 @@ from django.db import transaction
 from health.demo import seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding
+from playbooks.alerts import rules_evaluate
 from playbooks.demo import seed_touchpoint_history
 from tenants.models import Membership, Tenant
 from tenants.roles import StaffRole
@@ -102,6 +103,7 @@ class SeedResult:
     events: int = 0
     scores: int = 0
     touchpoints: int = 0
+    alerts: int = 0
 
 
 def _demo_csms() -> list[AbstractBaseUser]:
@@ -172,6 +174,13 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         scores = health_backfill_history(now=now, days=days)
         scores += health_recompute_all(now=now).scored
     touchpoints = seed_touchpoint_history(now=now) if created else 0
+    # The alert queue as the first tick would leave it, through the real rules.
+    alerts = rules_evaluate(now=now).opened if created else 0
     return SeedResult(
-        tenants_created=created, tenants_existing=existing, events=events, scores=scores, touchpoints=touchpoints
+        tenants_created=created,
+        tenants_existing=existing,
+        events=events,
+        scores=scores,
+        touchpoints=touchpoints,
+        alerts=alerts,
     )

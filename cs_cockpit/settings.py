@@ -6,6 +6,7 @@ SMS. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and DEBUG=0.
 
 import os
 import sys
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -223,6 +224,40 @@ TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""
 PLAYBOOK_WEBHOOK_HOSTS = env_list("PLAYBOOK_WEBHOOK_HOSTS", "hooks.slack.com")
 PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS", "5"))
 TOUCHPOINT_DAILY_LIMIT = int(os.environ.get("TOUCHPOINT_DAILY_LIMIT", "2"))
+
+
+# Alerts (escalation rules): the response SLA per severity (P3: business days, Monday to
+# Friday in the CS team's time zone), each person's daily budget of pushed alert emails (P1
+# always pushes; the rest wait for the digest), the hour of the daily digest (Mondays also the
+# CS leads' weekly one), and an optional Slack-compatible webhook per role queue.
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+CS_TEAM_TIMEZONE = os.environ.get("CS_TEAM_TIMEZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(CS_TEAM_TIMEZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"CS_TEAM_TIMEZONE={CS_TEAM_TIMEZONE!r} is not an IANA time zone.") from None
+ALERT_SLA_P1_MINUTES = _env_int("ALERT_SLA_P1_MINUTES", 30, 1)
+ALERT_SLA_P2_MINUTES = _env_int("ALERT_SLA_P2_MINUTES", 120, 1)
+ALERT_SLA_P3_BUSINESS_DAYS = _env_int("ALERT_SLA_P3_BUSINESS_DAYS", 1, 1)
+ALERT_DAILY_PUSH_BUDGET = _env_int("ALERT_DAILY_PUSH_BUDGET", 10)
+ALERT_DIGEST_HOUR = _env_int("ALERT_DIGEST_HOUR", 8)
+if ALERT_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"ALERT_DIGEST_HOUR={ALERT_DIGEST_HOUR} must be an hour from 0 to 23.")
+ALERT_WEBHOOK_URLS = {
+    route: url
+    for route in ("csm", "cs_lead", "billing_ops")
+    if (url := os.environ.get(f"ALERT_WEBHOOK_{route.upper()}", "").strip())
+}
 
 # --- Stripe -------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

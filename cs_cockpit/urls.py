@@ -8,6 +8,7 @@ from health import api as health_api
 from health import views as health_views
 from onboarding import cockpit as onboarding_cockpit
 from onboarding import views as onboarding_views
+from playbooks import alert_api, alert_views
 from playbooks import api as playbook_api
 from playbooks import public_views as playbook_public
 from playbooks import views as playbook_views
@@ -30,6 +31,7 @@ api_v1 = (
             name="tenant-touchpoints",
         ),
         path("events/", health_api.EventIngestView.as_view(), name="events"),
+        path("alerts/", alert_api.AlertListView.as_view(), name="alert-list"),
     ],
     "api",
 )
@@ -72,6 +74,11 @@ cockpit = (
         path("touchpoints/review/", playbook_views.review_queue, name="needs-review"),
         path("touchpoints/<int:delivery_id>/", playbook_views.delivery_detail, name="delivery-detail"),
         path("touchpoints/<int:delivery_id>/review/", playbook_views.delivery_review, name="delivery-review"),
+        path("alerts/", alert_views.alert_queue, name="alerts"),
+        path("alerts/export.csv", alert_views.alert_export, name="alert-export"),
+        path("alerts/rules/", alert_views.alert_rules, name="alert-rules"),
+        path("alerts/rules/<slug:slug>/", alert_views.alert_rule_edit, name="alert-rule-edit"),
+        path("alerts/<int:alert_id>/<slug:action>/", alert_views.alert_action, name="alert-action"),
         path("tasks/", playbook_views.task_list, name="tasks"),
         path("tasks/<int:task_id>/complete/", playbook_views.task_complete, name="task-complete"),
         path(

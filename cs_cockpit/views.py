@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
+from playbooks import alert_selectors
 from playbooks import selectors as playbook_selectors
 from playbooks.views import TENANT_ACTORS
 from tenants import selectors as tenant_selectors
@@ -90,6 +91,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant),
+            "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant),
             "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
             "now": now,
         },

@@ -59,6 +59,9 @@ class DailyRollup(models.Model):
     class Meta:
         default_manager_name = "all_tenants"
         constraints = [models.UniqueConstraint(fields=["tenant", "day", "name"], name="rollup_tenant_day_name")]
+        # Escalation rules ask about one event name across all tenants (outreach.sent,
+        # error.raised, nps.submitted): this answers from the index, not the whole table.
+        indexes = [models.Index(fields=["name", "tenant", "day"], name="rollup_name_tenant_day")]
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day} {self.name}: {self.count}"
@@ -149,7 +152,11 @@ class HealthScore(models.Model):
     class Meta:
         default_manager_name = "all_tenants"
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="health_score_tenant_day")]
-        indexes = [models.Index(fields=["tenant", "-day"], name="health_score_tenant_day_desc")]
+        indexes = [
+            models.Index(fields=["tenant", "-day"], name="health_score_tenant_day_desc"),
+            # The health_drop rule reads every tenant's score of one day (a week ago).
+            models.Index(fields=["day"], name="health_score_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day}: {self.score:.0f} {self.bucket}"

@@ -64,21 +64,23 @@ def _inline(line: str) -> str:
 def send_email(delivery: Delivery) -> str:
     step, tenant = delivery.step, delivery.tenant
     text, headers = delivery.rendered_body, {}
-    message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname or "localhost")
-    headers["Message-ID"] = message_id
     if not step.transactional:
         link = unsubscribe_url(email=delivery.recipient, tenant_id=tenant.id)
         text += f"\n\n—\nYou get these emails as the owner of {tenant.name}. Unsubscribe: {link}"
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return email_send(to=delivery.recipient, subject=delivery.rendered_subject, text=text, headers=headers)
+
+
+def email_send(*, to: str, subject: str, text: str, headers: dict[str, str] | None = None) -> str:
+    """The one email sender (touchpoints and alert notifications): a text + HTML message through
+    the default mailer. Answers the Message-ID, or raises RetryableError / PermanentError."""
+    message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname or "localhost")
     email = EmailMultiAlternatives(
-        subject=delivery.rendered_subject,
-        body=text,
-        to=[delivery.recipient],
-        headers=headers,
+        subject=subject, body=text, to=[to], headers={**(headers or {}), "Message-ID": message_id}
     )
     email.attach_alternative(text_to_html(text), "text/html")
-    if any(c in value for value in (email.subject, delivery.recipient) for c in "\r\n"):
+    if any(c in value for value in (subject, to) for c in "\r\n"):
         # Django refuses a header with a line break before any network: ours, not the server's.
         raise PermanentError("The subject or the address has a line break: the message cannot be built.")
     connection = mailers.default
@@ -92,8 +94,8 @@ def send_email(delivery: Delivery) -> str:
         answers = "; ".join(f"{address}: {code} {_smtp_text(text)}" for address, (code, text) in exc.recipients.items())
         if exc.recipients and all(400 <= code < 500 for code, _ in exc.recipients.values()):
             # 4xx at RCPT TO (greylisting, a full mailbox): nothing was accepted, try later.
-            raise RetryableError(f"The mail server deferred {delivery.recipient}: {answers}") from exc
-        raise PermanentError(f"The mail server refused {delivery.recipient}: {answers}") from exc
+            raise RetryableError(f"The mail server deferred {to}: {answers}") from exc
+        raise PermanentError(f"The mail server refused {to}: {answers}") from exc
     except (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror) as exc:
         raise RetryableError(f"Could not reach the mail server: {exc}") from exc
     except smtplib.SMTPResponseException as exc:
@@ -104,7 +106,7 @@ def send_email(delivery: Delivery) -> str:
         try:
             connection.close()
         except Exception:  # the message is sent or the error above says why: closing changes neither
-            logger.warning("closing the mail connection failed after delivery %s", delivery.id, exc_info=True)
+            logger.warning("closing the mail connection failed after sending %s", message_id, exc_info=True)
     return message_id
 
 
@@ -153,11 +155,17 @@ def webhook_payload(delivery: Delivery) -> dict[str, Any]:
 
 
 def send_webhook(delivery: Delivery, *, session: Any = None, resolver: Resolver = resolve_host) -> str:
-    """POSTs JSON to the step's URL: only to an allow-listed host that resolves to public
-    addresses (checked now, not only when the playbook was saved: DNS can change)."""
+    return webhook_post(
+        url=delivery.step.webhook_url, payload=webhook_payload(delivery), session=session, resolver=resolver
+    )
+
+
+def webhook_post(*, url: str, payload: dict[str, Any], session: Any = None, resolver: Resolver = resolve_host) -> str:
+    """The one webhook sender (touchpoints and alert notifications): POSTs JSON only to an
+    allow-listed host that resolves to public addresses (checked now, not only when the URL was
+    saved: DNS can change)."""
     import requests
 
-    url = delivery.step.webhook_url
     host = (urlsplit(url).hostname or "").lower()
     if host not in webhook_hosts():
         raise PermanentError(f"Webhook host {host} is no longer on PLAYBOOK_WEBHOOK_HOSTS.")
@@ -168,7 +176,7 @@ def send_webhook(delivery: Delivery, *, session: Any = None, resolver: Resolver 
     try:
         response = session.post(
             url,
-            data=json.dumps(webhook_payload(delivery)),
+            data=json.dumps(payload),
             headers={"Content-Type": "application/json"},
             timeout=settings.PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS,
             allow_redirects=False,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,15 +78,21 @@ class DispatchResult:
         )
 
 
-def _lock_tenants_for_throttle(tenant_ids: list[int]) -> None:
-    # Two workers deciding the throttle for one tenant at once could both see "1 sent today"
-    # and both send. A transaction-scoped advisory lock per tenant, taken in id order (no
-    # deadlock), makes the second wait for the first's commit. SQLite serialises writers anyway.
+def advisory_locks(namespace: int, ids: Iterable[int]) -> None:
+    """Transaction-scoped advisory locks (namespace, id), taken in id order (no deadlock): a
+    second transaction asking for one waits for the first's commit. SQLite serialises
+    writers anyway."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for tenant_id in sorted(tenant_ids):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, tenant_id])
+        for key in sorted(set(ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
+
+
+def _lock_tenants_for_throttle(tenant_ids: list[int]) -> None:
+    # Two workers deciding the throttle for one tenant at once could both see "1 sent today"
+    # and both send: a lock per tenant makes the second wait.
+    advisory_locks(ADVISORY_NAMESPACE, tenant_ids)
 
 
 def _local_day_start(now: datetime, tz: str) -> datetime:

@@ -18,10 +18,12 @@ from tenants.selectors import tenant_get_for_staff
 from tenants.validators import parse_id
 
 from . import selectors, services
+from .alert_models import AlertRule
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Playbook
+from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Playbook, Trigger
 from .public_views import safe_next
+from .rules import RULES
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
@@ -55,9 +57,25 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "steps": list(playbook.current.steps.all()),
             "versions": selectors.playbook_versions(playbook=playbook),
             "can_edit": bool(staff_roles_of(request.user) & PLAYBOOK_EDITORS),
-            "not_raised_yet": TRIGGERS_NOT_RAISED_YET.get(playbook.current.trigger),
+            "not_raised_yet": _not_raised_yet(playbook),
         },
     )
+
+
+def _not_raised_yet(playbook: Playbook) -> str | None:
+    """Why nothing starts this playbook by itself, if nothing does: billing triggers before
+    billing exists, or an alert rule that is disabled or cannot run yet."""
+    version = playbook.current
+    if version.trigger != Trigger.ALERT:
+        return TRIGGERS_NOT_RAISED_YET.get(version.trigger)
+    spec, rule = RULES.get(version.trigger_rule), AlertRule.objects.filter(slug=version.trigger_rule).first()
+    if spec is None:
+        return f"there is no alert rule “{version.trigger_rule}”"
+    if spec.unavailable:
+        return f"the {spec.slug} rule cannot run yet: {spec.unavailable}"
+    if rule is not None and not rule.enabled:
+        return f"the {spec.slug} rule is disabled"
+    return None
 
 
 @staff_required(PLAYBOOK_EDITORS)

@@ -53,6 +53,31 @@ def _actor_fields(actor: Actor) -> dict[str, Any]:
     return {"actor": actor, "actor_label": actor.get_username()}
 
 
+def _audit_row(
+    *,
+    actor: Actor,
+    action: str,
+    target: Any,
+    at: datetime,
+    tenant_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditLog:
+    return AuditLog(
+        at=at,
+        action=action,
+        target_type=type(target).__name__,
+        target_id=str(getattr(target, "pk", "")),
+        target_repr=str(target)[:200],
+        tenant_id=tenant_id,
+        before=before,
+        after=after,
+        ip=ip,
+        **_actor_fields(actor),
+    )
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -64,17 +89,28 @@ def audit_record(
     after: dict[str, Any] | None = None,
     ip: str | None = None,
 ) -> AuditLog:
-    return AuditLog.objects.create(
-        at=at,
+    row = _audit_row(
+        actor=actor,
         action=action,
-        target_type=type(target).__name__,
-        target_id=str(getattr(target, "pk", "")),
-        target_repr=str(target)[:200],
-        tenant=tenant,
+        target=target,
+        at=at,
+        tenant_id=tenant.pk if tenant else None,
         before=before,
         after=after,
         ip=ip,
-        **_actor_fields(actor),
+    )
+    row.save()
+    return row
+
+
+def audit_record_many(
+    *, actor: Actor, action: str, at: datetime, entries: list[tuple[Any, int | None, dict[str, Any] | None]]
+) -> None:
+    """audit_record for many targets at once (target, tenant id, after): one INSERT, for the
+    system's bulk transitions (alerts opened or resolved by a tick)."""
+    AuditLog.objects.bulk_create(
+        _audit_row(actor=actor, action=action, target=target, at=at, tenant_id=tenant_id, after=after)
+        for target, tenant_id, after in entries
     )
 
 

@@ -84,6 +84,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     from playbooks.library import library_install_missing
 
     library_install_missing(now=timezone.now())
+    import_module("playbooks.migrations.0004_alert_rules").create(apps, None)
     admin_role_permissions_sync()
 
 
@@ -226,3 +227,13 @@ def read_key(make_key) -> str:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def alert_playbooks_off(db) -> None:
+    """For tests about one playbook's own schedule (onboarding-30): the escalation rules are
+    switched off, so the playbooks they start (white-glove setup at 72 h, at-risk recovery)
+    stay out of its sends and counts. The rules' own tests cover what they start."""
+    from playbooks.alert_models import AlertRule
+
+    AlertRule.objects.update(enabled=False)

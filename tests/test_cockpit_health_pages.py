@@ -65,8 +65,8 @@ def test_tenant_page_query_count_is_pinned(client, csm, scored_tenant, django_as
     client.force_login(csm)
     # session, user, roles, tenant, history, audit insert, latest score, week-over-week,
     # onboarding (none here), timeline; touchpoints: pause, runs, deliveries, suppressions,
-    # open tasks, playbooks to start
-    with django_assert_num_queries(16):
+    # open tasks, playbooks to start; alerts (one query, active first)
+    with django_assert_num_queries(17):
         assert client.get("/admin/customer-success/tenants/acme/").status_code == 200
 
 

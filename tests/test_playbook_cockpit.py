@@ -15,7 +15,7 @@ from tenants.models import ApiKey, AuditLog, Membership
 from .conftest import tenant_user
 from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, tick_at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_playbooks_off")]
 
 
 @pytest.fixture

@@ -102,6 +102,17 @@ MATRIX: dict[str, Route] = {
         roles=TENANT_ACTORS,
         kwargs=lambda: {"delivery_id": 1},
     ),
+    # Alerts: every staff role reads (billing ops see the billing queue only); CS leads and
+    # admins tune rules. No alert 1 exists: staff get 404, others 403.
+    "cockpit:alerts": Route("staff"),
+    "cockpit:alert-export": Route("staff"),
+    "cockpit:alert-rules": Route("staff"),
+    "cockpit:alert-rule-edit": Route(
+        "staff", roles=frozenset({"cs_lead", "admin"}), kwargs=lambda: {"slug": "no_activity"}
+    ),
+    "cockpit:alert-action": Route(
+        "staff", status=404, method="post", kwargs=lambda: {"alert_id": 1, "action": "acknowledge"}
+    ),
     "cockpit:tasks": Route("staff"),
     "cockpit:task-complete": Route("staff", status=404, method="post", kwargs=lambda: {"task_id": 1}),
     "cockpit:touchpoints-pause": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
@@ -122,6 +133,7 @@ MATRIX: dict[str, Route] = {
     "api-schema": Route("public"),
     "api-docs": Route("public"),
     "api:tenant-list": Route("api"),
+    "api:alert-list": Route("api"),
     "api:tenant-detail": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     "api:tenant-timeline": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     # An empty POST: the key is checked first (401/403), then the body (400).

@@ -18,7 +18,7 @@ from tenants.models import AuditLog, Tenant, TimelineEntry
 
 from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, sms_outbox, tick_at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_playbooks_off")]
 
 
 def statuses(tenant: Tenant) -> dict[str, tuple[str, str]]:

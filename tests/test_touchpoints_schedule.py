@@ -21,7 +21,7 @@ from .touchpoint_helpers import (
     tick_at,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_playbooks_off")]
 
 
 def assert_onboarding_30_went_exactly_once(tenant) -> None:

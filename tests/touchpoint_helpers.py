@@ -83,3 +83,8 @@ def outbox_subjects() -> Counter:
 
 def sms_outbox() -> list[sms.SmsMessage]:
     return list(sms.outbox)
+
+
+def owner_mail(tenant: Tenant) -> list:
+    """Emails to the tenant's owner (staff digests and alert emails go to others)."""
+    return [m for m in mail.outbox if m.to == [tenant.owner_email]]

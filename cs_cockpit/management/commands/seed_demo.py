@@ -20,5 +20,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"seed_demo: {result.tenants_created} tenants created, {result.tenants_existing} already there, "
             f"{result.events} events ingested, {result.scores} health scores written, "
-            f"{result.touchpoints} touchpoints sent in the replayed month (to in-memory outboxes)."
+            f"{result.touchpoints} touchpoints sent in the replayed month (to in-memory outboxes), "
+            f"{result.alerts} alerts opened by the escalation rules."
         )

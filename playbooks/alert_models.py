@@ -1,0 +1,181 @@
+"""Escalation rules, the alerts they open and the notifications those send.
+
+A rule is reconciled every tick (alerts.py): the tenants where its condition holds get an
+alert, open alerts whose condition cleared are resolved. One open alert per tenant × rule is
+a database constraint, so two evaluations racing cannot open two. Notifications are rows
+too — one per alert × recipient × kind — claimed and sent like touchpoint deliveries.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenants.models import Tenant
+from tenants.scoping import TenantScopedManager
+
+
+class Severity(models.TextChoices):
+    P1 = "P1", "P1 – urgent"
+    P2 = "P2", "P2 – high"
+    P3 = "P3", "P3 – normal"
+    INFO = "info", "Info"
+
+
+SEVERITY_ORDER = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.INFO: 3}
+
+
+class Route(models.TextChoices):
+    CSM = "csm", "CSM"
+    CS_LEAD = "cs_lead", "CS lead"
+    BILLING_OPS = "billing_ops", "Billing ops"
+
+
+class AlertRule(models.Model):
+    """A built-in rule's settings: what staff may tune. The condition itself is code
+    (rules.py), keyed by slug; rows are created by rules_sync() and never deleted."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    route = models.CharField(max_length=20, choices=Route.choices)
+    params = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+ACTIVE_STATUSES = ("open", "acknowledged", "snoozed")
+
+
+class Alert(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+
+    class Notified(models.TextChoices):
+        PUSH = "push", "Pushed"
+        DIGEST = "digest", "Held for the digest (attention budget)"
+        NONE = "none", "Nobody to notify"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    route = models.CharField(max_length=20, choices=Route.choices, help_text="The role queue it waits in.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="cs_alerts"
+    )
+    rationale = models.CharField(max_length=500, help_text="Why it opened, in words.")
+    facts = models.JSONField(default=dict, blank=True, help_text="The values that opened it.")
+    opened_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField(null=True, blank=True, help_text="Acknowledge by; none for info alerts.")
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=500, blank=True)
+    notified = models.CharField(max_length=8, choices=Notified.choices, blank=True)
+    # Resolved by a person while the condition still held: no new alert for this tenant × rule
+    # until the condition has cleared once (else the next tick would reopen it at once).
+    rearm_pending = models.BooleanField(default=False)
+
+    objects = TenantScopedManager()
+    all_tenants = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        default_manager_name = "all_tenants"
+        constraints = [
+            # The exactly-once guard: two evaluations racing insert one alert; the loser's
+            # insert is skipped (ON CONFLICT DO NOTHING). A resolved alert frees the slot, so a
+            # condition that comes back opens a new alert.
+            models.UniqueConstraint(
+                fields=["tenant", "rule"], condition=Q(status__in=ACTIVE_STATUSES), name="alert_one_open_per_rule"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["rule", "status"], name="alert_rule_status"),
+            models.Index(fields=["sla_due_at"], condition=Q(status="open"), name="alert_sla_open"),
+            models.Index(fields=["tenant", "-opened_at"], name="alert_tenant_opened"),
+            models.Index(fields=["opened_at"], name="alert_opened"),
+            models.Index(fields=["rule"], condition=Q(rearm_pending=True), name="alert_rearm_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}:{self.tenant_id} {self.severity} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != self.Status.RESOLVED
+
+
+class AlertNotification(models.Model):
+    """One message about alerts to one recipient: a push when an alert opens or escalates, a
+    daily or weekly digest. `dedupe_key` is unique, so a second tick makes no second row; the
+    row is claimed with SKIP LOCKED and marked SENDING before the provider hears of it."""
+
+    class Kind(models.TextChoices):
+        PUSH = "push", "Alert opened"
+        ESCALATION = "escalation", "SLA breached"
+        DIGEST = "digest", "Daily digest"
+        WEEKLY = "weekly", "Weekly digest"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        SKIPPED = "skipped", "Skipped (nothing to say)"
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    payload = models.JSONField(default=dict, blank=True, help_text="Webhooks: the JSON posted.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="alert_notification_due"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="alert_notification_sending"),
+            models.Index(fields=["user", "created_at"], name="alert_notification_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel} → {self.recipient} ({self.status})"

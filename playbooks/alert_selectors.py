@@ -1,0 +1,365 @@
+"""Reads for alerts: the queue with its filters, who may see which alert, the SLA outcome of
+each alert and the weekly attainment, the export rows and the digests' contents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.http import Http404
+
+from health.models import HealthScore
+from tenants.models import Tenant
+from tenants.roles import StaffRole, staff_roles_of
+
+from .alert_models import ACTIVE_STATUSES, SEVERITY_ORDER, Alert, AlertRule, Route
+from .models import Task
+from .rules import RULES
+
+# Billing ops work billing alerts only; the other roles see every queue.
+ROUTES_OF_ROLE = {
+    StaffRole.BILLING_OPS: {Route.BILLING_OPS},
+    StaffRole.CSM: set(Route.values),
+    StaffRole.CS_LEAD: set(Route.values),
+    StaffRole.ADMIN: set(Route.values),
+}
+
+
+def routes_visible_to(user: AbstractBaseUser) -> set[str]:
+    routes: set[str] = set()
+    for role in staff_roles_of(user):
+        routes |= ROUTES_OF_ROLE.get(role, set())
+    return routes
+
+
+def alerts_visible_to(user: AbstractBaseUser) -> QuerySet[Alert]:
+    """Fails closed: a user with no route sees nothing."""
+    return Alert.all_tenants.filter(route__in=sorted(routes_visible_to(user)))
+
+
+def alert_get_for_staff(*, user: AbstractBaseUser, alert_id: int) -> Alert:
+    alert = alerts_visible_to(user).select_related("tenant", "rule", "assignee").filter(id=alert_id).first()
+    if alert is None:
+        raise Http404("No such alert.")
+    return alert
+
+
+SLA_STATES = {"breached": "Breached", "due_soon": "Due within 30 min", "within": "Within SLA", "met": "Met"}
+
+
+def sla_state(alert: Alert, now: datetime) -> str:
+    """met / breached / due_soon / within / "" (no SLA)."""
+    if alert.sla_due_at is None:
+        return ""
+    if alert.acknowledged_at is not None:
+        return "met" if alert.acknowledged_at <= alert.sla_due_at else "breached"
+    if alert.sla_breached_at is not None or alert.sla_due_at <= now:
+        return "breached"
+    if alert.status == Alert.Status.RESOLVED:
+        return "met"  # resolved (by its condition clearing) before its SLA ran out
+    return "due_soon" if alert.sla_due_at - now <= timedelta(minutes=30) else "within"
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = "active"
+    severity: str = ""
+    rule: str = ""
+    route: str = ""
+    assignee: str = ""  # "", "me", "none" or a user id
+    sla: str = ""
+    tenant: str = ""
+
+
+STATUS_FILTERS = {"active": "Open, acknowledged or snoozed", **{s.value: s.label for s in Alert.Status}, "all": "All"}
+
+
+def queue_filters_from(params: Any, *, user: AbstractBaseUser) -> tuple[QueueFilters, list[str]]:
+    """Filters from a query string; unknown values are dropped with a message each."""
+    errors = []
+    allowed = {
+        "status": set(STATUS_FILTERS),
+        "severity": set(SEVERITY_ORDER),
+        "rule": set(RULES),
+        "route": routes_visible_to(user),
+        "sla": set(SLA_STATES),
+    }
+    values: dict[str, str] = {}
+    for key, options in allowed.items():
+        raw = params.get(key, "")
+        if raw and raw not in options:
+            errors.append(f"“{raw}” is not a {key} filter; it was ignored.")
+        elif raw:
+            values[key] = raw
+    assignee = params.get("assignee", "")
+    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+        errors.append(f"“{assignee}” is not an assignee filter; it was ignored.")
+    elif assignee:
+        values["assignee"] = assignee
+    if params.get("tenant"):
+        values["tenant"] = params["tenant"][:64]
+    if "route" not in values and routes_visible_to(user) == {Route.BILLING_OPS}:
+        values["route"] = Route.BILLING_OPS
+    return QueueFilters(**values), errors
+
+
+def alert_queue(*, user: AbstractBaseUser, filters: QueueFilters, now: datetime) -> QuerySet[Alert]:
+    alerts = alerts_visible_to(user).select_related("tenant", "rule", "assignee")
+    if filters.status == "active":
+        alerts = alerts.filter(status__in=ACTIVE_STATUSES)
+    elif filters.status != "all":
+        alerts = alerts.filter(status=filters.status)
+    if filters.severity:
+        alerts = alerts.filter(severity=filters.severity)
+    if filters.rule:
+        alerts = alerts.filter(rule__slug=filters.rule)
+    if filters.route:
+        alerts = alerts.filter(route=filters.route)
+    if filters.tenant:
+        alerts = alerts.filter(tenant__external_id=filters.tenant)
+    if filters.assignee == "me":
+        alerts = alerts.filter(assignee=user)
+    elif filters.assignee == "none":
+        alerts = alerts.filter(assignee__isnull=True)
+    elif filters.assignee:
+        alerts = alerts.filter(assignee_id=int(filters.assignee))
+    soon = now + timedelta(minutes=30)
+    unacked = Q(acknowledged_at__isnull=True, status=Alert.Status.OPEN)
+    if filters.sla == "breached":
+        alerts = alerts.filter(
+            Q(sla_breached_at__isnull=False) | (unacked & Q(sla_due_at__lte=now)) | Q(acknowledged_at__gt=_due())
+        )
+    elif filters.sla == "due_soon":
+        alerts = alerts.filter(unacked, sla_due_at__gt=now, sla_due_at__lte=soon)
+    elif filters.sla == "within":
+        alerts = alerts.filter(unacked, sla_due_at__gt=soon)
+    elif filters.sla == "met":
+        alerts = alerts.filter(acknowledged_at__lte=_due())
+    # Most urgent first: severity, then the SLA that runs out first, then the oldest.
+    return alerts.order_by(_severity_rank(), "sla_due_at", "opened_at", "id")
+
+
+def _due() -> F:
+    return F("sla_due_at")
+
+
+def _severity_rank() -> Case:
+    return Case(
+        *[When(severity=s, then=Value(rank)) for s, rank in SEVERITY_ORDER.items()], output_field=IntegerField()
+    )
+
+
+def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
+    active = alerts_visible_to(user).filter(status__in=ACTIVE_STATUSES)
+    return active.aggregate(
+        open=Count("id", filter=Q(status=Alert.Status.OPEN)),
+        mine=Count("id", filter=Q(assignee=user)),
+        breached=Count("id", filter=Q(status=Alert.Status.OPEN, acknowledged_at__isnull=True, sla_due_at__lte=now)),
+        p1=Count("id", filter=Q(severity="P1")),
+    )
+
+
+def assignable_staff() -> list[AbstractBaseUser]:
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[r.value for r in StaffRole])
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def tenant_alerts(*, tenant: Tenant, limit: int = 10) -> list[Alert]:
+    """The tenant page's alerts, in one query: active ones first (most severe first), then
+    the latest resolved."""
+    resolved_last = Case(
+        When(status=Alert.Status.RESOLVED, then=Value(1)), default=Value(0), output_field=IntegerField()
+    )
+    return list(
+        Alert.objects.for_tenant(tenant)
+        .select_related("rule", "assignee")
+        .order_by(resolved_last, _severity_rank(), "-opened_at")[:limit]
+    )
+
+
+def rules_overview() -> list[dict[str, Any]]:
+    counts = dict(
+        Alert.all_tenants.filter(status__in=ACTIVE_STATUSES)
+        .values("rule_id")
+        .annotate(n=Count("id"))
+        .values_list("rule_id", "n")
+    )
+    rows = []
+    for rule in AlertRule.objects.select_related("updated_by").order_by("slug"):
+        spec = RULES.get(rule.slug)
+        if spec is None:
+            continue
+        rows.append(
+            {"rule": rule, "spec": spec, "params": spec.effective(rule.params), "active": counts.get(rule.id, 0)}
+        )
+    return rows
+
+
+# --- weeks, SLA attainment and the export ------------------------------------------------------
+
+
+def week_bounds(week: str) -> tuple[datetime, datetime]:
+    """ "2026-W47" → [Monday 00:00, next Monday 00:00) in the CS team's time zone, as UTC."""
+    try:
+        year, number = week.split("-W")
+        monday = date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise ValueError(f"“{week}” is not an ISO week such as 2026-W47.") from None
+    zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
+    start = datetime.combine(monday, time(), tzinfo=zone)
+    return start.astimezone(UTC), (start + timedelta(days=7)).astimezone(UTC)
+
+
+def week_of(at: datetime) -> str:
+    year, number, _ = at.astimezone(ZoneInfo(settings.CS_TEAM_TIMEZONE)).isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def alerts_opened_in(start: datetime, end: datetime) -> QuerySet[Alert]:
+    return (
+        Alert.all_tenants.filter(opened_at__gte=start, opened_at__lt=end)
+        .select_related("tenant", "rule", "assignee")
+        .order_by("opened_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Attainment:
+    week: str
+    opened: int
+    met: int
+    breached: int
+    pending: int
+
+    @property
+    def percent(self) -> int | None:
+        decided = self.met + self.breached
+        return round(self.met * 100 / decided) if decided else None
+
+
+def sla_attainment(*, weeks: int, now: datetime) -> list[Attainment]:
+    """Per week (newest first): alerts with an SLA that were acknowledged in time, late, or
+    are still waiting within it."""
+    result = []
+    this_monday, _ = week_bounds(week_of(now))
+    for back in range(weeks):
+        start = this_monday - timedelta(days=7 * back)
+        end = start + timedelta(days=7)
+        met = breached = pending = opened = 0
+        for a in Alert.all_tenants.filter(opened_at__gte=start, opened_at__lt=end, sla_due_at__isnull=False).only(
+            "sla_due_at", "acknowledged_at", "sla_breached_at", "status"
+        ):
+            opened += 1
+            state = sla_state(a, now)
+            met += state == "met"
+            breached += state == "breached"
+            pending += state in ("within", "due_soon")
+        result.append(Attainment(week_of(start), opened, met, breached, pending))
+    return result
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "tenant",
+    "tenant_name",
+    "rule",
+    "severity",
+    "route",
+    "status",
+    "assignee",
+    "opened_at",
+    "sla_due_at",
+    "acknowledged_at",
+    "resolved_at",
+    "sla_outcome",
+    "rationale",
+    "resolution",
+]
+
+
+def export_row(alert: Alert, now: datetime) -> list[str]:
+    def iso(value: datetime | None) -> str:
+        return value.isoformat() if value else ""
+
+    return [
+        str(alert.id),
+        alert.tenant.external_id,
+        alert.tenant.name,
+        alert.rule.slug,
+        alert.severity,
+        alert.route,
+        alert.status,
+        alert.assignee.get_username() if alert.assignee else "",
+        iso(alert.opened_at),
+        iso(alert.sla_due_at),
+        iso(alert.acknowledged_at),
+        iso(alert.resolved_at),
+        sla_state(alert, now) or "no_sla",
+        alert.rationale,
+        alert.resolution,
+    ]
+
+
+# --- digests ----------------------------------------------------------------------------------
+
+
+def digest_for_csm(*, user: AbstractBaseUser, now: datetime) -> dict[str, Any]:
+    """A CSM's morning: their open alerts by severity, their tasks due today, and their
+    tenants whose health bucket changed since the day before."""
+    zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
+    end_of_day = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(), tzinfo=zone)
+    alerts = list(
+        Alert.all_tenants.filter(assignee=user, status__in=ACTIVE_STATUSES)
+        .select_related("tenant", "rule")
+        .order_by(_severity_rank(), "opened_at")
+    )
+    tasks = list(
+        Task.all_tenants.filter(assignee=user, status=Task.Status.OPEN, due_at__lt=end_of_day)
+        .select_related("tenant")
+        .order_by("due_at")
+    )
+    owned = {t.id: t for t in Tenant.objects.filter(csm_owner=user).exclude(health_computed_at__isnull=True)}
+    changed = []
+    if owned:
+        today = now.astimezone(UTC).date()
+        scores: dict[int, dict[date, str]] = {}
+        for tenant_id, day, bucket in HealthScore.all_tenants.filter(
+            tenant_id__in=list(owned), day__gte=today - timedelta(days=2)
+        ).values_list("tenant_id", "day", "bucket"):
+            scores.setdefault(tenant_id, {})[day] = bucket
+        for tenant_id, by_day in scores.items():
+            days = sorted(by_day)
+            if len(days) >= 2 and by_day[days[-1]] != by_day[days[-2]]:
+                changed.append((owned[tenant_id], by_day[days[-2]], by_day[days[-1]]))
+    return {"alerts": alerts, "tasks": tasks, "bucket_changes": changed}
+
+
+def digest_for_lead(*, now: datetime) -> dict[str, Any]:
+    """The CS lead's Monday: last week's alerts by rule and severity, its SLA attainment,
+    the breaches, and what is still open now."""
+    this_monday, _ = week_bounds(week_of(now))
+    start = this_monday - timedelta(days=7)
+    last_week = list(alerts_opened_in(start, this_monday))
+    by_rule: dict[tuple[str, str], int] = {}
+    for a in last_week:
+        by_rule[(a.rule.slug, a.severity)] = by_rule.get((a.rule.slug, a.severity), 0) + 1
+    attainment = sla_attainment(weeks=2, now=now)[1]
+    open_now = Alert.all_tenants.filter(status__in=ACTIVE_STATUSES).values("severity").annotate(n=Count("id"))
+    return {
+        "week": week_of(start),
+        "opened": len(last_week),
+        "by_rule": sorted(by_rule.items()),
+        "attainment": attainment,
+        "breaches": [a for a in last_week if sla_state(a, now) == "breached"][:20],
+        "open_now": {row["severity"]: row["n"] for row in open_now},
+    }

@@ -1,0 +1,215 @@
+"""Alerts in the cockpit: the queue (filters, htmx actions), the weekly CSV export, the rules
+and their settings. Views parse and render; alerts.py decides."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants.access import staff_required
+from tenants.roles import StaffRole, staff_roles_of
+from tenants.validators import parse_id
+
+from . import alert_selectors as selectors
+from . import alerts
+from .alert_models import Alert, AlertRule, Route, Severity
+from .public_views import safe_next
+from .rules import RULES
+
+RULE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
+ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
+SNOOZE_PRESETS = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "Tomorrow 09:00", "monday": "Monday 09:00"}
+
+
+def _row_context(request: HttpRequest, alert: Alert, now: datetime, error: str = "") -> dict:
+    alert.sla = selectors.sla_state(alert, now)
+    return {
+        "alert": alert,
+        "now": now,
+        "error": error,
+        "staff": selectors.assignable_staff(),
+        "presets": SNOOZE_PRESETS,
+        "sla_states": selectors.SLA_STATES,
+    }
+
+
+@staff_required()
+@require_GET
+def alert_queue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    filters, errors = selectors.queue_filters_from(request.GET, user=request.user)
+    for error in errors:
+        messages.warning(request, error)
+    queue = list(selectors.alert_queue(user=request.user, filters=filters, now=now)[:200])
+    for alert in queue:
+        alert.sla = selectors.sla_state(alert, now)
+    context = {
+        "alerts": queue,
+        "filters": filters,
+        "counts": selectors.queue_counts(user=request.user, now=now),
+        "statuses": selectors.STATUS_FILTERS,
+        "severities": Severity.choices,
+        "rules": sorted((slug, spec.name) for slug, spec in RULES.items()),
+        "routes": [(r.value, r.label) for r in Route if r.value in selectors.routes_visible_to(request.user)],
+        "staff": selectors.assignable_staff(),
+        "presets": SNOOZE_PRESETS,
+        "sla_states": selectors.SLA_STATES,
+        "attainment": selectors.sla_attainment(weeks=8, now=now),
+        "this_week": selectors.week_of(now),
+        "last_week": selectors.week_of(now - timedelta(days=7)),
+        "now": now,
+    }
+    template = "playbooks/alerts.html#alert-table" if request.htmx else "playbooks/alerts.html"
+    return render(request, template, context)
+
+
+def _snooze_until(request: HttpRequest, now: datetime) -> datetime:
+    """From a preset (in the CS team's time zone) or an explicit UTC date and time."""
+    preset, raw = request.POST.get("preset", ""), request.POST.get("until", "").strip()
+    zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
+    local = now.astimezone(zone)
+    if preset == "1h":
+        return now + timedelta(hours=1)
+    if preset == "4h":
+        return now + timedelta(hours=4)
+    if preset in ("tomorrow", "monday"):
+        days = 1 if preset == "tomorrow" else (7 - local.weekday()) or 7
+        return datetime.combine(local.date() + timedelta(days=days), time(9), tzinfo=zone)
+    if preset:
+        raise alerts.AlertActionError(f"“{preset}” is not a snooze choice.")
+    if not raw:
+        raise alerts.AlertActionError("Say until when to snooze: pick a choice or a date and time.")
+    try:
+        until = datetime.fromisoformat(raw)
+    except ValueError:
+        raise alerts.AlertActionError(f"“{raw}” is not a date and time such as 2026-11-23T09:00.") from None
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
+
+
+@staff_required()
+@require_POST
+def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
+    # Visible alerts only: one of another queue (billing for a CSM's… or the reverse) is a 404.
+    alert = selectors.alert_get_for_staff(user=request.user, alert_id=alert_id)
+    now = timezone.now()
+    note = request.POST.get("note", "").strip()[:300]
+    error = ""
+    try:
+        if action == "acknowledge":
+            alert = alerts.alert_acknowledge(alert=alert, actor=request.user, note=note, now=now)
+            done = "Acknowledged"
+        elif action == "assign":
+            raw = request.POST.get("assignee", "")
+            assignee_id = parse_id(raw) if raw else None
+            if raw and assignee_id is None:
+                raise alerts.AlertActionError(f"“{raw}” is not a person.")
+            alert = alerts.alert_assign(alert=alert, actor=request.user, assignee_id=assignee_id, now=now)
+            done = "Assigned"
+        elif action == "snooze":
+            until = _snooze_until(request, now)
+            alert = alerts.alert_snooze(alert=alert, actor=request.user, until=until, note=note, now=now)
+            done = f"Snoozed until {until.astimezone(UTC):%-d %b %H:%M} UTC"
+        elif action == "resolve":
+            alert = alerts.alert_resolve(alert=alert, actor=request.user, note=note, now=now)
+            done = "Resolved"
+        else:
+            raise alerts.AlertActionError(f"“{action}” is not something one can do to an alert.")
+    except alerts.AlertActionError as exc:
+        error = str(exc)
+    if request.htmx:
+        alert.refresh_from_db()
+        return render(
+            request,
+            "playbooks/alerts.html#alert-row",
+            _row_context(request, alert, now, error),
+            status=400 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{done}: {alert.rule.slug} for {alert.tenant.name}.")
+    return redirect(safe_next(request, default="cockpit:alerts"))
+
+
+@staff_required()
+@require_GET
+def alert_export(request: HttpRequest) -> HttpResponse:
+    """The weekly CSV (seed 000: “Alerts: export weekly”): alerts opened in one ISO week."""
+    now = timezone.now()
+    week = request.GET.get("week") or selectors.week_of(now - timedelta(days=7))
+    try:
+        start, end = selectors.week_bounds(week)
+    except ValueError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="alerts-{week}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(selectors.EXPORT_COLUMNS)
+    for alert in selectors.alerts_opened_in(start, end).filter(
+        route__in=sorted(selectors.routes_visible_to(request.user))
+    ):
+        writer.writerow(_safe_cells(selectors.export_row(alert, now)))
+    return response
+
+
+def _safe_cells(row: list[str]) -> list[str]:
+    # A cell starting with = + - @ runs as a formula in a spreadsheet: tenant names and notes
+    # are typed by people outside the team, so such cells get a leading apostrophe.
+    return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell for cell in row]
+
+
+@staff_required()
+@require_GET
+def alert_rules(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "playbooks/alert_rules.html",
+        {"rows": selectors.rules_overview(), "can_edit": bool(staff_roles_of(request.user) & RULE_EDITORS)},
+    )
+
+
+@staff_required(RULE_EDITORS)
+@require_http_methods(["GET", "POST"])
+def alert_rule_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    rule = AlertRule.objects.filter(slug=slug).first()
+    spec = RULES.get(slug)
+    if rule is None or spec is None:
+        raise Http404(f"No rule “{slug}”.")
+    errors: dict[str, str] = {}
+    values = spec.effective(rule.params)
+    if request.method == "POST":
+        values = {p.key: request.POST.get(p.key, "") for p in spec.params}
+        rule, errors = alerts.rule_update(
+            rule=rule,
+            actor=request.user,
+            enabled=request.POST.get("enabled") == "1",
+            severity=request.POST.get("severity", ""),
+            route=request.POST.get("route", ""),
+            params=values,
+            now=timezone.now(),
+        )
+        if not errors:
+            messages.success(request, f"“{spec.name}” saved: the next tick (within a minute) applies it.")
+            return redirect("cockpit:alert-rules")
+    return render(
+        request,
+        "playbooks/alert_rule_edit.html",
+        {
+            "rule": rule,
+            "spec": spec,
+            "values": values,
+            "errors": errors,
+            "severities": Severity.choices,
+            "routes": Route.choices,
+            "posted": request.POST if request.method == "POST" else None,
+        },
+        status=400 if errors else 200,
+    )
