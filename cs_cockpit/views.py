@@ -91,7 +91,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant),
-            "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant),
+            "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant, user=request.user),
             "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
             "now": now,
         },

@@ -3,6 +3,7 @@ each alert and the weekly attainment, the export rows and the digests' contents.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.http import Http404
 from health.models import HealthScore
 from tenants.models import Tenant
 from tenants.roles import StaffRole, staff_roles_of
+from tenants.validators import parse_id
 
 from .alert_models import ACTIVE_STATUSES, SEVERITY_ORDER, Alert, AlertRule, Route
 from .models import Task
@@ -57,12 +59,13 @@ def sla_state(alert: Alert, now: datetime) -> str:
     """met / breached / due_soon / within / "" (no SLA)."""
     if alert.sla_due_at is None:
         return ""
+    if alert.acknowledged_at is None and alert.resolved_at is not None and alert.sla_breached_at is None:
+        # Resolved by its condition clearing before anyone had to answer it.
+        return "met" if alert.resolved_at <= alert.sla_due_at else "breached"
     if alert.acknowledged_at is not None:
         return "met" if alert.acknowledged_at <= alert.sla_due_at else "breached"
     if alert.sla_breached_at is not None or alert.sla_due_at <= now:
         return "breached"
-    if alert.status == Alert.Status.RESOLVED:
-        return "met"  # resolved (by its condition clearing) before its SLA ran out
     return "due_soon" if alert.sla_due_at - now <= timedelta(minutes=30) else "within"
 
 
@@ -98,7 +101,7 @@ def queue_filters_from(params: Any, *, user: AbstractBaseUser) -> tuple[QueueFil
         elif raw:
             values[key] = raw
     assignee = params.get("assignee", "")
-    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+    if assignee and assignee not in ("me", "none") and parse_id(assignee) is None:
         errors.append(f"“{assignee}” is not an assignee filter; it was ignored.")
     elif assignee:
         values["assignee"] = assignee
@@ -174,14 +177,15 @@ def assignable_staff() -> list[AbstractBaseUser]:
     )
 
 
-def tenant_alerts(*, tenant: Tenant, limit: int = 10) -> list[Alert]:
-    """The tenant page's alerts, in one query: active ones first (most severe first), then
-    the latest resolved."""
+def tenant_alerts(*, tenant: Tenant, user: AbstractBaseUser, limit: int = 10) -> list[Alert]:
+    """The tenant page's alerts the user may see, in one query: active ones first (most
+    severe first), then the latest resolved."""
     resolved_last = Case(
         When(status=Alert.Status.RESOLVED, then=Value(1)), default=Value(0), output_field=IntegerField()
     )
     return list(
         Alert.objects.for_tenant(tenant)
+        .filter(route__in=sorted(routes_visible_to(user)))
         .select_related("rule", "assignee")
         .order_by(resolved_last, _severity_rank(), "-opened_at")[:limit]
     )
@@ -208,9 +212,14 @@ def rules_overview() -> list[dict[str, Any]]:
 # --- weeks, SLA attainment and the export ------------------------------------------------------
 
 
+WEEK_RE = re.compile(r"\A\d{4}-W\d{2}\Z")
+
+
 def week_bounds(week: str) -> tuple[datetime, datetime]:
     """ "2026-W47" → [Monday 00:00, next Monday 00:00) in the CS team's time zone, as UTC."""
     try:
+        if not WEEK_RE.match(week):
+            raise ValueError(week)
         year, number = week.split("-W")
         monday = date.fromisocalendar(int(year), int(number), 1)
     except ValueError:
@@ -257,7 +266,7 @@ def sla_attainment(*, weeks: int, now: datetime) -> list[Attainment]:
         end = start + timedelta(days=7)
         met = breached = pending = opened = 0
         for a in Alert.all_tenants.filter(opened_at__gte=start, opened_at__lt=end, sla_due_at__isnull=False).only(
-            "sla_due_at", "acknowledged_at", "sla_breached_at", "status"
+            "sla_due_at", "acknowledged_at", "sla_breached_at", "status", "resolved_at"
         ):
             opened += 1
             state = sla_state(a, now)
@@ -314,12 +323,15 @@ def export_row(alert: Alert, now: datetime) -> list[str]:
 
 
 def digest_for_csm(*, user: AbstractBaseUser, now: datetime) -> dict[str, Any]:
-    """A CSM's morning: their open alerts by severity, their tasks due today, and their
-    tenants whose health bucket changed since the day before."""
+    """A person's morning: the open alerts assigned to them or waiting unassigned in their
+    role's queue, by severity; their tasks due today; their tenants whose health bucket
+    changed since the day before."""
     zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
     end_of_day = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(), tzinfo=zone)
+    queues = [role for role in staff_roles_of(user) if role in Route.values]
     alerts = list(
-        Alert.all_tenants.filter(assignee=user, status__in=ACTIVE_STATUSES)
+        Alert.all_tenants.filter(Q(assignee=user) | Q(assignee__isnull=True, route__in=queues))
+        .filter(status__in=ACTIVE_STATUSES)
         .select_related("tenant", "rule")
         .order_by(_severity_rank(), "opened_at")
     )

@@ -5,6 +5,7 @@ resolve) — each transition on the tenant's timeline and in the audit log.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,11 +22,13 @@ from tenants.services import audit_record, audit_record_many, timeline_record
 
 from . import notify
 from .alert_models import ACTIVE_STATUSES, Alert, AlertRule, Route, Severity
+from .alert_selectors import routes_visible_to
 from .models import Playbook, Run, Trigger
 from .rules import RULES, Finding, RuleSpec
 from .scheduling import run_start
 
 MAX_SNOOZE = timedelta(days=30)
+logger = logging.getLogger(__name__)
 
 
 class AlertActionError(ValueError):
@@ -107,7 +110,12 @@ def rules_evaluate(*, now: datetime) -> EvaluationResult:
             if spec is not None and spec.unavailable:
                 result.skipped.append(f"{rule.slug} (not available yet)")
             continue
-        rule_evaluate(rule_id=rule.id, spec=spec, now=now, result=result)
+        try:
+            rule_evaluate(rule_id=rule.id, spec=spec, now=now, result=result)
+        except Exception as exc:  # one broken rule must not stop the others (its transaction rolled back)
+            logger.exception("alert rule %s failed for now=%s", rule.slug, now.isoformat())
+            result.skipped.append(f"{rule.slug} (failed: {exc})")
+            AlertRule.objects.filter(id=rule.id).update(last_result=f"failed: {exc}"[:300])
     return result
 
 
@@ -130,15 +138,15 @@ def rule_evaluate(*, rule_id: int, spec: RuleSpec, now: datetime, result: Evalua
         to_open = sorted(set(findings) - set(active) - (latched - rearmed))
         to_resolve = [a for tenant_id, a in active.items() if tenant_id not in findings]
         opened = _alerts_open(rule=rule, spec=spec, findings=findings, tenant_ids=to_open, now=now)
-        _alerts_auto_resolve(rule=rule, spec=spec, alerts=to_resolve, now=now)
+        resolved = _alerts_auto_resolve(rule=rule, spec=spec, alerts=to_resolve, now=now)
         result.runs_started += _playbooks_start(rule=rule, alerts=opened, now=now)
         notify.alerts_opened_notify(alerts=opened, now=now)
         rule.last_evaluated_at = now
-        rule.last_result = f"holds for {len(findings)}; {len(opened)} opened, {len(to_resolve)} resolved"
+        rule.last_result = f"holds for {len(findings)}; {len(opened)} opened, {resolved} resolved"
         rule.save(update_fields=["last_evaluated_at", "last_result"])
     result.rules += 1
     result.opened += len(opened)
-    result.resolved += len(to_resolve)
+    result.resolved += resolved
 
 
 def _alerts_open(
@@ -195,9 +203,18 @@ def _alerts_open(
     return opened
 
 
-def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert], now: datetime) -> None:
+def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert], now: datetime) -> int:
     if not alerts:
-        return
+        return 0
+    # Re-read under row locks: a person may have resolved (or snoozed) one since the rule read
+    # them; their resolution and note must not be overwritten by ours.
+    alerts = list(
+        Alert.all_tenants.filter(id__in=[a.id for a in alerts], status__in=ACTIVE_STATUSES)
+        .select_for_update(of=("self",))
+        .order_by("id")
+    )
+    if not alerts:
+        return 0
     snapshot = {
         row[0]: row[1:]
         for row in Tenant.objects.filter(id__in=[a.tenant_id for a in alerts]).values_list(
@@ -233,6 +250,7 @@ def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert]
         at=now,
         entries=[(a, a.tenant_id, {"resolution": a.resolution}) for a in alerts],
     )
+    return len(alerts)
 
 
 def _playbooks_start(*, rule: AlertRule, alerts: list[Alert], now: datetime) -> int:
@@ -293,14 +311,17 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
             # The alert stays in its own queue (billing ops keep their billing alert); the CS
             # leads are told, and see it under "SLA: breached".
             a.sla_breached_at = now
-            timeline_record(
-                tenant=a.tenant,
+        Alert.all_tenants.filter(id__in=[a.id for a in breached]).update(sla_breached_at=now)
+        TimelineEntry.all_tenants.bulk_create(
+            TimelineEntry(
+                tenant_id=a.tenant_id,
                 at=now,
                 kind="alert.sla_breached",
                 summary=f"{a.severity} alert not acknowledged by {a.sla_due_at:%H:%M} UTC: escalated to the CS lead",
                 data={"alert": a.id, "rule": a.rule.slug},
             )
-        Alert.all_tenants.bulk_update(breached, ["sla_breached_at"])
+            for a in breached
+        )
         audit_record_many(
             actor=None,
             action="alert.sla_breach",
@@ -316,14 +337,23 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
         )
         for a in woken:
             a.status = Alert.Status.ACKNOWLEDGED if a.acknowledged_at else Alert.Status.OPEN
-            timeline_record(
-                tenant=a.tenant,
+        Alert.all_tenants.bulk_update(woken, ["status"])
+        TimelineEntry.all_tenants.bulk_create(
+            TimelineEntry(
+                tenant_id=a.tenant_id,
                 at=now,
                 kind="alert.snooze_ended",
                 summary=f"Snooze ended: the {a.rule.slug} alert is back in the queue",
                 data={"alert": a.id},
             )
-        Alert.all_tenants.bulk_update(woken, ["status"])
+            for a in woken
+        )
+        audit_record_many(
+            actor=None,
+            action="alert.snooze_end",
+            at=now,
+            entries=[(a, a.tenant_id, {"status": a.status}) for a in woken],
+        )
     return len(breached), len(woken)
 
 
@@ -372,6 +402,8 @@ def alert_assign(*, alert: Alert, actor: AbstractBaseUser, assignee_id: int | No
         assignee = get_user_model().objects.filter(id=assignee_id, is_active=True).first()
         if assignee is None or not staff_roles_of(assignee):
             raise AlertActionError("Alerts can be assigned to active customer-success staff only.")
+        if alert.route not in routes_visible_to(assignee):
+            raise AlertActionError(f"{assignee.get_username()} does not work the {alert.get_route_display()} queue.")
     with transaction.atomic():
         alert = _locked(alert)
         before = alert.assignee.get_username() if alert.assignee else None
@@ -478,11 +510,20 @@ def rule_update(
         after = {"enabled": enabled, "severity": severity, "route": route, "params": cleaned}
         audit_record(actor=actor, action="alert_rule.update", target=rule, at=now, before=before, after=after)
         if before["enabled"] and not enabled:
-            open_alerts = list(Alert.all_tenants.filter(rule=rule, status__in=ACTIVE_STATUSES))
+            # Locked: a person acting on one of them right now finishes first; never overwritten.
+            open_alerts = list(
+                Alert.all_tenants.filter(rule=rule, status__in=ACTIVE_STATUSES).select_for_update(of=("self",))
+            )
             for a in open_alerts:
                 a.status, a.resolved_at, a.resolved_by = Alert.Status.RESOLVED, now, actor
                 a.resolution = f"the rule was disabled by {actor.get_username()}"
             Alert.all_tenants.bulk_update(open_alerts, ["status", "resolved_at", "resolved_by", "resolution"])
+            audit_record_many(
+                actor=actor,
+                action="alert.resolved",
+                at=now,
+                entries=[(a, a.tenant_id, {"resolution": a.resolution}) for a in open_alerts],
+            )
             TimelineEntry.all_tenants.bulk_create(
                 TimelineEntry(
                     tenant_id=a.tenant_id,

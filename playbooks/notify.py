@@ -190,16 +190,18 @@ def alerts_escalated_notify(*, alerts: list[Alert], now: datetime) -> None:
 
 
 def digests_create(*, now: datetime) -> int:
-    """From ALERT_DIGEST_HOUR (CS team time) on: one daily digest per CSM, and on Mondays one
+    """From ALERT_DIGEST_HOUR (CS team time) on: one daily digest per CSM, CS lead and billing
+    ops person, and on Mondays one
     weekly digest per CS lead. Nothing to say → a SKIPPED row, so the day is done."""
     from . import alert_selectors
 
     local = now.astimezone(ZoneInfo(settings.CS_TEAM_TIMEZONE))
     if local.hour < settings.ALERT_DIGEST_HOUR:
         return 0
-    members = _role_members({StaffRole.CSM, StaffRole.CS_LEAD})
+    members = _role_members({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.BILLING_OPS})
     wanted: dict[str, tuple[str, AbstractBaseUser]] = {}
-    for user in members[StaffRole.CSM]:
+    # Everyone with a queue gets the daily one: alerts the budget held back wait there.
+    for user in {u.id: u for users in members.values() for u in users}.values():
         wanted[f"digest:{user.id}:{local.date().isoformat()}"] = (Kind.DIGEST, user)
     if local.weekday() == 0:
         week = alert_selectors.week_of(now - timedelta(days=7))
@@ -296,13 +298,24 @@ def notifications_dispatch(
                 .select_for_update(skip_locked=True)
                 .order_by("due_at", "id")[:batch_size]
             )
+            # A push about an alert resolved since (a retry after a backoff, a slow queue) is
+            # news nobody needs: skipped, not sent.
+            resolved = set(
+                Alert.all_tenants.filter(
+                    id__in=[n.alert_id for n in batch if n.alert_id], status=Alert.Status.RESOLVED
+                ).values_list("id", flat=True)
+            )
             for n in batch:
-                n.status, n.claimed_at, n.attempts = Status.SENDING, now, n.attempts + 1
-            AlertNotification.objects.bulk_update(batch, ["status", "claimed_at", "attempts"])
+                if n.alert_id in resolved:
+                    n.status, n.reason = Status.SKIPPED, "the alert was resolved before this went out"
+                else:
+                    n.status, n.claimed_at, n.attempts = Status.SENDING, now, n.attempts + 1
+            AlertNotification.objects.bulk_update(batch, ["status", "claimed_at", "attempts", "reason"])
         # Committed: these rows are SENDING before any provider hears of them.
         if not batch:
             break
         handled += len(batch)
+        batch = [n for n in batch if n.status == Status.SENDING]
         for n in batch:
             try:
                 provider_id = _send(n, session=session, resolver=resolver)

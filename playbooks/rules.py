@@ -198,12 +198,13 @@ def _last_day_with(event: str) -> Any:
 
 def outreach_idle(params: Params, now: datetime) -> dict[int, Finding]:
     event, days, today = params["event"], params["days"], _day(now)
-    # Only tenants that ever sent one: a tenant not using outreach is not idle at it.
-    rows = _last_day_with(event).filter(last__lte=today - timedelta(days=days))
+    # Only tenants that ever sent one: a tenant not using outreach is not idle at it. Whole
+    # UTC days without one: the last send's own day does not count.
+    rows = _last_day_with(event).filter(last__lt=today - timedelta(days=days))
     return {
         r["tenant_id"]: Finding(
-            rationale=f"no {event} for {(today - r['last']).days} days (last on {r['last']:%-d %b})",
-            facts={"last_day": r["last"].isoformat(), "days_idle": (today - r["last"]).days},
+            rationale=f"no {event} for {(today - r['last']).days - 1} days (last on {r['last']:%-d %b})",
+            facts={"last_day": r["last"].isoformat(), "days_idle": (today - r["last"]).days - 1},
         )
         for r in rows
     }
@@ -271,8 +272,9 @@ def usage_drop(params: Params, now: datetime) -> dict[int, Finding]:
 
 def error_spike(params: Params, now: datetime) -> dict[int, Finding]:
     event, days, today = params["event"], params["days"], _day(now)
+    yesterday = today - timedelta(days=1)
     rows = (
-        DailyRollup.all_tenants.filter(name=event, day__gte=today - timedelta(days=days), day__lte=today)
+        DailyRollup.all_tenants.filter(name=event, day__gte=today - timedelta(days=days + 1), day__lte=today)
         .exclude(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED)
         .values_list("tenant_id", "day", "count")
     )
@@ -281,16 +283,19 @@ def error_spike(params: Params, now: datetime) -> dict[int, Finding]:
         history.setdefault(tenant_id, {})[day] = count
     findings = {}
     for tenant_id, by_day in history.items():
-        today_count = by_day.get(today, 0)
-        if today_count < params["min_count"]:
+        # Today so far, or yesterday when it was higher: a spike late in the day does not
+        # "clear" at midnight just because the new day has barely begun.
+        count, which = max((by_day.get(today, 0), "today"), (by_day.get(yesterday, 0), "yesterday"))
+        if count < params["min_count"]:
             continue
-        # Days without the event count as zero: a tenant that rarely errs has a p95 of 0.
-        past = [by_day.get(today - timedelta(days=d), 0) for d in range(1, days + 1)]
+        # The days before those two; days without the event count as zero (a rare erring
+        # tenant has a p95 of 0).
+        past = [by_day.get(today - timedelta(days=d), 0) for d in range(2, days + 2)]
         p = percentile(past, params["percentile"])
-        if today_count > p:
+        if count > p:
             findings[tenant_id] = Finding(
-                rationale=f"{today_count} {event} today (UTC), above the {days}-day p{params['percentile']} of {p:g}",
-                facts={"today": today_count, "percentile_value": p},
+                rationale=f"{count} {event} {which} (UTC), above the {days}-day p{params['percentile']} of {p:g}",
+                facts={which: count, "percentile_value": p},
             )
     return findings
 
@@ -417,7 +422,7 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "error_spike",
             "Error spike",
-            "Today's count of an error event is above its percentile over the days before.",
+            "Today's (or yesterday's) count of an error event is above its percentile over the days before.",
             Severity.P2,
             Route.CSM,
             error_spike,

@@ -49,6 +49,8 @@ def test_the_queue_filters_and_says_when_a_filter_is_unknown(client, csm, silent
     assert f'id="alert-{silent.id}"' in client.get(QUEUE + "?rule=no_activity&assignee=me").content.decode()
     page = client.get(QUEUE + "?severity=P9").content.decode()
     assert "“P9” is not a severity filter; it was ignored." in page
+    for odd in ("99999999999999999999999", "²"):
+        assert "is not an assignee filter" in client.get(QUEUE + f"?assignee={odd}").content.decode()
 
 
 def test_htmx_acknowledge_swaps_the_row_in_place(client, csm, silent):
@@ -98,16 +100,18 @@ def test_weekly_export_csv(client, cs_lead, silent, now, tenant_b):
     client.force_login(cs_lead)
     from playbooks.alert_selectors import week_of
 
-    type(tenant_b).objects.filter(id=tenant_b.id).update(name="=HYPERLINK(evil)")
+    type(tenant_b).objects.filter(id=tenant_b.id).update(name="=HYPERLINK(evil)", signed_up_at=now - timedelta(days=30))
+    evaluate(now + timedelta(seconds=1))
     response = client.get(f"{QUEUE}export.csv?week={week_of(now)}")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     ours = next(r for r in rows if r["id"] == str(silent.id))
     assert ours["rule"] == "no_activity" and ours["severity"] == "P2" and ours["sla_outcome"] == "within"
     assert ours["opened_at"] == now.isoformat()
-    assert all(not r["tenant_name"].startswith("=") for r in rows)
-    bad = client.get(f"{QUEUE}export.csv?week=2026-W99")
-    assert bad.status_code == 400 and "is not an ISO week" in bad.content.decode()
+    assert {r["tenant_name"] for r in rows if r["tenant"] == "globex"} == {"'=HYPERLINK(evil)"}
+    for week in ("2026-W99", "2026-W47%0A", "2026-W4_7"):
+        bad = client.get(f"{QUEUE}export.csv?week={week}")
+        assert bad.status_code == 400 and "is not an ISO week" in bad.content.decode()
 
 
 def test_rules_page_and_a_rejected_then_accepted_edit(client, cs_lead):
@@ -185,3 +189,10 @@ def test_a_tenant_bound_key_sees_only_its_tenant(api, make_key, silent, tenant_b
     assert listed and {a["tenant"] for a in listed} == {"globex"}
     assert api("get", "/api/v1/alerts/?tenant=acme", key=key_b).status_code == 404
     assert Alert.all_tenants.filter(tenant__external_id="acme").exists()
+
+
+def test_billing_ops_do_not_see_other_queues_alerts_on_the_tenant_page(client, billing_ops, silent):
+    client.force_login(billing_ops)
+    page = client.get("/admin/customer-success/tenants/acme/").content.decode()
+    section = page[page.index('id="alerts"') :].split("</section>")[0]
+    assert "No alerts for this tenant." in section and "no events since signing up" not in section

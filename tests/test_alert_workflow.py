@@ -29,7 +29,7 @@ from playbooks.alerts import (
 from tenants import ticks
 from tenants.models import AuditLog, TimelineEntry
 
-from .alert_helpers import NOW, active_of, alerts_of, evaluate, set_current_score, tenant_at
+from .alert_helpers import NOW, active_of, alerts_of, evaluate, ingest, set_current_score, tenant_at
 from .test_touchpoint_channels import FakeSession, Resolver
 
 pytestmark = pytest.mark.django_db
@@ -292,3 +292,39 @@ def test_two_evaluations_racing_on_postgresql_open_exactly_one_alert_per_tenant_
         assert len(alerts_of(tenant, "no_activity")) == 1
     assert Alert.all_tenants.filter(rule__slug="no_activity").count() == 20
     assert TimelineEntry.all_tenants.filter(kind="alert.opened").count() == Alert.all_tenants.count()
+
+
+def test_an_alert_that_cleared_before_its_sla_stays_met(csm):
+    tenant = silent_tenant()
+    evaluate(NOW)
+    assert len(active_of(tenant, "no_activity")) == 1
+    ingest(tenant, "call.handled", NOW + timedelta(minutes=5))
+    evaluate(NOW + timedelta(minutes=10))
+    [week] = sla_attainment(weeks=1, now=NOW + timedelta(days=1))
+    assert (week.opened, week.met, week.breached) == (1, 1, 0)
+
+
+def test_a_push_about_an_alert_resolved_meanwhile_is_skipped(csm):
+    tenant = silent_tenant(csm_owner=csm)
+    evaluate(NOW)
+    [alert] = active_of(tenant, "no_activity")
+    alert_resolve(alert=alert, actor=csm, note="seen it in the app", now=NOW)
+    assert notify.notifications_dispatch(now=NOW).sent == 0
+    assert mail.outbox == []
+    assert AlertNotification.objects.get(alert=alert).status == "skipped"
+
+
+def test_alerts_are_assigned_only_to_people_who_work_their_queue(csm, billing_ops):
+    tenant = silent_tenant()
+    evaluate(NOW)
+    [alert] = active_of(tenant, "no_activity")
+    with pytest.raises(AlertActionError, match="does not work the CSM queue"):
+        alert_assign(alert=alert, actor=csm, assignee_id=billing_ops.id, now=NOW)
+
+
+def test_the_cs_leads_daily_digest_lists_their_queue(cs_lead):
+    tenant = tenant_at(signed_up_at=NOW - timedelta(days=4))  # onboarding_incomplete, unassigned
+    evaluate(NOW)
+    notify.digests_create(now=NOW.replace(hour=9) + timedelta(days=1))
+    digest = AlertNotification.objects.get(kind="digest", user=cs_lead)
+    assert f"- {tenant.name} · onboarding_incomplete (open)" in digest.body
