@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 
+from billing.demo import seed_subscriptions
 from health.demo import seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding
@@ -104,6 +105,7 @@ class SeedResult:
     scores: int = 0
     touchpoints: int = 0
     alerts: int = 0
+    stripe_events: int = 0
 
 
 def _demo_csms() -> list[AbstractBaseUser]:
@@ -168,6 +170,8 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         created += 1
     events = seed_usage_history(now=now, seed=seed)
     seed_onboarding(now=now, seed=seed)
+    # Stripe's story of each tenant, as signed webhooks through the real service.
+    stripe_events = seed_subscriptions(now=now, seed=seed)
     scores = 0
     if events:
         # Daily score history for the window, then today's scores on the tenants themselves.
@@ -183,4 +187,5 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         scores=scores,
         touchpoints=touchpoints,
         alerts=alerts,
+        stripe_events=stripe_events,
     )

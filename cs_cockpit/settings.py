@@ -265,6 +265,20 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_PRICE_STARTER = os.environ.get("STRIPE_PRICE_STARTER", "")
 STRIPE_PRICE_PROFESSIONAL = os.environ.get("STRIPE_PRICE_PROFESSIONAL", "")
 STRIPE_PRICE_BUSINESS = os.environ.get("STRIPE_PRICE_BUSINESS", "")
+# The Stripe API version every call and every webhook payload is read as: pinned here, once.
+STRIPE_API_VERSION = "2026-10-28.endive"
+STRIPE_HTTP_CLIENT = os.environ.get("STRIPE_HTTP_CLIENT", "")  # a stripe.HTTPClient subclass (tests)
+BILLING_TRIAL_DAYS = _env_int("BILLING_TRIAL_DAYS", 14, minimum=0)
+# What counts as plan usage (a handled call is a CloudGreet “conversation”) and how many per
+# 30 days each plan includes (seed 004: Starter 1,000, Professional 5,000; Business: no limit
+# given, so none unless PLAN_LIMIT_BUSINESS sets one). 0 means unlimited.
+BILLING_USAGE_EVENT = os.environ.get("BILLING_USAGE_EVENT", "call.handled")
+BILLING_PLAN_LIMITS = {
+    plan: (_env_int(f"PLAN_LIMIT_{plan.upper()}", default, minimum=0) or None)
+    for plan, default in (("starter", 1000), ("professional", 5000), ("business", 0))
+}
+# Portal links in dunning messages stay valid this long (an old email's link still works).
+BILLING_PORTAL_LINK_MAX_AGE_DAYS = _env_int("BILLING_PORTAL_LINK_MAX_AGE_DAYS", 90, minimum=1)
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

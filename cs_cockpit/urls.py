@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from billing import views as billing_views
 from health import api as health_api
 from health import views as health_views
 from onboarding import cockpit as onboarding_cockpit
@@ -14,7 +15,7 @@ from playbooks import public_views as playbook_public
 from playbooks import views as playbook_views
 from tenants import api as tenant_api
 
-from . import probes, views
+from . import billing_queue, probes, views
 
 api_v1 = (
     [
@@ -46,6 +47,25 @@ onboarding = (
         path("join/<str:token>/", onboarding_views.join, name="join"),
     ],
     "onboarding",
+)
+
+billing = (
+    [
+        path("", billing_views.billing_home, name="home"),
+        path("checkout/", billing_views.billing_checkout, name="checkout"),
+        path("manage/", billing_views.billing_manage, name="manage"),
+    ],
+    "billing",
+)
+
+# The past-due queue: billing ops (and admins) at /admin/billing/ by contract.
+billing_ops = (
+    [
+        path("", billing_queue.past_due_queue, name="queue"),
+        path("revenue/", billing_queue.revenue, name="revenue"),
+        path("subscriptions/<int:subscription_id>/<slug:action>/", billing_queue.queue_action, name="action"),
+    ],
+    "billing-ops",
 )
 
 cockpit = (
@@ -125,11 +145,15 @@ urlpatterns = [
     path("messages/<int:message_id>/dismiss/", playbook_public.in_app_dismiss, name="in-app-dismiss"),
     path("touchpoints/unsubscribe/<str:token>/", playbook_public.unsubscribe, name="unsubscribe"),
     path("survey/<str:token>/", playbook_public.nps_survey, name="nps-survey"),
+    path("billing/portal/<str:token>/", billing_views.portal_for_tenant, name="billing-portal-for-tenant"),
+    path("billing/", include(billing)),
+    path("webhooks/stripe/", billing_views.stripe_webhook, name="stripe-webhook"),
     path("webhooks/twilio/status/", playbook_public.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", playbook_public.twilio_inbound, name="twilio-inbound"),
     # The cockpit lives under /admin/ by contract, so it must come before Django admin's
     # catch-all pattern.
     path("admin/customer-success/", include(cockpit)),
+    path("admin/billing/", include(billing_ops)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

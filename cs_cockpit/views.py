@@ -12,6 +12,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from billing import selectors as billing_selectors
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
 from playbooks import alert_selectors
@@ -92,6 +93,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant),
             "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant, user=request.user),
+            "subscription": billing_selectors.subscription_for_tenant(tenant=tenant),
             "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
             "now": now,
         },

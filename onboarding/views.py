@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants.models import Membership, Tenant
+from tenants.models import Tenant
+from tenants.selectors import tenant_owned_by
 
 from . import selectors, services
 from .forms import JoinForm, SignupForm
@@ -57,15 +58,10 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 def _owned_tenant(request: HttpRequest) -> Tenant:
     """The tenant the signed-in user owns; anyone else (staff, members, strangers) gets 404."""
-    membership = (
-        Membership.all_tenants.filter(user=request.user, role=Membership.Role.OWNER)
-        .select_related("tenant")
-        .order_by("created_at")
-        .first()
-    )
-    if membership is None:
+    tenant = tenant_owned_by(user=request.user)
+    if tenant is None:
         raise Http404("You do not own a company account.")
-    return membership.tenant
+    return tenant
 
 
 def _step_form(milestone: Milestone, tenant: Tenant, data: object = None):

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from billing.selectors import subscriptions_current
 from health.models import DailyRollup
 from health.signals import NON_USAGE_PREFIXES
 from onboarding.selectors import onboarding_blocks
@@ -26,12 +27,10 @@ from .models import Channel, Suppression
 HIGH_USAGE_DAYS = 4
 MEDIUM_USAGE_DAYS = 2
 
-SUBSCRIPTION_UNKNOWN = "subscription status is not known: billing (Stripe) is not connected yet"
-# Facts no tenant has in this installation yet (billing lands with its own issue): a condition
-# on one is unknown for everybody, so nobody's facts need computing to know that.
-UNAVAILABLE_FACTS = frozenset({"subscription_status"})
+# Facts no tenant has in this installation (none today; subscription_status was one until
+# billing): a condition on one is unknown for everybody, so nobody's facts need computing.
+UNAVAILABLE_FACTS: frozenset[str] = frozenset()
 UNKNOWN_WHY: dict[str, str] = {
-    "subscription_status": SUBSCRIPTION_UNKNOWN,
     "onboarding_percent": "the tenant has no onboarding checklist",
     "health_score": "the tenant has not been scored yet",
     "health_bucket": "the tenant has not been scored yet",
@@ -67,9 +66,10 @@ FACTS: dict[str, FactSpec] = {
         FactSpec(
             "subscription_status",
             "text",
-            "trialing, active, past_due, unpaid or canceled",
-            ("trialing", "active", "past_due", "unpaid", "canceled", "incomplete"),
+            "trialing, active, past_due, unpaid, canceled — or none (no Stripe subscription)",
+            ("none", "trialing", "active", "past_due", "unpaid", "canceled", "incomplete", "paused"),
         ),
+        FactSpec("dunning_paused", "bool", "Billing ops paused dunning for the past-due subscription"),
         FactSpec("has_phone", "bool", "The owner gave a phone number and agreed to SMS"),
         FactSpec("opted_out", "bool", "The owner's phone replied STOP (or the number is invalid)"),
         FactSpec("event_count", "number", "event_count(NAME, DAYS): events called NAME in the last DAYS days"),
@@ -151,12 +151,13 @@ def _usage_facts(tenant_ids: list[int], now: datetime, windows: Iterable[EventWi
 def facts_for_tenants(
     tenants: list[Tenant], *, now: datetime, windows: Iterable[EventWindow] = ()
 ) -> dict[int, TenantFacts]:
-    """Facts for every tenant in `tenants` as of `now`, in five queries whatever their number."""
+    """Facts for every tenant in `tenants` as of `now`, in six queries whatever their number."""
     ids = [t.id for t in tenants]
     if not ids:
         return {}
     onboarding = _onboarding_facts(tenants)
     usage, counts = _usage_facts(ids, now, windows)
+    subscriptions = subscriptions_current(tenant_ids=ids)
     phones = [t.owner_phone for t in tenants if t.owner_phone]
     suppressed = set(
         Suppression.objects.filter(channel=Channel.SMS, address__in=phones).values_list("address", flat=True)
@@ -164,6 +165,7 @@ def facts_for_tenants(
     result: dict[int, TenantFacts] = {}
     for tenant in tenants:
         active_days, events = usage.get(tenant.id, (0, 0))
+        subscription = subscriptions.get(tenant.id)
         percent, stage = onboarding[tenant.id]
         result[tenant.id] = TenantFacts(
             tenant=tenant,
@@ -178,7 +180,8 @@ def facts_for_tenants(
                 "usage_level": _usage_level(active_days),
                 "active_days_7": active_days,
                 "events_7": events,
-                "subscription_status": None,  # billing provides it (issue 7); unknown until then
+                "subscription_status": subscription.status if subscription else "none",
+                "dunning_paused": bool(subscription and subscription.dunning_paused_at),
                 "has_phone": bool(tenant.owner_phone and tenant.sms_consent_at),
                 "opted_out": bool(tenant.owner_phone) and tenant.owner_phone in suppressed,
             },

@@ -31,8 +31,7 @@ class Channel(models.TextChoices):
 # Triggers nothing in this installation raises yet, and what will: such a playbook runs only
 # when staff start it by hand, and its page says so.
 TRIGGERS_NOT_RAISED_YET = {
-    Trigger.SUBSCRIPTION_PAST_DUE: "subscription states arrive with billing (Stripe)",
-    Trigger.TRIAL_CONVERTED: "trials arrive with billing (Stripe)",
+    Trigger.TRIAL_CONVERTED: "trial conversions are not detected from the Stripe history yet",
 }
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})  # what the daily throttle counts
 CUSTOMER_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.IN_APP})  # rendered strictly

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, Q, Sum
 
+from billing.plans import money
+from billing.selectors import days_past_due, past_due_subscriptions, plan_usage
 from health.ingest import NAME_RE
 from health.models import DailyRollup, Event, HealthScore
 from health.signals import NON_USAGE_PREFIXES
@@ -327,8 +330,43 @@ def nps_detractor(params: Params, now: datetime) -> dict[int, Finding]:
     return findings
 
 
-def _not_yet(params: Params, now: datetime) -> dict[int, Finding]:
-    return {}
+def subscription_past_due(params: Params, now: datetime) -> dict[int, Finding]:
+    findings: dict[int, Finding] = {}
+    for subscription in past_due_subscriptions():
+        invoice = subscription.latest_invoice
+        days = days_past_due(subscription, now)
+        parts = [f"{subscription.get_status_display()} for {days} day{'s' if days != 1 else ''}"]
+        facts: dict[str, Any] = {
+            "subscription": subscription.stripe_id,
+            "status": subscription.status,
+            "past_due_since": subscription.past_due_since.isoformat() if subscription.past_due_since else None,
+            "mrr_cents": subscription.list_mrr_cents,
+        }
+        if invoice is not None:
+            parts.append(f"{money(invoice.amount_remaining_cents, invoice.currency)} due")
+            parts.append(f"attempt {invoice.attempt_count}")
+            if invoice.next_payment_attempt:
+                parts.append(f"next retry {invoice.next_payment_attempt:%-d %b}")
+            facts |= {"amount_due_cents": invoice.amount_remaining_cents, "attempt_count": invoice.attempt_count}
+        findings.setdefault(subscription.tenant_id, Finding(rationale=", ".join(parts), facts=facts))
+    return findings
+
+
+def expansion_signal(params: Params, now: datetime) -> dict[int, Finding]:
+    findings: dict[int, Finding] = {}
+    for tenant_id, usage in plan_usage(now=now).items():
+        if usage.percent >= params["percent"]:
+            findings[tenant_id] = Finding(
+                rationale=f"{usage.used:,} of {usage.limit:,} {settings.BILLING_USAGE_EVENT} in {usage.days} days "
+                f"({usage.percent:.0f} % of the {usage.plan} plan)",
+                facts={
+                    "used": usage.used,
+                    "limit": usage.limit,
+                    "percent": round(usage.percent, 1),
+                    "plan": usage.plan,
+                },
+            )
+    return findings
 
 
 DAYS = ParamSpec("days", "Days", "int", 7, 1, 365)
@@ -378,8 +416,7 @@ RULES: dict[str, RuleSpec] = {
             "customer portal link.",
             Severity.P1,
             Route.BILLING_OPS,
-            _not_yet,
-            unavailable="subscription states arrive with billing (Stripe), which is not connected yet",
+            subscription_past_due,
             seed="000 Subscription inactive/past due; 004 payment_failure",
             cleared="the subscription is paid",
         ),
@@ -455,9 +492,8 @@ RULES: dict[str, RuleSpec] = {
             "Usage reaches a share of the plan's limit: hand over to sales with an upgrade offer.",
             Severity.INFO,
             Route.CSM,
-            _not_yet,
-            (ParamSpec("percent", "Usage of the plan limit at least", "percent", 80, 1, 100),),
-            unavailable="plan usage limits arrive with billing (Stripe plans), which is not connected yet",
+            expansion_signal,
+            (ParamSpec("percent", "Usage of the plan limit at least", "percent", 80, 1, 1000),),
             seed="004 expansion opportunity identification",
             cleared="usage fell below that share of the plan limit",
         ),

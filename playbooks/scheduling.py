@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from billing.selectors import dunning_enrolment_key, past_due_subscriptions
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -242,9 +243,45 @@ def runs_reconcile_active(*, now: datetime, result: ReconcileResult) -> None:
     result.completed += finished.update(status=Run.Status.COMPLETED, ended_at=now)
 
 
+def past_due_runs_start(*, now: datetime, result: ReconcileResult) -> None:
+    """Every past-due subscription whose dunning is not paused is in each enabled past-due
+    playbook (dunning) for its current episode. The enrolment key names the episode (and each
+    resume after a pause), so the unique constraint makes a second tick a no-op, and the next
+    episode — months later — a new run. Day 0 is when it went past due: a webhook that came
+    late, or a resume, sends what is still due, never a backlog."""
+    playbooks = list(
+        Playbook.objects.filter(enabled=True, current__trigger=Trigger.SUBSCRIPTION_PAST_DUE).select_related("current")
+    )
+    if not playbooks:
+        return
+    due = [s for s in past_due_subscriptions() if s.dunning_paused_at is None]
+    for playbook in playbooks:
+        steps = list(playbook.current.steps.all())
+        started = set(
+            Run.all_tenants.filter(
+                playbook=playbook, enrolment_key__in=[dunning_enrolment_key(s) for s in due]
+            ).values_list("tenant_id", "enrolment_key")
+        )
+        for subscription in due:
+            key = dunning_enrolment_key(subscription)
+            if (subscription.tenant_id, key) in started:
+                continue
+            run = run_start(
+                tenant=subscription.tenant,
+                playbook=playbook,
+                trigger=Trigger.SUBSCRIPTION_PAST_DUE,
+                enrolment_key=key,
+                anchor=subscription.past_due_since or now,
+                now=now,
+                steps=steps,
+            )
+            result.started += run is not None
+
+
 def runs_reconcile(*, now: datetime) -> ReconcileResult:
     result = ReconcileResult()
     signup_runs_start(now=now, result=result)
+    past_due_runs_start(now=now, result=result)
     runs_reconcile_active(now=now, result=result)
     return result
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
+
+from billing.selectors import portal_url as billing_portal_url
 
 from .conditions import EVENT_NAME_RE
 from .facts import EventWindow, TenantFacts
@@ -33,7 +35,7 @@ VARIABLES: dict[str, str] = {
     "login_url": "Link to log in",
     "onboarding_url": "Link to the onboarding wizard",
     "survey_url": "Link to the NPS survey (0–10), recorded as an nps.submitted event",
-    "portal_url": "Link to the Stripe customer portal (needs billing)",
+    "portal_url": "Link to the Stripe customer portal (tenants with a Stripe customer)",
     "days_since_signup": "Whole days since signup",
     "onboarding_percent": "Onboarding progress in percent",
     "health_score": "The latest health score",
@@ -142,10 +144,8 @@ RESOLVERS: dict[str, Callable[[TenantFacts], Any]] = {
 
 
 def _portal_url(facts: TenantFacts) -> str | None:
-    try:
-        return _absolute(reverse("billing-portal-for-tenant", args=[facts.tenant.external_id]))
-    except NoReverseMatch:
-        return None
+    # A signed link to our own /billing/portal/<token>/, which opens a fresh Stripe session.
+    return billing_portal_url(tenant=facts.tenant)
 
 
 UNKNOWN_VALUE = "(not known yet)"
@@ -153,7 +153,7 @@ UNKNOWN_VALUE = "(not known yet)"
 
 def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
     """Renders a checked template. In a message to a customer (`strict`), a variable this
-    tenant has no value for (no score yet, no billing for portal_url) raises TemplateError:
+    tenant has no value for (no score yet, no Stripe customer for portal_url) raises TemplateError:
     better no message than a wrong one. Internal notes (tasks, webhooks) say “not known yet”."""
 
     def value(match: re.Match[str]) -> str:
@@ -163,7 +163,7 @@ def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
         if name == "portal_url":
             resolved = _portal_url(facts)
             if resolved is None and strict:
-                raise TemplateError("{{ portal_url }} needs billing (Stripe), which is not set up yet.")
+                raise TemplateError(f"{{{{ portal_url }}}} needs a Stripe customer, and {facts.tenant.name} has none.")
             return resolved or UNKNOWN_VALUE
         resolved = RESOLVERS[name](facts)
         if resolved is None:

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
-from .models import ApiKey, JobHeartbeat, Tenant, TimelineEntry
+from .models import ApiKey, JobHeartbeat, Membership, Tenant, TimelineEntry
 from .roles import StaffRole
 from .services import API_KEY_PREFIX, api_key_hash
 
@@ -115,3 +115,14 @@ def tenant_get_for_staff(*, external_id: str) -> Tenant:
     if tenant is None:
         raise Http404(f"No tenant with external_id “{external_id}”.")
     return tenant
+
+
+def tenant_owned_by(*, user: object) -> Tenant | None:
+    """The tenant this user owns (the first, if several); None for staff, members, strangers."""
+    membership = (
+        Membership.all_tenants.filter(user=user, role=Membership.Role.OWNER)
+        .select_related("tenant")
+        .order_by("created_at")
+        .first()
+    )
+    return membership.tenant if membership else None

@@ -117,7 +117,8 @@ def test_weekly_export_csv(client, cs_lead, silent, now, tenant_b):
 def test_rules_page_and_a_rejected_then_accepted_edit(client, cs_lead):
     client.force_login(cs_lead)
     page = client.get(f"{QUEUE}rules/").content.decode()
-    assert "Disabled — not available yet" in page and "subscription states arrive with billing" in page
+    assert "subscription_past_due" in page and "expansion_signal" in page
+    assert "not available yet" not in page  # billing brought every rule's facts
     url = f"{QUEUE}rules/no_activity/"
     response = client.post(url, {"enabled": "1", "severity": "P2", "route": "csm", "days": "0"})
     assert response.status_code == 400

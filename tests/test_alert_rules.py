@@ -5,6 +5,7 @@ when the condition comes back."""
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 
@@ -13,7 +14,6 @@ from onboarding.services import milestone_complete
 from playbooks.alert_models import Alert, AlertRule
 from playbooks.alerts import rule_update, rules_evaluate
 from playbooks.models import Run, Task
-from playbooks.rules import RULES
 from tenants.models import Tenant, TimelineEntry
 
 from .alert_helpers import NOW, active_of, alerts_of, evaluate, ingest, score_on, set_current_score, tenant_at
@@ -239,20 +239,17 @@ def test_nps_detractor_latest_answer_counts():
     assert_reopened_as_new(tenant, "nps_detractor", alert, NOW + timedelta(hours=2, minutes=1))
 
 
-@pytest.mark.parametrize("slug", ["subscription_past_due", "expansion_signal"])
-def test_rules_without_their_facts_are_disabled_and_say_why(slug, cs_lead):
-    tenant = tenant_at(signed_up_at=NOW - timedelta(days=60))
-    result = rules_evaluate(now=NOW)
-    rule = AlertRule.objects.get(slug=slug)
-    assert not rule.enabled
-    assert f"{slug} (not available yet)" in result.summary()
-    assert alerts_of(tenant, slug) == []
-    rule, errors = rule_update(
-        rule=rule, actor=cs_lead, enabled=True, severity=rule.severity, route=rule.route, params=rule.params, now=NOW
-    )
-    assert errors == {"enabled": f"This rule cannot run yet: {RULES[slug].unavailable}."}
-    rule.refresh_from_db()
-    assert not rule.enabled
+def test_billing_rules_run_and_the_migration_enables_rows_created_disabled(cs_lead):
+    """Before billing they were created disabled (their facts did not exist); migration 0005
+    enables those rows — but not a rule a person has since disabled on purpose."""
+    from django.apps import apps
+
+    AlertRule.objects.filter(slug__in=["subscription_past_due", "expansion_signal"]).update(enabled=False)
+    AlertRule.objects.filter(slug="expansion_signal").update(updated_by=cs_lead)
+    import_module("playbooks.migrations.0005_billing_rules_enabled").enable(apps, None)
+    assert AlertRule.objects.get(slug="subscription_past_due").enabled
+    assert not AlertRule.objects.get(slug="expansion_signal").enabled
+    assert "not available yet" not in rules_evaluate(now=NOW).summary()
 
 
 def test_churned_tenants_never_alert_and_their_alerts_resolve():

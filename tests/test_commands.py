@@ -3,10 +3,13 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from billing.models import Invoice, StripeEvent, Subscription
+from billing.revenue import recovery_report
 from health.models import DailyRollup, HealthScore
 from onboarding.models import TenantOnboarding
-from playbooks.models import Delivery
+from playbooks.models import Delivery, Run
 from tenants.models import ApiKey, AuditLog, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import api_key_hash
@@ -79,6 +82,20 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
     assert not deliveries.filter(reason__startswith="stale: found").exists()  # a tick every day
     assert "touchpoints sent in the replayed month" in out.getvalue()
     assert mail.outbox == []
+
+    # Stripe's side, told as signed webhooks through the real service: every state, retries
+    # at several stages, recoveries before and after day 14, and no unmatched leftovers.
+    assert "signed Stripe events processed" in out.getvalue()
+    subscriptions = Subscription.all_tenants
+    assert set(subscriptions.values_list("status", flat=True)) >= {"trialing", "active", "past_due", "canceled"}
+    assert subscriptions.filter(tenant=None).count() == 0
+    assert subscriptions.exclude(plan="").count() == subscriptions.count()
+    assert StripeEvent.objects.exclude(outcome="applied").count() == 0
+    attempts = set(Invoice.all_tenants.filter(status="open").values_list("attempt_count", flat=True))
+    assert len(attempts) >= 2
+    report = recovery_report(now=timezone.now())
+    assert report.recovered_after_day_14 >= 1 and report.recovered - report.recovered_after_day_14 >= 1
+    assert Run.all_tenants.filter(playbook__slug="dunning").exists()
 
     # The back-test runs on the demo history and the default model beats a coin toss.
     backtest = StringIO()

@@ -2,9 +2,11 @@
 list, the owner's in-app messages and the NPS survey link."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 
 from health.models import DailyRollup
@@ -204,13 +206,28 @@ def test_a_stalled_onboarding_gets_a_screenshare_task_once(client, csm, harbor_a
     assert task.assignee == csm and AuditLog.objects.filter(action="task.create", target_id=str(task.id)).exists()
 
 
-def test_a_playbook_whose_trigger_nothing_raises_yet_says_so(client, csm):
+AFTER_TRIAL = """
+slug: after-trial
+name: After the trial
+trigger: trial_converted
+steps:
+  - key: thanks
+    day: 0
+    channel: task
+    owner_role: csm
+    title: "Thank {{ tenant_name }} for converting"
+"""
+
+
+def test_a_playbook_whose_trigger_nothing_raises_yet_says_so(client, csm, tmp_path):
+    (tmp_path / "after-trial.yaml").write_text(AFTER_TRIAL)
+    call_command("load_playbooks", str(tmp_path), stdout=StringIO())
     client.force_login(csm)
-    page = client.get("/admin/customer-success/playbooks/dunning/").content.decode()
-    assert "Nothing raises this trigger yet — subscription states arrive with billing (Stripe)" in page
+    page = client.get("/admin/customer-success/playbooks/after-trial/").content.decode()
+    assert "Nothing raises this trigger yet — trial conversions are not detected from the Stripe history yet" in page
+    # Billing raises the past-due trigger now: dunning says nothing of the kind.
     assert (
-        "Nothing raises this trigger"
-        not in client.get("/admin/customer-success/playbooks/onboarding-30/").content.decode()
+        "Nothing raises this trigger" not in client.get("/admin/customer-success/playbooks/dunning/").content.decode()
     )
 
 

@@ -15,6 +15,7 @@ from .conftest import PERSONA_NAMES, STAFF_PERSONAS
 
 # Staff who act on a tenant: start playbooks, pause touchpoints, decide on interrupted sends.
 TENANT_ACTORS = frozenset({"csm", "cs_lead", "admin"})
+BILLING_STAFF = frozenset({"billing_ops", "admin"})
 TENANT_A_KWARGS: Callable[[], dict] = lambda: {"external_id": "acme"}  # noqa: E731
 
 
@@ -138,6 +139,23 @@ MATRIX: dict[str, Route] = {
     "api:tenant-timeline": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     # An empty POST: the key is checked first (401/403), then the body (400).
     "api:events": Route("api", method="post", status=400, scopes=frozenset({ApiKey.Scope.INGEST})),
+    # Billing: the owner's page and buttons (no plan posted → 400; no Stripe customer → 400),
+    # the signed portal link (a forged one is a 404), Stripe's webhook (unsigned → 400), and
+    # the past-due queue for billing ops (a subscription that does not exist → 404).
+    "billing:home": Route("owner"),
+    "billing:checkout": Route("owner", status=400, method="post"),
+    "billing:manage": Route("owner", status=400, method="post"),
+    "billing-portal-for-tenant": Route("public", status=404, kwargs=lambda: {"token": "forged"}),
+    "stripe-webhook": Route("public", status=400, method="post"),
+    "billing-ops:queue": Route("staff", roles=BILLING_STAFF),
+    "billing-ops:revenue": Route("staff", roles=BILLING_STAFF | {"cs_lead"}),
+    "billing-ops:action": Route(
+        "staff",
+        status=404,
+        method="post",
+        roles=BILLING_STAFF,
+        kwargs=lambda: {"subscription_id": 1, "action": "contacted"},
+    ),
     "admin:*": Route("django_admin"),
 }
 

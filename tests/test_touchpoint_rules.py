@@ -16,6 +16,7 @@ from playbooks.scheduling import run_start, run_start_manual
 from playbooks.simulation import simulate
 from tenants.models import AuditLog, Tenant, TimelineEntry
 
+from .billing_helpers import StripeStory, stripe_settings
 from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, sms_outbox, tick_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_playbooks_off")]
@@ -145,15 +146,23 @@ def test_sms_needs_a_phone_and_consent_and_says_so():
     assert sms_outbox() == []
 
 
-def test_a_condition_on_a_fact_billing_will_provide_is_unknown_and_says_why():
+def test_trial_conversion_waits_for_the_stripe_trial(settings):
+    """Its audience is subscription_status == trialing: no subscription yet (Checkout not
+    completed) is “none” and says so; once Stripe reports the trial, the next tick enrols."""
+    stripe_settings(settings)
     tenant = new_york_tenant()
     playbook = Playbook.objects.get(slug="trial-conversion")
     result = simulate(playbook=playbook, tenants=[tenant], days=7, now=SIGNUP)
     assert not result.tenants[0].enrolled
-    assert result.tenants[0].why.startswith("condition unknown: subscription_status == trialing")
-    assert "billing (Stripe) is not connected yet" in result.tenants[0].why
+    assert result.tenants[0].why == "condition false: subscription_status == trialing (it is none)"
     tick_at(SIGNUP)
     assert not Run.objects.for_tenant(tenant).filter(playbook=playbook).exists()
+
+    StripeStory(tenant, plan="starter").status(
+        "trialing", at=SIGNUP + timedelta(minutes=5), event="customer.subscription.created"
+    )
+    tick_at(SIGNUP + timedelta(minutes=6))
+    assert Run.objects.for_tenant(tenant).filter(playbook=playbook, status="active").exists()
 
 
 def test_the_dry_run_over_every_tenant_changes_nothing_and_sends_nothing(tenant_a, tenant_b):

@@ -21,5 +21,6 @@ class Command(BaseCommand):
             f"seed_demo: {result.tenants_created} tenants created, {result.tenants_existing} already there, "
             f"{result.events} events ingested, {result.scores} health scores written, "
             f"{result.touchpoints} touchpoints sent in the replayed month (to in-memory outboxes), "
+            f"{result.stripe_events} signed Stripe events processed, "
             f"{result.alerts} alerts opened by the escalation rules."
         )

@@ -1,0 +1,120 @@
+"""What tenants and Stripe reach: the owner's billing page (plan, status, next invoice, card,
+“Manage billing”), Checkout, the signed portal links in dunning messages, and the webhook."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from tenants.models import Membership, Tenant
+from tenants.selectors import tenant_owned_by
+
+from . import selectors, services
+from .models import Customer
+from .plans import PLANS, trial_days
+from .webhooks import WebhookRejected, stripe_event_process
+
+logger = logging.getLogger(__name__)
+
+
+def _owned_tenant(request: HttpRequest) -> Tenant:
+    """The tenant this user owns; members and strangers get a 404 (billing is the owner's)."""
+    tenant = tenant_owned_by(user=request.user)
+    if tenant is None:
+        raise Http404("Only the account owner manages billing.")
+    return tenant
+
+
+@login_required
+@require_GET
+def billing_home(request: HttpRequest) -> HttpResponse:
+    tenant = _owned_tenant(request)
+    return render(request, "billing/home.html", _home_context(tenant, checkout=request.GET.get("checkout", "")))
+
+
+def _home_context(tenant: Tenant, **extra: object) -> dict[str, object]:
+    subscription = selectors.subscription_for_tenant(tenant=tenant)
+    return {
+        "tenant": tenant,
+        "subscription": subscription,
+        "plans": list(PLANS.values()),
+        "trial_days": trial_days(),
+        "plan_name": PLANS[subscription.plan].name if subscription and subscription.plan else "",
+        "customer": Customer.objects.filter(tenant=tenant).first(),
+        "can_subscribe": subscription is None or subscription.status in selectors.ENDED,
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+def billing_checkout(request: HttpRequest) -> HttpResponse:
+    tenant = _owned_tenant(request)
+    try:
+        target = services.checkout_session_create(
+            tenant=tenant, plan_key=request.POST.get("plan", ""), actor=request.user, now=timezone.now()
+        )
+    except ValidationError as exc:
+        return _home_with_error(request, tenant, " ".join(exc.messages))
+    except services.BillingError as exc:
+        return _home_with_error(request, tenant, str(exc))
+    return redirect(target.url)
+
+
+@login_required
+@require_POST
+def billing_manage(request: HttpRequest) -> HttpResponse:
+    tenant = _owned_tenant(request)
+    try:
+        target = services.portal_session_create(
+            tenant=tenant, now=timezone.now(), return_url=selectors.site_url("billing:home")
+        )
+    except services.BillingError as exc:
+        return _home_with_error(request, tenant, str(exc))
+    return redirect(target.url)
+
+
+def _home_with_error(request: HttpRequest, tenant: Tenant, error: str) -> HttpResponse:
+    return render(request, "billing/home.html", _home_context(tenant, error=error), status=400)
+
+
+@require_GET
+def portal_for_tenant(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in dunning emails and SMS: a fresh portal session on every click, so an old
+    message's link still works. The signed token is the credential (the owner may read the
+    email on a phone that is not signed in); a forged, expired or foreign one is a 404."""
+    tenant = selectors.portal_token_read(token=token)
+    if tenant is None:
+        raise Http404("This billing link is not valid any more. Sign in to manage billing.")
+    if request.user.is_authenticated:
+        # A signed-in tenant user following another account's link: not theirs to open.
+        own = set(Membership.all_tenants.filter(user=request.user).values_list("tenant_id", flat=True))
+        if own and tenant.id not in own:
+            raise Http404("This billing link is not valid any more. Sign in to manage billing.")
+    try:
+        target = services.portal_session_create(
+            tenant=tenant, now=timezone.now(), return_url=selectors.site_url("login")
+        )
+    except services.BillingError as exc:
+        return render(request, "billing/portal_unavailable.html", {"error": str(exc)}, status=503)
+    return redirect(target.url)
+
+
+@csrf_exempt  # Stripe signs the body; it cannot send a CSRF token
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        result = stripe_event_process(
+            payload=request.body, signature=request.headers.get("Stripe-Signature"), now=timezone.now()
+        )
+    except WebhookRejected as exc:
+        logger.warning("stripe webhook rejected from %s: %s", request.META.get("REMOTE_ADDR"), exc)
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"received": result.event_id, "duplicate": result.duplicate})

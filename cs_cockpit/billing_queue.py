@@ -1,0 +1,133 @@
+"""The past-due queue at /admin/billing/ (CONTRACTS.md → Pages): billing ops see each past-due
+tenant with its amount due, retry progress, card, dunning progress, CSM and health on one
+row, and act on it there. Also cards expiring within 30 days, Stripe objects no tenant
+matched, and the revenue figures. It composes billing's and playbooks' reads; the writes are
+their services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import revenue as billing_revenue
+from billing import selectors as billing
+from billing import services as billing_services
+from billing.models import Subscription
+from playbooks.dunning import DunningProgress, dunning_progress, portal_link_resend
+from playbooks.public_views import safe_next
+from tenants.access import staff_required
+from tenants.roles import StaffRole
+
+BILLING_STAFF = frozenset({StaffRole.BILLING_OPS, StaffRole.ADMIN})
+ACTIONS = ("resend", "contacted", "pause", "resume", "escalate")
+
+
+@dataclass
+class QueueRow:
+    subscription: Subscription
+    days_past_due: int
+    dunning: DunningProgress | None
+
+
+def _rows(subscriptions: list[Subscription], now: datetime) -> list[QueueRow]:
+    progress = dunning_progress(tenant_ids=[s.tenant_id for s in subscriptions])
+    return [QueueRow(s, billing.days_past_due(s, now), progress.get(s.tenant_id)) for s in subscriptions]
+
+
+@staff_required(BILLING_STAFF)
+@require_GET
+def past_due_queue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    rows = _rows(list(billing.past_due_subscriptions()), now)
+    context = {
+        "rows": rows,
+        "expiring": billing.cards_expiring(now=now, days=30),
+        "unmatched": list(billing.unmatched_subscriptions()[:50]),
+        "unmatched_events": list(billing.unmatched_events(limit=20)),
+        "summary": billing_revenue.revenue_summary(now=now),
+        "now": now,
+    }
+    return render(request, "cockpit/billing_queue.html", context)
+
+
+def _subscription_for_action(subscription_id: int) -> Subscription:
+    subscription = (
+        Subscription.all_tenants.filter(pk=subscription_id, tenant__isnull=False)
+        .select_related(
+            "tenant", "tenant__csm_owner", "customer", "latest_invoice", "escalated_to", "dunning_paused_by"
+        )
+        .first()
+    )
+    if subscription is None:
+        raise Http404("No such subscription.")
+    return subscription
+
+
+def _perform(request: HttpRequest, subscription: Subscription, action: str, now: datetime) -> str:
+    note = request.POST.get("note", "")
+    if action == "resend":
+        result = portal_link_resend(
+            subscription=subscription,
+            email=request.POST.get("email") == "1",
+            sms=request.POST.get("sms") == "1",
+            actor=request.user,
+            now=now,
+        )
+        if not result.sent:
+            raise ValidationError({"channels": "Nothing was sent: " + "; ".join(result.failed)})
+        return "Sent: " + ", ".join(result.sent) + (f" (failed: {'; '.join(result.failed)})" if result.failed else "")
+    if action == "contacted":
+        billing_services.subscription_mark_contacted(subscription=subscription, note=note, actor=request.user, now=now)
+        return "Marked as contacted"
+    if action == "pause":
+        billing_services.subscription_dunning_pause(subscription=subscription, note=note, actor=request.user, now=now)
+        return "Dunning paused: the next tick stops its messages"
+    if action == "resume":
+        billing_services.subscription_dunning_resume(subscription=subscription, actor=request.user, now=now)
+        return "Dunning resumed: the next tick sends what is still due"
+    billing_services.subscription_escalate(subscription=subscription, note=note, actor=request.user, now=now)
+    return "Escalated to the CSM"
+
+
+@staff_required(BILLING_STAFF)
+@require_POST
+def queue_action(request: HttpRequest, subscription_id: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404(f"“{action}” is not something one can do to a past-due subscription.")
+    subscription = _subscription_for_action(subscription_id)
+    now = timezone.now()
+    error, done = "", ""
+    try:
+        done = _perform(request, subscription, action, now)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.htmx:
+        fresh = _subscription_for_action(subscription_id)
+        context: dict[str, Any] = {"row": _rows([fresh], now)[0], "error": error, "done": done, "now": now}
+        return render(request, "cockpit/billing_queue.html#queue-row", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{done}: {subscription.tenant.name}.")
+    return redirect(safe_next(request, default="billing-ops:queue"))
+
+
+@staff_required(BILLING_STAFF | {StaffRole.CS_LEAD})
+@require_GET
+def revenue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "summary": billing_revenue.revenue_summary(now=now),
+        "months": billing_revenue.revenue_months(now=now, months=12),
+        "recovery": billing_revenue.recovery_report(now=now),
+        "now": now,
+    }
+    return render(request, "cockpit/billing_revenue.html", context)
