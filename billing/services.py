@@ -135,7 +135,9 @@ def portal_session_create(*, tenant: Tenant, now: datetime, return_url: str) -> 
 
 
 def _subscription_locked(subscription: Subscription) -> Subscription:
-    return Subscription.all_tenants.select_for_update().select_related("tenant").get(pk=subscription.pk)
+    # of=self: the tenant join is an outer join (nullable), and PostgreSQL refuses to lock one.
+    locked = Subscription.all_tenants.select_for_update(of=("self",)).select_related("tenant")
+    return locked.get(pk=subscription.pk)
 
 
 def _clean_note(note: str, *, required: bool) -> str:
