@@ -124,8 +124,10 @@ def customer_apply(
         default = stripe_ref((obj.get("invoice_settings") or {}).get("default_payment_method"))
         if payment_method is not None and stripe_ref(payment_method) == default:
             _card_set(customer, payment_method)
-        elif not default:
-            _card_set(customer, {})
+            customer.card_state_at = event.created
+        elif default != customer.default_payment_method:
+            _card_set(customer, {"id": default})  # a new card whose details Stripe did not give us
+            customer.card_state_at = event.created
         customer.state_at = event.created
     customer.updated_at = now
     customer.save()
@@ -138,9 +140,10 @@ def payment_method_apply(*, obj: dict[str, Any], event: StripeEvent, now: dateti
     customer = Customer.objects.select_for_update().filter(default_payment_method=obj.get("id")).first()
     if customer is None:
         return Applied(tenant=None, detail="not the default card of a known customer")
-    if customer.state_at is None or event.created >= customer.state_at:
+    # Its own clock: a newer rename (customer.updated) must not hide an older card renewal.
+    if customer.card_state_at is None or event.created >= customer.card_state_at:
         _card_set(customer, obj)
-        customer.state_at, customer.updated_at = event.created, now
+        customer.card_state_at, customer.updated_at = event.created, now
         customer.save()
     return Applied(tenant=customer.tenant)
 
@@ -170,6 +173,11 @@ def session_apply(*, obj: dict[str, Any], event: StripeEvent, now: datetime) -> 
 # --- subscriptions -------------------------------------------------------------------------
 
 
+def _quantity(item: dict[str, Any]) -> int:
+    quantity = item.get("quantity")
+    return 1 if quantity is None else int(quantity)  # 0 is a real quantity: nothing billed
+
+
 def _list_mrr(items: list[dict[str, Any]]) -> int:
     total = 0.0
     for item in items:
@@ -177,7 +185,9 @@ def _list_mrr(items: list[dict[str, Any]]) -> int:
         recurring = price.get("recurring") or {}
         per_month = MONTHS_PER_INTERVAL.get(recurring.get("interval", "month"), 1.0)
         months = per_month * int(recurring.get("interval_count") or 1)
-        total += int(price.get("unit_amount") or 0) * int(item.get("quantity") or 1) / months
+        if recurring.get("usage_type") == "metered":
+            continue  # billed on usage after the fact: not a recurring amount we can know
+        total += int(price.get("unit_amount") or 0) * _quantity(item) / months
     return round(total)
 
 
@@ -188,7 +198,7 @@ def _change_from_object(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": obj.get("status") or SubscriptionStatus.INCOMPLETE,
         "price_id": stripe_ref(first.get("price")),
-        "quantity": sum(int(i.get("quantity") or 1) for i in items) or 1,
+        "quantity": sum(_quantity(i) for i in items),
         "currency": str(obj.get("currency") or "usd")[:3],
         "list_mrr_cents": _list_mrr(items),
         "current_period_start": stripe_time(first.get("current_period_start") or obj.get("current_period_start")),
@@ -219,10 +229,15 @@ def subscription_match(subscription: Subscription, metadata: Any, customer: Cust
     customer_id = customer.stripe_id if customer else ""
     if tenant is not None and customer is not None and customer.tenant_id is None:
         problem = _customer_link(customer=customer, tenant=tenant, now=now) or problem
-    tenant = tenant or (customer.tenant if customer else None)
+    if tenant is not None and subscription.tenant_id not in (None, tenant.id):
+        # Never re-home a matched subscription on a metadata value (an invoice's is a snapshot
+        # from its creation, and order would decide): billing ops see the conflict instead.
+        problem = f"metadata.tenant names {tenant.external_id}, but the subscription belongs to another tenant"
+        tenant = None
+    tenant = tenant or (customer.tenant if customer and subscription.tenant_id is None else None)
     subscription.customer = customer
     subscription.stripe_customer_id = customer_id or subscription.stripe_customer_id
-    if tenant is not None:
+    if tenant is not None and subscription.tenant_id is None:
         subscription.tenant = tenant
     if subscription.tenant_id is None and not problem:
         problem = "no metadata.tenant and the customer belongs to no tenant"
@@ -275,6 +290,7 @@ def subscription_refold(*, subscription: Subscription, now: datetime) -> None:
         subscription.dunning_pause_note = ""
         subscription.dunning_paused_by = subscription.escalated_to = None
         subscription.dunning_resumes = 0
+        subscription.dunning_episode_at = None
     subscription.updated_at = now
     subscription.save()
     tenant = subscription.tenant

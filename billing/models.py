@@ -78,8 +78,10 @@ class Customer(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    # Created time of the newest event applied to this row: an older one never overwrites it.
+    # Created time of the newest event applied to this row (and to its card, which has events
+    # of its own): an older one never overwrites it.
     state_at = models.DateTimeField(null=True, blank=True)
+    card_state_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -127,7 +129,10 @@ class Subscription(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     dunning_pause_note = models.CharField(max_length=500, blank=True)
-    # Each resume starts a fresh dunning run for the same past-due episode.
+    # Day 0 of this episode's dunning, fixed when its first run starts: a late, older past_due
+    # event may move past_due_since, but must not make the same episode look new (a second
+    # dunning). Each resume starts a fresh run for the same episode.
+    dunning_episode_at = models.DateTimeField(null=True, blank=True)
     dunning_resumes = models.PositiveSmallIntegerField(default=0)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
     last_contacted_by = models.ForeignKey(

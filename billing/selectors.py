@@ -94,10 +94,15 @@ def past_due_subscriptions() -> QuerySet[Subscription]:
     )
 
 
+def dunning_episode_prefix(subscription: Subscription) -> str:
+    """Names one past-due episode of one subscription (runs of it share this prefix)."""
+    since = subscription.dunning_episode_at or subscription.past_due_since or subscription.state_at
+    return f"past_due:{subscription.stripe_id}:{int(since.timestamp())}:"
+
+
 def dunning_enrolment_key(subscription: Subscription) -> str:
-    """Names one past-due episode (and each resume after a pause) of one subscription."""
-    since = subscription.past_due_since or subscription.state_at
-    return f"past_due:{subscription.stripe_id}:{int(since.timestamp())}:{subscription.dunning_resumes}"[:100]
+    """The episode, and which resume after a pause: one run each."""
+    return f"{dunning_episode_prefix(subscription)}{subscription.dunning_resumes}"[:100]
 
 
 def days_past_due(subscription: Subscription, now: datetime) -> int:

@@ -93,7 +93,9 @@ def checkout_session_create(*, tenant: Tenant, plan_key: str, actor: AbstractBas
     customer = customer_ensure(tenant=tenant, now=now)
     metadata = {"tenant": tenant.external_id}
     subscription_data: dict[str, Any] = {"metadata": metadata}
-    if trial_days():
+    # The trial is for a first subscription only: coming back after a cancellation is not a
+    # fresh 14 days free.
+    if trial_days() and not Subscription.objects.for_tenant(tenant).exists():
         subscription_data["trial_period_days"] = trial_days()
     session = _stripe_call(
         "start Checkout",
@@ -132,6 +134,18 @@ def portal_session_create(*, tenant: Tenant, now: datetime, return_url: str) -> 
 
 
 # --- billing ops -------------------------------------------------------------------------------
+
+
+def dunning_episode_fix(*, subscription: Subscription) -> Subscription:
+    """Fixes day 0 of the current past-due episode's dunning the first time a run starts
+    (idempotent: a second call, or a second tick, changes nothing)."""
+    if subscription.dunning_episode_at is None and subscription.past_due_since is not None:
+        # The update is conditional: of two ticks racing here, the second writes nothing.
+        Subscription.all_tenants.filter(pk=subscription.pk, dunning_episode_at=None).update(
+            dunning_episode_at=subscription.past_due_since
+        )
+        subscription.refresh_from_db(fields=["dunning_episode_at"])
+    return subscription
 
 
 def _subscription_locked(subscription: Subscription) -> Subscription:
@@ -234,10 +248,17 @@ def subscription_escalate(
             + f"The account: {site_url('cockpit:tenant-detail', tenant.external_id)}\n"
             + f"The past-due queue: {site_url('billing-ops:queue')}\n"
         )
-        # After commit: a slow mail server must not hold the row lock, and a rollback sends nothing.
-        transaction.on_commit(
-            lambda: send_mail(f"Past due: {tenant.name} needs you", body, None, [csm.email], fail_silently=False)
-        )
+        try:
+            # Sent inside the transaction: if the mail server refuses, nothing is recorded and
+            # billing ops can try again (an escalation nobody received must not look done).
+            send_mail(f"Past due: {tenant.name} needs you", body, None, [csm.email], fail_silently=False)
+        except Exception as exc:  # SMTP, connection or backend errors: all mean “not sent”
+            raise ValidationError(
+                {
+                    "subscription": f"The email to {csm.email} could not be sent ({exc.__class__.__name__}); "
+                    "nothing was recorded. Try again."
+                }
+            ) from None
     return subscription
 
 

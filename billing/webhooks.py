@@ -101,7 +101,12 @@ def _fetch_payment_method(event: dict[str, Any]) -> dict[str, Any] | None:
         return payment_method
     if not payment_method:
         return None
-    known = Customer.objects.filter(stripe_id=obj.get("id"), default_payment_method=payment_method).exists()
+    # Known with its details: no call. Known without (an earlier fetch failed): ask again.
+    known = (
+        Customer.objects.filter(stripe_id=obj.get("id"), default_payment_method=payment_method)
+        .exclude(card_last4="")
+        .exists()
+    )
     if known:
         return None
     try:

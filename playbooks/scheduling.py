@@ -16,7 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from billing.selectors import dunning_enrolment_key, past_due_subscriptions
+from billing.selectors import dunning_enrolment_key, dunning_episode_prefix, past_due_subscriptions
+from billing.services import dunning_episode_fix
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -32,6 +33,14 @@ TERMINAL = [
     Delivery.Status.FAILED,
     Delivery.Status.CANCELLED,
     Delivery.Status.NEEDS_REVIEW,
+]
+# Deliveries that went out, or may have: never sent again by a later run of the same episode.
+ALREADY_GONE = [
+    Delivery.Status.SENT,
+    Delivery.Status.DELIVERED,
+    Delivery.Status.SENDING,
+    Delivery.Status.NEEDS_REVIEW,
+    Delivery.Status.FAILED,
 ]
 
 
@@ -254,26 +263,38 @@ def past_due_runs_start(*, now: datetime, result: ReconcileResult) -> None:
     )
     if not playbooks:
         return
-    due = [s for s in past_due_subscriptions() if s.dunning_paused_at is None]
+    due = [dunning_episode_fix(subscription=s) for s in past_due_subscriptions() if s.dunning_paused_at is None]
     for playbook in playbooks:
         steps = list(playbook.current.steps.all())
-        started = set(
-            Run.all_tenants.filter(
-                playbook=playbook, enrolment_key__in=[dunning_enrolment_key(s) for s in due]
-            ).values_list("tenant_id", "enrolment_key")
-        )
+        runs = Run.all_tenants.filter(playbook=playbook, tenant_id__in=[s.tenant_id for s in due])
+        keys = set(runs.values_list("tenant_id", "enrolment_key"))
+        busy = set(runs.filter(status=Run.Status.ACTIVE).values_list("tenant_id", flat=True))
         for subscription in due:
             key = dunning_enrolment_key(subscription)
-            if (subscription.tenant_id, key) in started:
+            # One run at a time: a paused run still active waits for the tick to cancel it.
+            if (subscription.tenant_id, key) in keys or subscription.tenant_id in busy:
+                continue
+            # A resume sends what is still due and never a step an earlier run of this
+            # episode already sent (or may have: sending, left for review).
+            done = set(
+                Delivery.all_tenants.filter(
+                    run__playbook=playbook,
+                    run__tenant_id=subscription.tenant_id,
+                    run__enrolment_key__startswith=dunning_episode_prefix(subscription),
+                    status__in=ALREADY_GONE,
+                ).values_list("step__key", flat=True)
+            )
+            remaining = [step for step in steps if step.key not in done]
+            if not remaining:
                 continue
             run = run_start(
                 tenant=subscription.tenant,
                 playbook=playbook,
                 trigger=Trigger.SUBSCRIPTION_PAST_DUE,
                 enrolment_key=key,
-                anchor=subscription.past_due_since or now,
+                anchor=subscription.dunning_episode_at or subscription.past_due_since or now,
                 now=now,
-                steps=steps,
+                steps=remaining,
             )
             result.started += run is not None
 

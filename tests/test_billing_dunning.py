@@ -158,3 +158,59 @@ def test_expansion_signal_fires_at_80_percent_of_the_plan_limit(settings, csm):
     run_tick(now=NOW + timedelta(minutes=1))
     [alert] = active_of(tenant, "expansion_signal")
     assert alert.rationale == "80 of 100 call.handled in 30 days (80 % of the starter plan)"
+
+
+DUNNING_SUBJECTS = ("Your CloudGreet payment", "Reminder: please update", "Action needed:", "Final notice:")
+
+
+def owner_mail(tenant):
+    """The dunning emails the owner got (other playbooks may write to them too)."""
+    return [m for m in mail.outbox if m.to == [tenant.owner_email] and m.subject.startswith(DUNNING_SUBJECTS)]
+
+
+def walk(start, days, step=timedelta(hours=6)):
+    moment = start
+    while moment < start + timedelta(days=days):
+        moment += step
+        run_tick(now=moment)
+
+
+def test_pause_and_resume_the_same_day_never_resends_day_0(stripe, csm, billing_ops):
+    tenant, story = past_due_tenant(csm)
+    story.go_past_due(at=NOW)
+    mail.outbox.clear()
+    run_tick(now=NOW + timedelta(minutes=1))
+    subscription = Subscription.objects.for_tenant(tenant).get()
+    subscription_dunning_pause(subscription=subscription, note="pays Friday", actor=billing_ops, now=NOW)
+    run_tick(now=NOW + timedelta(hours=1))
+    subscription_dunning_resume(subscription=subscription, actor=billing_ops, now=NOW + timedelta(hours=2))
+    run_tick(now=NOW + timedelta(hours=2, minutes=1))
+    assert len(owner_mail(tenant)) == 1 and len([m for m in sms.outbox if m.to == "+15555550123"]) == 1
+    _paused, second = dunning_runs(tenant)
+    assert sorted({d.step.day for d in Delivery.objects.for_tenant(tenant).filter(run=second)}) == [3, 7, 14]
+
+
+def test_an_older_past_due_event_arriving_late_does_not_start_the_episode_again(stripe, csm):
+    tenant, story = past_due_tenant(csm)
+    story.invoice("invoice.payment_failed", at=NOW, attempt=1, next_attempt=timedelta(days=3))
+    story.status("past_due", at=NOW + timedelta(hours=2))
+    run_tick(now=NOW + timedelta(hours=2, minutes=1))
+    story.status("past_due", at=NOW + timedelta(seconds=1))  # Stripe's retry of an earlier delivery
+    mail.outbox.clear()
+    walk(NOW + timedelta(hours=2, minutes=1), 16)
+    assert len(dunning_runs(tenant)) == 1
+    subjects = [m.subject for m in owner_mail(tenant)]
+    assert len(subjects) == len(set(subjects)) == 3  # days 3, 7 and the final notice, once each
+
+
+def test_pause_and_resume_between_ticks_sends_each_step_once(stripe, csm, billing_ops):
+    tenant, story = past_due_tenant(csm)
+    story.go_past_due(at=NOW)
+    mail.outbox.clear()
+    run_tick(now=NOW + timedelta(minutes=1))
+    subscription = Subscription.objects.for_tenant(tenant).get()
+    subscription_dunning_pause(subscription=subscription, note="pays Friday", actor=billing_ops, now=NOW)
+    subscription_dunning_resume(subscription=subscription, actor=billing_ops, now=NOW + timedelta(seconds=30))
+    walk(NOW + timedelta(minutes=1), 16)
+    subjects = [m.subject for m in owner_mail(tenant)]
+    assert len(subjects) == len(set(subjects)) == 4  # day 0, 3, 7 and the final notice
