@@ -175,13 +175,19 @@ def walk(start, days, step=timedelta(hours=6)):
         run_tick(now=moment)
 
 
-def test_pause_and_resume_the_same_day_never_resends_day_0(stripe, csm, billing_ops):
+def paused_after_day_0(csm, billing_ops):
+    """Past due, the day-0 messages sent at the first tick, then billing ops pause dunning."""
     tenant, story = past_due_tenant(csm)
     story.go_past_due(at=NOW)
     mail.outbox.clear()
     run_tick(now=NOW + timedelta(minutes=1))
     subscription = Subscription.objects.for_tenant(tenant).get()
     subscription_dunning_pause(subscription=subscription, note="pays Friday", actor=billing_ops, now=NOW)
+    return tenant, subscription
+
+
+def test_pause_and_resume_the_same_day_never_resends_day_0(stripe, csm, billing_ops):
+    tenant, subscription = paused_after_day_0(csm, billing_ops)
     run_tick(now=NOW + timedelta(hours=1))
     subscription_dunning_resume(subscription=subscription, actor=billing_ops, now=NOW + timedelta(hours=2))
     run_tick(now=NOW + timedelta(hours=2, minutes=1))
@@ -204,12 +210,7 @@ def test_an_older_past_due_event_arriving_late_does_not_start_the_episode_again(
 
 
 def test_pause_and_resume_between_ticks_sends_each_step_once(stripe, csm, billing_ops):
-    tenant, story = past_due_tenant(csm)
-    story.go_past_due(at=NOW)
-    mail.outbox.clear()
-    run_tick(now=NOW + timedelta(minutes=1))
-    subscription = Subscription.objects.for_tenant(tenant).get()
-    subscription_dunning_pause(subscription=subscription, note="pays Friday", actor=billing_ops, now=NOW)
+    tenant, subscription = paused_after_day_0(csm, billing_ops)
     subscription_dunning_resume(subscription=subscription, actor=billing_ops, now=NOW + timedelta(seconds=30))
     walk(NOW + timedelta(minutes=1), 16)
     subjects = [m.subject for m in owner_mail(tenant)]
