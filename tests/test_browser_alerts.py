@@ -165,7 +165,7 @@ def test_csm_works_the_alert_queue_in_place(page: Page, live_server, csm):
     expect(page.locator("#rule-table tbody tr")).to_have_count(AlertRule.objects.count())
     expect(page.locator("#rule-no_activity")).to_contain_text("Enabled")
     expect(page.locator("#rule-no_activity").get_by_role("link", name="3")).to_be_visible()  # 3 still active
-    expect(page.locator("#rule-subscription_past_due")).to_contain_text("Disabled — not available yet")
+    expect(page.locator("#rule-subscription_past_due")).to_contain_text("Enabled")  # billing brought its facts
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)  # a CSM reads, the CS lead edits
     shot(page, "34-alert-rules")
     # The refused resolve answers 400 on purpose (the row with its error); nothing else may fail.
