@@ -148,6 +148,9 @@ else:
             "data_folder_in": str(broker_dir),
             "data_folder_out": str(broker_dir),
             "processed_folder": str(broker_dir / "processed"),
+            # kombu keeps its exchange tables in ./control by default: inside var/, never in
+            # the checkout.
+            "control_folder": str(broker_dir / "control"),
             "store_processed": False,
         }
 

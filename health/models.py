@@ -103,6 +103,9 @@ class HealthModel(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     healthy_min = models.PositiveSmallIntegerField(default=80)
     at_risk_min = models.PositiveSmallIntegerField(default=60)
+    # A tenant younger than this is bucketed `new`: scored for information, never acted on
+    # (too little data: missing activity is not yet a signal).
+    warmup_days = models.PositiveSmallIntegerField(default=14)
     # [{"key": signal key, "weight": int, "points": [[signal value, sub-score], ...]}, ...]
     components = models.JSONField()
     notes = models.TextField(blank=True)
@@ -125,7 +128,9 @@ class HealthModel(models.Model):
     def __str__(self) -> str:
         return f"v{self.version} {self.name} ({self.status})"
 
-    def bucket_for(self, score: float) -> str:
+    def bucket_for(self, score: float, *, warming_up: bool = False) -> str:
+        if warming_up:
+            return HealthBucket.NEW
         if score >= self.healthy_min:
             return HealthBucket.HEALTHY
         if score >= self.at_risk_min:

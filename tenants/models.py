@@ -10,9 +10,32 @@ from .validators import validate_e164_phone, validate_external_id, validate_time
 
 class HealthBucket(models.TextChoices):
     # Thresholds live on the health model (default: healthy >= 80, at_risk 60-79, critical < 60).
+    # NEW: younger than the model's warm-up; scored for information only, no rule acts on it.
+    NEW = "new", "New"
     HEALTHY = "healthy", "Healthy"
     AT_RISK = "at_risk", "At risk"
     CRITICAL = "critical", "Critical"
+
+
+class ChurnReason(models.TextChoices):
+    """Why a customer left (seed 002's churn taxonomy): billing ops or the CSM pick one."""
+
+    PRICE = "price", "Price"
+    PRODUCT_GAP = "product_gap", "Product gap"
+    NO_VALUE = "no_value", "No value realised"
+    OUT_OF_BUSINESS = "out_of_business", "Went out of business"
+    COMPETITOR = "competitor", "Switched to a competitor"
+    PAYMENT_FAILURE = "payment_failure", "Payment failure"
+    OTHER = "other", "Other"
+
+
+class ConsentSource(models.TextChoices):
+    """Where the owner's SMS consent was given (kept with its time, for the record)."""
+
+    API = "api", "API"
+    SIGNUP = "signup", "Signup form"
+    WIZARD = "wizard", "Onboarding wizard"
+    STAFF = "staff", "Staff (given by phone)"
 
 
 class Tenant(models.Model):
@@ -49,7 +72,11 @@ class Tenant(models.Model):
     owner_email = models.EmailField()
     owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])
     sms_consent_at = models.DateTimeField(null=True, blank=True, help_text="When the owner agreed to SMS.")
+    sms_consent_source = models.CharField(max_length=10, choices=ConsentSource.choices, blank=True)
     churned_at = models.DateTimeField(null=True, blank=True)
+    # Blank until someone says why (a lapsed trial or a canceled card may not say).
+    churn_reason = models.CharField(max_length=20, choices=ChurnReason.choices, blank=True)
+    churn_note = models.CharField(max_length=500, blank=True)
     # Denormalised from the health app for fast lists and filters; health writes them.
     health_score = models.FloatField(null=True, blank=True)
     health_bucket = models.CharField(max_length=10, choices=HealthBucket.choices, blank=True)

@@ -4,7 +4,7 @@ encoding, headers, retries and error classes, and only the wire is fake.
 
 It answers the four calls the app makes (customers.create, checkout.sessions.create,
 billing_portal.sessions.create, payment_methods.retrieve) with bodies built from Stripe's
-fixture objects in `shared/fixtures/stripe/`, replays a successful response for a repeated
+fixture objects in `tests/fixtures/stripe/` (Stripe's own object shapes), replays a successful response for a repeated
 Idempotency-Key (and refuses one reused with other parameters, as Stripe does), and records
 every request in `FakeStripeHttp.requests`. Tests call `FakeStripeHttp.reset()` first.
 
@@ -33,7 +33,7 @@ SECRET_KEY = "sk_test_x"
 
 
 def fixtures_dir() -> Path:
-    return Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "stripe"
+    return Path(__file__).resolve().parent / "fixtures" / "stripe"
 
 
 @cache

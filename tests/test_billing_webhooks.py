@@ -4,7 +4,7 @@ PostgreSQL), every arrival order of the same events gives the same mirror, invoi
 tenant matching, cards fetched through the real SDK from a fake HTTP client, plan mapping,
 and the payload builders checked against Stripe's own fixture shapes.
 
-Payloads come from billing/payloads.py or shared/fixtures/stripe/*.json and are signed with
+Payloads come from billing/payloads.py or tests/fixtures/stripe/*.json and are signed with
 the SDK's `stripe.WebhookSignature.generate_signature_header`.
 """
 

@@ -14,7 +14,7 @@ from playbooks.library import LIBRARY_DIR, playbooks_load
 from playbooks.models import Playbook, PlaybookVersion, Run, Step
 
 pytestmark = pytest.mark.django_db
-SEED_003 = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "003_04bb9cff131bd7df.txt"
+SEED_003 = Path(__file__).resolve().parent / "fixtures" / "seeds" / "003_04bb9cff131bd7df.txt"
 MINIMAL = """slug: check-in
 name: Check-in
 trigger: manual
