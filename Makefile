@@ -22,11 +22,16 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed
 
+# `make demo PORT=8001` serves (and writes every link in its messages) on that port.
+PORT ?= 8000
 demo: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py demo --port $(PORT)
 
+# Tests run on every core (pytest-xdist; each worker has its own test database and cache
+# prefix). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

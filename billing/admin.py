@@ -5,7 +5,7 @@ hide one. Billing ops act in the past-due queue, where every action is audited."
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Customer, Invoice, StripeEvent, Subscription, SubscriptionChange
+from .models import Customer, Invoice, StripeEvent, Subscription, SubscriptionChange, Trial
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,3 +54,10 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ["stripe_id", "tenant", "status", "amount_due_cents", "attempt_count", "next_payment_attempt"]
     list_filter = ["status"]
     search_fields = ["stripe_id", "tenant__external_id"]
+
+
+@admin.register(Trial)
+class TrialAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "plan", "started_at", "ends_at", "status", "stripe_subscription_id", "stripe_error"]
+    list_filter = ["status", "plan"]
+    search_fields = ["tenant__external_id", "stripe_subscription_id"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,18 +24,29 @@ from .webhooks import stripe_event_process
 
 DEMO_PRICES = {key: f"price_demo_{key}" for key in PLANS}
 UPGRADE = {"starter": "professional", "professional": "business"}
-# (story, weight) for tenants past their trial.
-STORIES = [
-    ("active", 52),
-    ("upgraded", 10),
-    ("past_due", 12),
-    ("unpaid", 3),
-    ("recovered_early", 6),
-    ("recovered_late", 6),
-    ("canceled", 5),
-    ("trial_lapsed", 4),
-    ("cancel_at_period_end", 2),
-]
+TRIAL_DAYS = 14
+# The stories a tenant past its trial can have; which one is part of the tenant's one demo
+# story (cs_cockpit.demo_data), so its bill agrees with its usage and onboarding.
+STORIES = (
+    "active",
+    "upgraded",
+    "past_due",
+    "unpaid",
+    "recovered_early",
+    "recovered_late",
+    "canceled",
+    "trial_lapsed",
+    "cancel_at_period_end",
+)
+
+
+@dataclass(frozen=True)
+class BillingPlan:
+    """One tenant's Stripe story; `canceled_at` is when a "canceled" story cancels (the day
+    its usage stopped), None to leave it active for now."""
+
+    story: str
+    canceled_at: datetime | None = None
 
 
 class _Teller:
@@ -98,27 +111,26 @@ class _Teller:
         return start + timedelta(days=days)
 
 
-def _story_of(rng: random.Random) -> str:
-    return rng.choices([s for s, _ in STORIES], weights=[w for _, w in STORIES])[0]
-
-
-def seed_subscriptions(*, now: datetime, seed: int = 2026) -> int:
+def seed_subscriptions(*, now: datetime, plans: Mapping[str, BillingPlan], seed: int = 2026) -> int:
     """Tells each demo tenant without a Stripe customer its story; answers the events fed.
     An installation without STRIPE_PRICE_* (the embedded demo) maps the demo's own price ids
     to the plans while seeding, so the mirror knows each subscription's plan."""
     prices = {plan.price_setting: plan.price_id or DEMO_PRICES[key] for key, plan in PLANS.items()}
     with override_settings(**prices):
-        return _seed(now=now, seed=seed, prices={key: prices[plan.price_setting] for key, plan in PLANS.items()})
+        return _seed(
+            now=now, seed=seed, plans=plans, prices={key: prices[plan.price_setting] for key, plan in PLANS.items()}
+        )
 
 
-def _seed(*, now: datetime, seed: int, prices: dict[str, str]) -> int:
+def _seed(*, now: datetime, seed: int, plans: Mapping[str, BillingPlan], prices: dict[str, str]) -> int:
     rng = random.Random(seed + 7)
     secret = settings.STRIPE_WEBHOOK_SECRET or f"whsec_demo_{secrets.token_hex(8)}"
     with_customer = set(Customer.objects.exclude(tenant=None).values_list("tenant_id", flat=True))
     fed = 0
-    for tenant in Tenant.objects.filter(external_id__startswith="demo-").order_by("external_id"):
+    for tenant in Tenant.objects.filter(external_id__in=list(plans)).order_by("external_id"):
+        billing_plan = plans[tenant.external_id]
         story, card_soon, retry_days, recovery_day = (
-            _story_of(rng),
+            billing_plan.story,
             rng.random() < 0.08,
             rng.randint(1, 12),
             rng.choice([3, 5, 18, 25, 40]),
@@ -143,7 +155,7 @@ def _seed(*, now: datetime, seed: int, prices: dict[str, str]) -> int:
             payment_method=payment_method,
         )
         teller.feed("customer.created", customer, signup)
-        trial_end = signup + timedelta(days=14)
+        trial_end = signup + timedelta(days=TRIAL_DAYS)
         teller.subscription(
             "customer.subscription.created", "trialing", signup + timedelta(seconds=5), trial_end=trial_end
         )
@@ -181,8 +193,8 @@ def _seed(*, now: datetime, seed: int, prices: dict[str, str]) -> int:
             if paid < now:
                 teller.invoice("invoice.paid", paid, attempt=4 if length > 7 else 2, next_in_days=None)
                 teller.subscription("customer.subscription.updated", "active", paid + timedelta(seconds=1))
-        elif story == "canceled" and life > 5:
-            at = trial_end + timedelta(days=rng.randint(1, life))
+        elif story == "canceled" and billing_plan.canceled_at is not None:
+            at = billing_plan.canceled_at
             teller.subscription("customer.subscription.deleted", "canceled", at, canceled_at=at)
         elif story == "cancel_at_period_end":
             teller.subscription(

@@ -42,6 +42,12 @@ class State:
     cancel_at_period_end: bool
     canceled_at: datetime | None
     past_due_since: datetime | None
+    cancel_at: datetime | None = None
+    ended_at: datetime | None = None
+    cancellation_reason: str = ""
+    # The status it was canceled from: trialing is a lapsed trial, past_due or unpaid a
+    # cancellation for failed payments (the churn reason's default).
+    ended_from: str = ""
 
     @property
     def mrr_cents(self) -> int:
@@ -72,6 +78,9 @@ def _from_object(state: State | None, change: SubscriptionChange) -> State:
         # past_due → unpaid is the same episode: it keeps its start.
         continuing = state is not None and state.status in PAST_DUE_STATUSES and state.past_due_since
         since = state.past_due_since if continuing else change.at
+    ended_from = ""
+    if change.status == SubscriptionStatus.CANCELED and state is not None:
+        ended_from = state.ended_from if state.status == SubscriptionStatus.CANCELED else state.status
     return State(
         at=change.at,
         status=change.status,
@@ -85,6 +94,10 @@ def _from_object(state: State | None, change: SubscriptionChange) -> State:
         cancel_at_period_end=change.cancel_at_period_end,
         canceled_at=change.canceled_at,
         past_due_since=since,
+        cancel_at=change.cancel_at,
+        ended_at=change.ended_at,
+        cancellation_reason=change.cancellation_reason,
+        ended_from=ended_from,
     )
 
 

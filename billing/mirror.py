@@ -206,6 +206,9 @@ def _change_from_object(obj: dict[str, Any]) -> dict[str, Any]:
         "trial_end": stripe_time(obj.get("trial_end")),
         "cancel_at_period_end": bool(obj.get("cancel_at_period_end")),
         "canceled_at": stripe_time(obj.get("canceled_at")),
+        "cancel_at": stripe_time(obj.get("cancel_at")),
+        "ended_at": stripe_time(obj.get("ended_at")),
+        "cancellation_reason": str((obj.get("cancellation_details") or {}).get("reason") or "")[:40],
     }
 
 
@@ -280,6 +283,10 @@ def subscription_refold(*, subscription: Subscription, now: datetime) -> None:
             "cancel_at_period_end",
             "canceled_at",
             "past_due_since",
+            "cancel_at",
+            "ended_at",
+            "cancellation_reason",
+            "ended_from",
         ):
             setattr(subscription, name, getattr(state, name))
         subscription.plan = plan.key if plan else ""

@@ -119,7 +119,17 @@ class Subscription(models.Model):
     current_period_end = models.DateTimeField(null=True, blank=True)
     trial_end = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
-    canceled_at = models.DateTimeField(null=True, blank=True)
+    # A cancellation scheduled for a date (Stripe's cancel_at; with cancel_at_period_end, the
+    # period end): the tenant churns then, not when the request arrives.
+    cancel_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True, help_text="When the cancellation was requested.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it stopped: the churn's effective date.")
+    cancellation_reason = models.CharField(
+        max_length=40, blank=True, help_text="Stripe's cancellation_details.reason, e.g. payment_failed."
+    )
+    ended_from = models.CharField(
+        max_length=20, blank=True, help_text="The status it was canceled from (trialing: a lapsed trial)."
+    )
     past_due_since = models.DateTimeField(null=True, blank=True)
     state_at = models.DateTimeField(help_text="Stripe time of the newest state in its history.")
     latest_invoice = models.ForeignKey("Invoice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -193,7 +203,10 @@ class SubscriptionChange(models.Model):
     current_period_end = models.DateTimeField(null=True, blank=True)
     trial_end = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
+    cancel_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cancellation_reason = models.CharField(max_length=40, blank=True)
     invoice_created = models.DateTimeField(null=True, blank=True, help_text="failed / paid: the invoice's created.")
 
     class Meta:
@@ -232,3 +245,44 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_id} ({self.status})"
+
+
+class Trial(models.Model):
+    """A tenant's free trial of its plan, recorded at signup — one per tenant, ever: the unique
+    tenant refuses a second one.
+
+    Without Stripe it *is* the trial (the owner's and the cockpit's pages read it; it lapses
+    on `ends_at`). With Stripe it is also the order to create the trialing subscription,
+    which a tick job carries out after the signup committed (never inside a transaction) and
+    records here; from then on the subscription's mirror is the truth, and this row follows
+    it (converted on the first paid invoice, lapsed when Stripe cancels it)."""
+
+    class Status(models.TextChoices):
+        TRIALING = "trialing", "Trialing"
+        CONVERTED = "converted", "Converted to paid"
+        LAPSED = "lapsed", "Lapsed"
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="trial")
+    plan = models.CharField(max_length=20)
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRIALING)
+    converted_at = models.DateTimeField(null=True, blank=True, help_text="When its first invoice was paid.")
+    lapsed_at = models.DateTimeField(null=True, blank=True, help_text="When it ended without converting.")
+    # The Stripe side: the subscription the tick job created, or why it could not yet.
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    stripe_attempts = models.PositiveSmallIntegerField(default=0)
+    stripe_retry_at = models.DateTimeField(null=True, blank=True)
+    stripe_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+    all_tenants = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        default_manager_name = "all_tenants"
+        indexes = [models.Index(fields=["status", "ends_at"], name="trial_status_ends")]
+
+    def __str__(self) -> str:
+        return f"trial of {self.tenant_id} until {self.ends_at:%Y-%m-%d} ({self.status})"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from tenants.models import Tenant
+from tenants.plans import PLAN_PRICE_CENTS
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,15 @@ class Plan:
 PLANS: dict[str, Plan] = {
     plan.key: plan
     for plan in [
-        Plan(Tenant.Plan.STARTER, "Starter", 1900, "STRIPE_PRICE_STARTER"),
-        Plan(Tenant.Plan.PROFESSIONAL, "Professional", 4900, "STRIPE_PRICE_PROFESSIONAL"),
-        Plan(Tenant.Plan.BUSINESS, "Business", 9900, "STRIPE_PRICE_BUSINESS"),
+        # The prices live in tenants.plans: the signup form (onboarding) shows the same ones.
+        Plan(Tenant.Plan.STARTER, "Starter", PLAN_PRICE_CENTS[Tenant.Plan.STARTER], "STRIPE_PRICE_STARTER"),
+        Plan(
+            Tenant.Plan.PROFESSIONAL,
+            "Professional",
+            PLAN_PRICE_CENTS[Tenant.Plan.PROFESSIONAL],
+            "STRIPE_PRICE_PROFESSIONAL",
+        ),
+        Plan(Tenant.Plan.BUSINESS, "Business", PLAN_PRICE_CENTS[Tenant.Plan.BUSINESS], "STRIPE_PRICE_BUSINESS"),
     ]
 }
 

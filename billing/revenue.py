@@ -23,6 +23,7 @@ from tenants.models import HealthBucket
 
 from . import history
 from .models import PAST_DUE_STATUSES, Subscription, SubscriptionChange, SubscriptionStatus
+from .selectors import in_past_due_queue
 
 AT_RISK_BUCKETS = (HealthBucket.AT_RISK, HealthBucket.CRITICAL)
 LATE_RECOVERY_DAYS = 14  # Churn Buster: up to 42 % of failed-payment recovery happens after day 14
@@ -39,7 +40,7 @@ class RevenueSummary:
     mrr_at_risk_cents: int  # unhealthy tenant or past due, each subscription once
     paying: int
     trialing: int
-    past_due: int
+    past_due: int  # rows of the past-due queue (a churned tenant's subscription is not one)
     past_due_mrr_cents: int
 
 
@@ -48,13 +49,15 @@ def revenue_summary(*, now: datetime) -> RevenueSummary:
     tenant, so the OR in the at-risk filter cannot count it twice."""
     past_due = Q(status__in=PAST_DUE_STATUSES)
     at_risk = Q(tenant__health_bucket__in=AT_RISK_BUCKETS) | past_due
+    # The "Past due" tile counts the past-due queue's rows (a churned tenant's is not one).
+    in_queue = in_past_due_queue()
     totals = Subscription.all_tenants.filter(tenant__isnull=False).aggregate(
         mrr=Coalesce(Sum("mrr_cents"), 0),
         at_risk=Coalesce(Sum("mrr_cents", filter=at_risk), 0),
         paying=Count("id", filter=Q(mrr_cents__gt=0)),
         trialing=Count("id", filter=Q(status=SubscriptionStatus.TRIALING)),
-        past_due=Count("id", filter=past_due),
-        past_due_mrr=Coalesce(Sum("mrr_cents", filter=past_due), 0),
+        past_due=Count("id", filter=in_queue),
+        past_due_mrr=Coalesce(Sum("mrr_cents", filter=in_queue), 0),
     )
     return RevenueSummary(
         as_of=now,

@@ -82,11 +82,42 @@ def subscription_for_tenant(*, tenant: Tenant) -> Subscription | None:
     return subscriptions_current(tenant_ids=[tenant.id]).get(tenant.id)
 
 
+def in_past_due_queue() -> Q:
+    """The past-due queue's rows: a tenant's past-due or unpaid subscription, unless the tenant
+    churned (nobody works it). The queue and every count of it (the revenue summary's “Past
+    due” tile) filter with this one Q, so the number shown is the number of rows."""
+    return Q(status__in=PAST_DUE_STATUSES, tenant__isnull=False) & ~Q(
+        tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED
+    )
+
+
+@dataclass(frozen=True)
+class StripeStatus:
+    """A subscription's status as the mirror knows it: what Stripe said, and when. The mirror
+    changes only when Stripe sends an event, so a status is a report as of its last event,
+    not a fact about now — a lost or late renewal leaves “Active” on a period that ended."""
+
+    status: str
+    label: str  # Stripe's status, e.g. "Active"
+    as_of: datetime  # Stripe time of the newest event folded into the mirror
+    period_ended_at: datetime | None  # a live subscription whose current period ended before now
+
+
+def subscription_stripe_status(subscription: Subscription, *, now: datetime) -> StripeStatus:
+    end = subscription.current_period_end
+    ended = subscription.status not in ENDED and end is not None and end <= now
+    return StripeStatus(
+        status=subscription.status,
+        label=subscription.get_status_display(),
+        as_of=subscription.state_at,
+        period_ended_at=end if ended else None,
+    )
+
+
 def past_due_subscriptions() -> QuerySet[Subscription]:
     """Every tenant's past-due or unpaid subscription, oldest episode first."""
     return (
-        Subscription.all_tenants.filter(status__in=PAST_DUE_STATUSES, tenant__isnull=False)
-        .exclude(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+        Subscription.all_tenants.filter(in_past_due_queue())
         .select_related(
             "tenant", "tenant__csm_owner", "customer", "latest_invoice", "escalated_to", "dunning_paused_by"
         )

@@ -22,7 +22,7 @@ from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
 from .gateway import BillingNotConfigured, stripe_client
-from .models import Customer, Subscription
+from .models import Customer, Subscription, Trial
 from .plans import PLANS, trial_days
 from .selectors import site_url
 
@@ -93,9 +93,10 @@ def checkout_session_create(*, tenant: Tenant, plan_key: str, actor: AbstractBas
     customer = customer_ensure(tenant=tenant, now=now)
     metadata = {"tenant": tenant.external_id}
     subscription_data: dict[str, Any] = {"metadata": metadata}
-    # The trial is for a first subscription only: coming back after a cancellation is not a
-    # fresh 14 days free.
-    if trial_days() and not Subscription.objects.for_tenant(tenant).exists():
+    # The trial is for a first subscription only: coming back after a cancellation, or after
+    # the free trial signup gave (Trial), is not a fresh 14 days free.
+    had_trial = Trial.objects.for_tenant(tenant).exists() or Subscription.objects.for_tenant(tenant).exists()
+    if trial_days() and not had_trial:
         subscription_data["trial_period_days"] = trial_days()
     session = _stripe_call(
         "start Checkout",

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from tenants.models import Membership, Tenant
 from tenants.selectors import tenant_owned_by
 
-from . import selectors, services
-from .models import Customer
+from . import selectors, services, trials
+from .models import Customer, Trial
 from .plans import PLANS, trial_days
 from .webhooks import WebhookRejected, stripe_event_process
 
@@ -41,14 +41,21 @@ def billing_home(request: HttpRequest) -> HttpResponse:
 
 def _home_context(tenant: Tenant, **extra: object) -> dict[str, object]:
     subscription = selectors.subscription_for_tenant(tenant=tenant)
+    trial = trials.trial_for_tenant(tenant=tenant, now=timezone.now())
+    had_trial = Trial.objects.for_tenant(tenant).exists() or subscription is not None
     return {
         "tenant": tenant,
         "subscription": subscription,
+        "trial": trial,
         "plans": list(PLANS.values()),
-        "trial_days": trial_days(),
+        # Checkout offers the trial only to an account that never had one.
+        "trial_days": 0 if had_trial else trial_days(),
         "plan_name": PLANS[subscription.plan].name if subscription and subscription.plan else "",
         "customer": Customer.objects.filter(tenant=tenant).first(),
-        "can_subscribe": subscription is None or subscription.status in selectors.ENDED,
+        # A running trial is finished by adding a card, not by a second Checkout.
+        "can_subscribe": (subscription is None or subscription.status in selectors.ENDED)
+        and not (trial is not None and trial.running),
+        "now": timezone.now(),  # the status says when Stripe last spoke and whether the period ended
         **extra,
     }
 
@@ -74,6 +81,21 @@ def billing_manage(request: HttpRequest) -> HttpResponse:
     tenant = _owned_tenant(request)
     try:
         target = services.portal_session_create(
+            tenant=tenant, now=timezone.now(), return_url=selectors.site_url("billing:home")
+        )
+    except services.BillingError as exc:
+        return _home_with_error(request, tenant, str(exc))
+    return redirect(target.url)
+
+
+@login_required
+@require_POST
+def billing_card(request: HttpRequest) -> HttpResponse:
+    """“Add a card”: Stripe's portal on its payment-method page (the trial is created in
+    Stripe first if the tick has not done it yet)."""
+    tenant = _owned_tenant(request)
+    try:
+        target = trials.trial_card_session_create(
             tenant=tenant, now=timezone.now(), return_url=selectors.site_url("billing:home")
         )
     except services.BillingError as exc:

@@ -17,14 +17,18 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from billing import churn as billing_churn
 from billing import revenue as billing_revenue
 from billing import selectors as billing
 from billing import services as billing_services
+from billing import trials as billing_trials
 from billing.models import Subscription
 from playbooks.dunning import DunningProgress, dunning_progress, portal_link_resend
 from playbooks.public_views import safe_next
 from tenants.access import staff_required
 from tenants.roles import StaffRole
+
+from .churn import churn_form_for
 
 BILLING_STAFF = frozenset({StaffRole.BILLING_OPS, StaffRole.ADMIN})
 ACTIONS = ("resend", "contacted", "pause", "resume", "escalate")
@@ -54,6 +58,9 @@ def past_due_queue(request: HttpRequest) -> HttpResponse:
         "unmatched_events": list(billing.unmatched_events(limit=20)),
         "summary": billing_revenue.revenue_summary(now=now),
         "now": now,
+        # Churn: reasons to record (a form per tenant), and trials that ended without a card.
+        "churned": [(t, churn_form_for(t)) for t in billing_churn.churned_recently(now=now)],
+        "lapsed_trials": billing_trials.trials_lapsed(limit=50),
     }
     return render(request, "cockpit/billing_queue.html", context)
 
@@ -112,7 +119,10 @@ def queue_action(request: HttpRequest, subscription_id: int, action: str) -> Htt
     if request.htmx:
         fresh = _subscription_for_action(subscription_id)
         context: dict[str, Any] = {"row": _rows([fresh], now)[0], "error": error, "done": done, "now": now}
-        return render(request, "cockpit/billing_queue.html#queue-row", context, status=400 if error else 200)
+        if error:  # the refused form shows what was sent, beside the error, to be corrected
+            context["posted"] = request.POST
+        # 422 with the row: htmx swaps it like a success (base.html), the error in place in every mode.
+        return render(request, "cockpit/billing_queue.html#queue-row", context, status=422 if error else 200)
     if error:
         messages.error(request, error)
     else:

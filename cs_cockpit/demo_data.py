@@ -2,9 +2,12 @@
 SaaS (the CloudGreet seed) on the three plans of the CS strategy seed, signed up over the
 last D days, in many time zones, owned by a small CS team. Deterministic for a given seed.
 
-Usage events come from health.demo (archetypes from champion to churner, through the real
-ingest service), then a daily score history. Later parts of the product (subscriptions,
-touchpoint runs) add their own demo history here.
+Each tenant gets one story, chosen once (STORIES): how it onboards, how it then uses the
+product and what happens with its bill. Every part is told from that story through the real
+services — onboarding first, usage from the day the wizard was done (no calls before the
+number exists), Stripe's webhooks (a cancellation on the day usage stopped), then a daily
+score history, a replayed month of touchpoints and the alerts the rules open — so a tenant's
+score, onboarding, billing, alerts and touchpoints agree (tests/test_demo_story.py).
 """
 
 from __future__ import annotations
@@ -17,23 +20,103 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 
-from billing.demo import seed_subscriptions
-from health.demo import seed_usage_history
+from billing.demo import TRIAL_DAYS, BillingPlan, seed_subscriptions
+from health.demo import UsagePlan, seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
-from onboarding.demo import seed_onboarding
+from onboarding.demo import seed_onboarding, seed_onboarding_settle
 from playbooks.alerts import rules_evaluate
 from playbooks.demo import seed_touchpoint_history
-from tenants.models import Membership, Tenant
+from tenants.models import ChurnReason, Membership, Tenant
 from tenants.roles import StaffRole
-from tenants.services import membership_create, tenant_create
+from tenants.services import membership_create, tenant_create, tenant_mark_churned
 
+# The CS team owns the tenants. `make demo` prints a login for the lead, who also carries a
+# CSM's book (so the cockpit opens on their own tenants, alerts and tasks), and one for
+# billing ops, who work the past-due queue.
+DEMO_LOGIN = "alex.chen"
+DEMO_BILLING_LOGIN = "bea.lopez"
 CSM_TEAM = [
-    ("alex.chen", "Alex", "Chen", StaffRole.CS_LEAD),
-    ("maria.gomez", "Maria", "Gomez", StaffRole.CSM),
-    ("sam.okafor", "Sam", "Okafor", StaffRole.CSM),
-    ("priya.nair", "Priya", "Nair", StaffRole.CSM),
-    ("jonas.berg", "Jonas", "Berg", StaffRole.CSM),
+    ("alex.chen", "Alex", "Chen", (StaffRole.CS_LEAD, StaffRole.CSM)),
+    ("maria.gomez", "Maria", "Gomez", (StaffRole.CSM,)),
+    ("sam.okafor", "Sam", "Okafor", (StaffRole.CSM,)),
+    ("priya.nair", "Priya", "Nair", (StaffRole.CSM,)),
+    ("jonas.berg", "Jonas", "Berg", (StaffRole.CSM,)),
 ]
+BILLING_TEAM = [("bea.lopez", "Bea", "Lopez", (StaffRole.BILLING_OPS,))]
+
+
+@dataclass(frozen=True)
+class Story:
+    """A tenant's whole demo life. `onboarding` is an onboarding.demo state, `usage` a
+    health.demo archetype (None: it never went live, so there is no usage at all), `billing`
+    the billing.demo stories it may have after its trial (one is drawn)."""
+
+    name: str
+    weight: int
+    onboarding: str
+    usage: str | None
+    billing: tuple[str, ...]
+    churn_reasons: tuple[str, ...] = ()
+
+
+STORIES = [
+    Story(
+        "champion", 24, "day0", "champion", ("active", "active", "active", "upgraded", "upgraded", "recovered_early")
+    ),
+    Story("steady", 18, "slow", "steady", ("active", "active", "recovered_late", "recovered_early")),
+    # A happy customer whose card failed: healthy usage, past due — billing ops' work, not the CSM's.
+    Story("card_trouble", 6, "day0", "steady", ("past_due", "recovered_late")),
+    Story("fading", 12, "slow", "fading", ("active", "active", "past_due", "cancel_at_period_end")),
+    Story("struggling", 8, "slow", "struggling", ("active", "past_due", "recovered_late")),
+    Story("gone_quiet", 4, "day0", "dormant", ("active",)),
+    # Stuck halfway through the wizard: no number, no calls. Most let the trial lapse.
+    Story(
+        "stalled",
+        10,
+        "stalled",
+        None,
+        ("trial_lapsed", "trial_lapsed", "active", "past_due", "unpaid"),
+        (ChurnReason.NO_VALUE,),
+    ),
+    Story("abandoned", 6, "abandoned", None, ("trial_lapsed",), (ChurnReason.NO_VALUE,)),
+    # Went live, faded and canceled: usage stops on the day the subscription is canceled.
+    Story(
+        "churner",
+        12,
+        "day0",
+        "churner",
+        ("canceled",),
+        (ChurnReason.NO_VALUE, ChurnReason.PRICE, ChurnReason.COMPETITOR, ChurnReason.PRODUCT_GAP),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TenantStory:
+    story: Story
+    billing: str
+    churn_at: datetime | None  # when it leaves (a lapsed trial, a cancellation); None: it stays
+    churn_reason: str
+
+
+def story_for(*, tenant: Tenant, now: datetime, seed: int) -> TenantStory:
+    """The tenant's story, drawn once from its id (the same on every run for the same seed)."""
+    rng = random.Random(f"{seed}-story-{tenant.external_id}")
+    story = rng.choices(STORIES, weights=[s.weight for s in STORIES])[0]
+    billing = rng.choice(story.billing)
+    reason = rng.choice(story.churn_reasons) if story.churn_reasons else ""
+    trial_end = tenant.signed_up_at + timedelta(days=TRIAL_DAYS)
+    churn_at = None
+    if billing == "trial_lapsed" and trial_end <= now:
+        churn_at = trial_end
+    elif billing == "canceled" and (now - trial_end).days >= 6:
+        # Some days into paying, never in the future; usage fades until this day and stops.
+        churn_at = trial_end + timedelta(days=rng.uniform(3, (now - trial_end).days - 1))
+    if churn_at is not None:
+        churn_at = churn_at.replace(microsecond=0)  # Stripe's times are whole seconds
+    return TenantStory(story=story, billing=billing, churn_at=churn_at, churn_reason=reason)
+
+
 SEGMENTS = ["Home services", "Dental clinics", "Law firms", "Real estate", "Salons & spas", "Auto repair"]
 NAME_STEMS = [
     "Summit",
@@ -108,25 +191,31 @@ class SeedResult:
     stripe_events: int = 0
 
 
-def _demo_csms() -> list[AbstractBaseUser]:
+def _demo_staff(team: list[tuple[str, str, str, tuple[str, ...]]]) -> list[AbstractBaseUser]:
     User = get_user_model()
-    csms = []
-    for username, first, last, role in CSM_TEAM:
+    people = []
+    for username, first, last, roles in team:
         user, created = User.objects.get_or_create(
             username=username,
             defaults={"first_name": first, "last_name": last, "email": f"{username}@cockpit.example"},
         )
         if created:
-            user.set_unusable_password()  # demo colleagues; the demo login is printed by `make demo`
+            user.set_unusable_password()  # `make demo` sets a password for the logins it prints
             user.save(update_fields=["password"])
-            user.groups.add(Group.objects.get(name=role))
-        csms.append(user)
-    return csms
+        user.groups.add(*Group.objects.filter(name__in=roles))
+        people.append(user)
+    return people
+
+
+def demo_staff_create() -> list[AbstractBaseUser]:
+    """The CS team and billing ops (idempotent); answers the CSMs who own tenants."""
+    _demo_staff(BILLING_TEAM)
+    return _demo_staff(CSM_TEAM)
 
 
 def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> SeedResult:
     rng = random.Random(seed)
-    csms = _demo_csms()
+    csms = demo_staff_create()
     User = get_user_model()
     created = existing = 0
     for index in range(1, tenants + 1):
@@ -168,12 +257,38 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
             owner.save(update_fields=["password"])
             membership_create(tenant=tenant, user=owner, role=Membership.Role.OWNER, actor=None, now=signed_up_at)
         created += 1
-    events = seed_usage_history(now=now, seed=seed)
-    seed_onboarding(now=now, seed=seed)
+    stories = {
+        t.external_id: story_for(tenant=t, now=now, seed=seed)
+        for t in Tenant.objects.filter(external_id__startswith="demo-").order_by("external_id")
+    }
+    live_at = seed_onboarding(now=now, states={k: v.story.onboarding for k, v in stories.items()}, seed=seed)
+    events = seed_usage_history(
+        now=now,
+        plans={
+            k: UsagePlan(archetype=v.story.usage, live_at=live_at.get(k), churn_at=v.churn_at)
+            for k, v in stories.items()
+        },
+        seed=seed,
+    )
     # Stripe's story of each tenant, as signed webhooks through the real service.
-    stripe_events = seed_subscriptions(now=now, seed=seed)
+    stripe_events = seed_subscriptions(
+        now=now,
+        plans={
+            k: BillingPlan(story=v.billing, canceled_at=v.churn_at if v.billing == "canceled" else None)
+            for k, v in stories.items()
+        },
+        seed=seed,
+    )
+    # The live test call completes from the first call, as the tick would have done it then
+    # (before anyone churned: a churned tenant's milestones are no longer tracked).
+    seed_onboarding_settle(now=now)
+    # The lapsed trial or the cancellation takes effect: the tenant churns on that day, with
+    # the reason its CSM would record (a no-op for a tenant billing already marked churned).
+    for tenant in Tenant.objects.filter(external_id__in=[k for k, v in stories.items() if v.churn_at]):
+        story = stories[tenant.external_id]
+        tenant_mark_churned(tenant=tenant, at=story.churn_at, reason=story.churn_reason, actor=None, now=now)
     scores = 0
-    if events:
+    if created:
         # Daily score history for the window, then today's scores on the tenants themselves.
         scores = health_backfill_history(now=now, days=days)
         scores += health_recompute_all(now=now).scored

@@ -48,6 +48,9 @@ if SECRET_KEY_UNSAFE:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG or TESTING else "")
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# The product name tenant owners know (signup, wizard, billing, every message to them). The
+# staff side always says "CS Cockpit"; owners never see that name.
+BRAND_NAME = os.environ.get("BRAND_NAME", "CloudGreet").strip() or "CloudGreet"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 INSTALLED_APPS = [
@@ -132,7 +135,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, cache and Celery ------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Parallel test workers (pytest-xdist) share one Redis: each keeps its own keys.
+            "KEY_PREFIX": os.environ.get("PYTEST_XDIST_WORKER", ""),
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 else:
@@ -203,7 +213,8 @@ EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.
 if TESTING and "EMAIL_BACKEND" not in os.environ:
     EMAIL_BACKEND_PATH = "django.core.mail.backends.locmem.EmailBackend"
 _mail_options: dict[str, object] = {}
-if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend"):
+# cs_cockpit.mail.ReadableFileBackend: Django's file backend in a form a person reads (the demo's).
+if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend") or EMAIL_BACKEND_PATH == "cs_cockpit.mail.ReadableFileBackend":
     _mail_options["file_path"] = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
     _mail_options.update(
@@ -215,7 +226,7 @@ elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         timeout=10,
     )
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mail_options}}
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "CS Cockpit <success@localhost>")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"{BRAND_NAME} <success@localhost>")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "locmem" if TESTING else "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from billing import views as billing_views
 from health import api as health_api
 from health import views as health_views
+from onboarding import api as onboarding_api
 from onboarding import cockpit as onboarding_cockpit
 from onboarding import views as onboarding_views
 from playbooks import alert_api, alert_views
@@ -15,11 +16,11 @@ from playbooks import public_views as playbook_public
 from playbooks import views as playbook_views
 from tenants import api as tenant_api
 
-from . import billing_queue, probes, views
+from . import billing_queue, churn, probes, views
 
 api_v1 = (
     [
-        path("tenants/", tenant_api.TenantListCreateView.as_view(), name="tenant-list"),
+        path("tenants/", onboarding_api.TenantListCreateView.as_view(), name="tenant-list"),
         path("tenants/<str:external_id>/", tenant_api.TenantDetailView.as_view(), name="tenant-detail"),
         path(
             "tenants/<str:external_id>/timeline/",
@@ -54,6 +55,7 @@ billing = (
         path("", billing_views.billing_home, name="home"),
         path("checkout/", billing_views.billing_checkout, name="checkout"),
         path("manage/", billing_views.billing_manage, name="manage"),
+        path("card/", billing_views.billing_card, name="card"),
     ],
     "billing",
 )
@@ -73,6 +75,7 @@ cockpit = (
         path("", views.overview, name="overview"),
         path("tenants/", views.tenant_list, name="tenant-list"),
         path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
+        path("tenants/<str:external_id>/churn-reason/", churn.churn_reason_record, name="churn-reason"),
         path(
             "tenants/<str:external_id>/milestones/<slug:key>/complete/",
             onboarding_cockpit.milestone_complete_for_tenant,
@@ -112,6 +115,7 @@ cockpit = (
             name="touchpoints-resume",
         ),
         path("tenants/<str:external_id>/playbooks/start/", playbook_views.tenant_playbook_start, name="playbook-start"),
+        path("tenants/<str:external_id>/sms-consent/", playbook_views.tenant_sms_consent, name="tenant-sms-consent"),
         path(
             "tenants/<str:external_id>/tasks/screenshare/",
             playbook_views.tenant_screenshare_task,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from billing import selectors as billing_selectors
+from billing import trials as billing_trials
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
 from playbooks import alert_selectors
@@ -26,6 +27,7 @@ from tenants.services import audit_record
 from tenants.validators import parse_id
 
 from .charts import sparkline
+from .churn import churn_form_for
 
 TENANTS_PER_PAGE = 25
 HISTORY_DAYS = 60
@@ -72,6 +74,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "day", "score"
         )
     )
+    subscription = billing_selectors.subscription_for_tenant(tenant=tenant)
     # Staff access to a tenant is explicit and audited (DESIGN.md, principle 5).
     audit_record(
         actor=request.user,
@@ -89,11 +92,14 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "score": health_selectors.latest_score(tenant=tenant),
             "trend": sparkline(history),
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
+            "days_of_data": health_selectors.days_of_data(tenant=tenant, now=now),
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
-            "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant),
+            "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant, now=now),
             "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant, user=request.user),
-            "subscription": billing_selectors.subscription_for_tenant(tenant=tenant),
+            "subscription": subscription,
+            "trial": billing_trials.trial_for_tenant(tenant=tenant, now=now, subscription=subscription),
+            "churn_form": churn_form_for(tenant),
             "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
             "now": now,
         },

@@ -12,7 +12,7 @@ from .services import health_model_publish, validate_components
 class HealthModelAdminForm(forms.ModelForm):
     class Meta:
         model = HealthModel
-        fields = ["name", "healthy_min", "at_risk_min", "components", "notes"]
+        fields = ["name", "healthy_min", "at_risk_min", "warmup_days", "components", "notes"]
 
     def clean_components(self) -> list:
         try:
@@ -40,7 +40,7 @@ class HealthModelAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != HealthModel.Status.DRAFT:
-            return ["name", "healthy_min", "at_risk_min", "components", "notes"]
+            return ["name", "healthy_min", "at_risk_min", "warmup_days", "components", "notes"]
         return []
 
     def save_model(self, request, obj, form, change) -> None:

@@ -16,7 +16,7 @@ from django.db.models import Q
 from tenants.models import HealthBucket, Tenant
 
 from .models import HealthModel
-from .scoring import facts_for, score_tenant, tenure_days
+from .scoring import facts_for, is_warming_up, score_tenant, tenure_days
 
 MIN_HISTORY = timedelta(days=7)  # a tenant needs a week of life at the cut-off to be judged
 
@@ -80,8 +80,11 @@ def backtest(*, model: HealthModel, now: datetime, horizon_days: int = 21) -> Ba
     )
     facts = facts_for(tenant_ids=None, as_of=as_of)
     churner_scores, stayer_scores = [], []
-    counts = {bucket: [0, 0] for bucket in HealthBucket.values}
+    # `new` tenants are never acted on, so they are not part of what the model predicts.
+    counts = {bucket: [0, 0] for bucket in HealthBucket.values if bucket != HealthBucket.NEW}
     for tenant_id, signed_up_at, churned_at in cohort:
+        if is_warming_up(model=model, signed_up_at=signed_up_at, as_of=as_of):
+            continue
         result = score_tenant(
             model=model, facts=facts.get(tenant_id), tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of)
         )

@@ -1,14 +1,19 @@
-"""Demo usage history: 60 days of events per tenant, shaped by an archetype so every bucket
-and trend shows up, fed through the same ingest service the API uses. Deterministic."""
+"""Demo usage history: up to 60 days of events per tenant, shaped by an archetype so every
+bucket and trend shows up, fed through the same ingest service the API uses. Deterministic.
+
+Which archetype a tenant follows, when it went live and when it left are not chosen here:
+they come from the tenant's one demo story (cs_cockpit.demo_data), so its usage agrees with
+its onboarding (no calls before its number exists) and its billing (none after it canceled).
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from tenants.models import Tenant
-from tenants.services import tenant_mark_churned
 
 from .ingest import MAX_EVENTS, events_ingest
 from .models import DailyRollup
@@ -29,24 +34,36 @@ FEATURES = [
 @dataclass(frozen=True)
 class Archetype:
     name: str
-    weight: int
     active_days_per_week: float  # at its best
     features: int
     decline_from: float | None  # fraction of its life after which usage fades (None: no fade)
     errors: float  # error.raised per active day
     tickets: float  # tickets opened per week
     nps: tuple[int, int] | None
-    churns: bool = False
 
 
-ARCHETYPES = [
-    Archetype("champion", 34, 6.2, 7, None, 0.1, 0.2, (9, 10)),
-    Archetype("steady", 24, 5.2, 5, None, 0.3, 0.4, (7, 9)),
-    Archetype("fading", 14, 5.5, 5, 0.6, 0.4, 0.6, (5, 8)),
-    Archetype("struggling", 10, 2.0, 2, None, 2.5, 1.5, (2, 6)),
-    Archetype("dormant", 6, 1.5, 1, 0.2, 0.0, 0.0, None),
-    Archetype("churner", 12, 4.5, 4, 0.35, 1.2, 1.0, (3, 6), churns=True),
-]
+ARCHETYPES = {
+    a.name: a
+    for a in [
+        Archetype("champion", 6.2, 7, None, 0.1, 0.2, (9, 10)),
+        Archetype("steady", 5.2, 5, None, 0.3, 0.4, (7, 9)),
+        Archetype("fading", 5.5, 5, 0.6, 0.4, 0.6, (5, 8)),
+        Archetype("struggling", 2.0, 2, None, 2.5, 1.5, (2, 6)),
+        Archetype("dormant", 1.5, 1, 0.2, 0.0, 0.0, None),
+        # Fades from a third of its life until the day it cancels (its story's churn date).
+        Archetype("churner", 4.5, 4, 0.35, 1.2, 1.0, (3, 6)),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """One tenant's usage, from its story: `archetype` None means it never went live (no
+    number, no calls: no events at all); usage runs from `live_at` to `churn_at` (or now)."""
+
+    archetype: str | None
+    live_at: datetime | None
+    churn_at: datetime | None = None
 
 
 def _day_events(rng: random.Random, tenant: Tenant, day: datetime, a: Archetype, intensity: float) -> list[dict]:
@@ -76,20 +93,25 @@ def _day_events(rng: random.Random, tenant: Tenant, day: datetime, a: Archetype,
     return events
 
 
-def seed_tenant_history(*, tenant: Tenant, archetype: Archetype, now: datetime, rng: random.Random) -> int:
-    start = max(tenant.signed_up_at, now - timedelta(days=60))
-    life_days = max(1, (now - tenant.signed_up_at).days)
-    churn_at = None
-    if archetype.churns and life_days >= 20:
-        churn_at = tenant.signed_up_at + timedelta(days=rng.randint(max(14, life_days // 2), life_days - 2))
+def seed_tenant_history(
+    *,
+    tenant: Tenant,
+    archetype: Archetype,
+    live_at: datetime,
+    churn_at: datetime | None,
+    now: datetime,
+    rng: random.Random,
+) -> int:
+    """Events from the day the tenant went live until it churned (or now)."""
+    start = max(live_at, now - timedelta(days=60))
+    end = min(churn_at, now) if churn_at else now
+    life = max(end - live_at, timedelta(days=1))
     events: list[dict] = []
-    day = start
-    while day < now and (churn_at is None or day < churn_at):
-        age = (
-            (day - tenant.signed_up_at).days / life_days
-            if churn_at is None
-            else ((day - tenant.signed_up_at) / (churn_at - tenant.signed_up_at))
-        )
+    # Each step simulates the day that ends at `day`: its events fall in (day - 1 day, day],
+    # so none comes before the tenant went live or after it left.
+    day = start + timedelta(days=1)
+    while day <= end:
+        age = (day - live_at) / life
         intensity = 1.0
         if archetype.decline_from is not None and age > archetype.decline_from:
             intensity = max(0.0, 1 - (age - archetype.decline_from) / (1 - archetype.decline_from) * 1.1)
@@ -98,7 +120,7 @@ def seed_tenant_history(*, tenant: Tenant, archetype: Archetype, now: datetime, 
         if rng.random() < archetype.tickets / 7:
             events.append({"tenant": tenant.external_id, "name": "ticket.created", "occurred_at": day.isoformat()})
             if rng.random() < 0.6 * intensity + 0.2:
-                resolved = min(day + timedelta(days=rng.randint(0, 3)), now - timedelta(minutes=1))
+                resolved = max(day, min(day + timedelta(days=rng.randint(0, 3)), end - timedelta(minutes=1)))
                 events.append(
                     {"tenant": tenant.external_id, "name": "ticket.resolved", "occurred_at": resolved.isoformat()}
                 )
@@ -115,21 +137,24 @@ def seed_tenant_history(*, tenant: Tenant, archetype: Archetype, now: datetime, 
         day += timedelta(days=1)
     for start_index in range(0, len(events), MAX_EVENTS):
         events_ingest(events=events[start_index : start_index + MAX_EVENTS], bound_tenant=None, now=now)
-    if churn_at is not None:
-        tenant_mark_churned(tenant=tenant, at=churn_at, reason="Canceled: not enough value (demo)", actor=None, now=now)
     return len(events)
 
 
-def seed_usage_history(*, now: datetime, seed: int = 2026) -> int:
-    """Events for every tenant that has none yet; returns how many events were stored."""
-    rng = random.Random(seed)
+def seed_usage_history(*, now: datetime, plans: Mapping[str, UsagePlan], seed: int = 2026) -> int:
+    """Events for every tenant in `plans` (by external id) that has none yet and went live;
+    returns how many events were stored."""
     with_history = set(DailyRollup.all_tenants.values_list("tenant_id", flat=True).distinct())
     total = 0
-    for tenant in Tenant.objects.order_by("external_id"):
-        archetype = rng.choices(ARCHETYPES, weights=[a.weight for a in ARCHETYPES])[0]
-        if tenant.id in with_history:
+    for tenant in Tenant.objects.filter(external_id__in=list(plans)).order_by("external_id"):
+        plan = plans[tenant.external_id]
+        if tenant.id in with_history or plan.archetype is None or plan.live_at is None or plan.live_at >= now:
             continue
         total += seed_tenant_history(
-            tenant=tenant, archetype=archetype, now=now, rng=random.Random(f"{seed}-{tenant.external_id}")
+            tenant=tenant,
+            archetype=ARCHETYPES[plan.archetype],
+            live_at=plan.live_at,
+            churn_at=plan.churn_at,
+            now=now,
+            rng=random.Random(f"{seed}-{tenant.external_id}"),
         )
     return total

@@ -37,6 +37,12 @@ class HealthModelForm(forms.Form):
     name = forms.CharField(max_length=100)
     healthy_min = forms.IntegerField(min_value=1, max_value=100, label="Healthy from")
     at_risk_min = forms.IntegerField(min_value=1, max_value=99, label="At risk from")
+    warmup_days = forms.IntegerField(
+        min_value=0,
+        max_value=90,
+        label="Warm-up (days)",
+        help_text="Younger tenants are “new”: scored for information, no rule or playbook acts on it.",
+    )
     notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
@@ -45,6 +51,7 @@ class HealthModelForm(forms.Form):
 
     def __init__(self, *args: Any, base: HealthModel, **kwargs: Any) -> None:
         initial = {"name": f"{base.name} (edited)", "healthy_min": base.healthy_min, "at_risk_min": base.at_risk_min}
+        initial["warmup_days"] = base.warmup_days
         configured = {c["key"]: c for c in base.components}
         for key in SIGNALS:
             component = configured.get(key)
@@ -63,7 +70,7 @@ class HealthModelForm(forms.Form):
             )
 
     def model_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("name", "healthy_min", "at_risk_min", "notes")]
+        return [self[name] for name in ("name", "healthy_min", "at_risk_min", "warmup_days", "notes")]
 
     def signal_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
         return [(s.label, self[f"{k}_weight"], self[f"{k}_points"]) for k, s in SIGNALS.items()]

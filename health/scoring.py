@@ -85,6 +85,12 @@ def tenure_days(*, signed_up_at: datetime, as_of: datetime) -> int:
     return max(0, (as_of_day(as_of) - as_of_day(signed_up_at)).days)
 
 
+def is_warming_up(*, model: HealthModel, signed_up_at: datetime, as_of: datetime) -> bool:
+    """Younger than the model's warm-up: too little history for missing activity to mean
+    anything, so the score is shown for information and the bucket is `new`."""
+    return as_of - signed_up_at < timedelta(days=model.warmup_days)
+
+
 def sub_score(points: list[list[float]], value: float) -> float:
     """Piecewise-linear through the model's (signal, score) points, flat beyond the ends."""
     ordered = sorted(points)
@@ -109,9 +115,11 @@ class TenantScore:
     components: list[dict[str, Any]]
 
 
-def score_tenant(*, model: HealthModel, facts: Facts | None, tenure_days: int) -> TenantScore | None:
+def score_tenant(
+    *, model: HealthModel, facts: Facts | None, tenure_days: int, warming_up: bool = False
+) -> TenantScore | None:
     """A tenant's score under a model, with every component explained. None when no
-    component has data."""
+    component has data. A tenant `warming_up` gets its score but the bucket `new`."""
     f: Facts = {**ZERO_FACTS, **(facts or {}), "tenure_days": tenure_days}
     components: list[dict[str, Any]] = []
     weight_with_data = 0.0
@@ -153,4 +161,4 @@ def score_tenant(*, model: HealthModel, facts: Facts | None, tenure_days: int) -
             component["contribution"] = round(component["score"] * component["weight"] / weight_with_data, 1)
             total += component["score"] * component["weight"] / weight_with_data
     score = round(total, 1)
-    return TenantScore(score=score, bucket=model.bucket_for(score), components=components)
+    return TenantScore(score=score, bucket=model.bucket_for(score, warming_up=warming_up), components=components)

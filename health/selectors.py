@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 
-from tenants.models import Tenant
+from tenants.models import HealthBucket, Tenant
 
 from .models import HealthModel, HealthScore
 
@@ -34,6 +34,11 @@ def week_over_week_change(*, tenant: Tenant, today: date) -> float | None:
     return round((now_score - week_ago) * 100 / week_ago, 1)
 
 
+def days_of_data(*, tenant: Tenant, now: datetime) -> int:
+    """Whole days since signup: what a `new` tenant's score is labelled with."""
+    return max(0, (now - tenant.signed_up_at).days)
+
+
 def health_block(tenant: Tenant) -> dict[str, Any] | None:
     """The API's `health` section (CONTRACTS.md): the summary plus the component breakdown of
     the latest stored score."""
@@ -50,7 +55,8 @@ def health_blocks(tenants: Sequence[Tenant]) -> dict[int, dict[str, Any] | None]
 
 
 def health_summary(tenant: Tenant) -> dict[str, Any] | None:
-    if tenant.health_score is None:
+    # A tenant in its warm-up is `new` even before any component has data (score null).
+    if tenant.health_score is None and tenant.health_bucket != HealthBucket.NEW:
         return None
     return {
         "score": tenant.health_score,

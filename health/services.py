@@ -17,7 +17,7 @@ from tenants.models import HealthBucket, Tenant, TimelineEntry
 from tenants.services import audit_record
 
 from .models import HealthModel
-from .scoring import as_of_day, facts_for, score_tenant, tenure_days
+from .scoring import as_of_day, facts_for, is_warming_up, score_tenant, tenure_days
 from .signals import SIGNALS
 from .sql import bulk_cursor, row_source
 
@@ -107,10 +107,15 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
     day = as_of_day(now)
     score_rows, tenant_rows, timeline = [], [], []
     for t in tenants:
+        warming_up = is_warming_up(model=model, signed_up_at=t["signed_up_at"], as_of=now)
         result = score_tenant(
-            model=model, facts=facts.get(t["id"]), tenure_days=tenure_days(signed_up_at=t["signed_up_at"], as_of=now)
+            model=model,
+            facts=facts.get(t["id"]),
+            tenure_days=tenure_days(signed_up_at=t["signed_up_at"], as_of=now),
+            warming_up=warming_up,
         )
-        new_bucket = result.bucket if result else ""
+        # A tenant in its warm-up is `new` even when no component has data yet.
+        new_bucket = result.bucket if result else (HealthBucket.NEW if warming_up else "")
         tenant_rows.append((t["id"], result.score if result else None, new_bucket, t["data_as_of"]))
         if result is None:
             continue
@@ -203,7 +208,10 @@ def health_backfill_history(*, now: datetime, days: int) -> int:
         rows = []
         for tenant_id, signed_up_at in tenants:
             result = score_tenant(
-                model=model, facts=facts.get(tenant_id), tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of)
+                model=model,
+                facts=facts.get(tenant_id),
+                tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of),
+                warming_up=is_warming_up(model=model, signed_up_at=signed_up_at, as_of=as_of),
             )
             if result is not None:
                 rows.append(
@@ -276,11 +284,14 @@ def health_model_create_draft(
     notes: str,
     actor: AbstractBaseUser | None,
     now: datetime,
+    warmup_days: int = 14,
 ) -> HealthModel:
     if not name.strip():
         raise ValidationError({"name": ["Give the model a name."]})
     if not 0 < at_risk_min < healthy_min <= 100:
         raise ValidationError({"healthy_min": ["Buckets need 0 < at-risk minimum < healthy minimum ≤ 100."]})
+    if not 0 <= warmup_days <= 90:
+        raise ValidationError({"warmup_days": ["The warm-up is 0 to 90 days."]})
     cleaned = validate_components(components)
     with transaction.atomic():
         # Versions are numbered under a lock on the table's max: two drafts at once cannot
@@ -292,6 +303,7 @@ def health_model_create_draft(
             components=cleaned,
             healthy_min=healthy_min,
             at_risk_min=at_risk_min,
+            warmup_days=warmup_days,
             notes=notes.strip(),
             created_at=now,
             created_by=actor,
@@ -301,7 +313,7 @@ def health_model_create_draft(
             action="health_model.create",
             target=model,
             at=now,
-            after={"version": model.version, "components": cleaned},
+            after={"version": model.version, "components": cleaned, "warmup_days": warmup_days},
         )
     return model
 

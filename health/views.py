@@ -93,6 +93,7 @@ def health_model_new(request: HttpRequest) -> HttpResponse:
                     components=components,
                     healthy_min=form.cleaned_data["healthy_min"],
                     at_risk_min=form.cleaned_data["at_risk_min"],
+                    warmup_days=form.cleaned_data["warmup_days"],
                     notes=form.cleaned_data["notes"],
                     actor=request.user,
                     now=timezone.now(),

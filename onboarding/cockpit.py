@@ -22,6 +22,8 @@ from .models import MilestoneProgress, OnboardingTemplate
 
 # Who may tick a milestone on a tenant's behalf.
 MILESTONE_EDITORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN})
+# The page lists the longest stalled; the rest are a click away in the tenant list.
+STALLED_SHOWN = 100
 
 
 @staff_required()
@@ -39,7 +41,10 @@ def onboarding_overview(request: HttpRequest) -> HttpResponse:
         {
             "templates": templates,
             "funnel": selectors.funnel_for(template=chosen) if chosen else None,
-            "stalled": selectors.stalled_with_overdue(now=timezone.now()),
+            "stalled": selectors.stalled_with_overdue(now=timezone.now(), limit=STALLED_SHOWN),
+            # The whole count, which the tenant list's "Stalled" filter shows in full.
+            "stalled_total": selectors.stalled_onboardings().count(),
+            "stalled_shown": STALLED_SHOWN,
             "now": timezone.now(),
         },
     )

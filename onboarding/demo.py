@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from tenants.models import Tenant
@@ -20,25 +21,29 @@ STEP_DATA = {
     },
     "invite_teammate": {"email": "office@{domain}"},
 }
-# (state, weight, fraction of wizard milestones done, hours to do each)
-STATES = [
-    ("day0", 40, 1.0, (0.2, 3)),
-    ("slow", 30, 1.0, (20, 96)),
-    ("stalled", 20, 0.5, (2, 30)),
-    ("abandoned", 10, 0.0, (1, 2)),
-]
+# state -> (fraction of wizard milestones done, hours to do each). The state is part of the
+# tenant's one demo story (cs_cockpit.demo_data); its usage starts when the wizard is done.
+STATES = {
+    "day0": (1.0, (0.2, 3)),
+    "slow": (1.0, (20, 96)),
+    "stalled": (0.5, (2, 30)),
+    "abandoned": (0.0, (1, 2)),
+}
 
 
-def seed_onboarding(*, now: datetime, seed: int = 2026) -> int:
+def seed_onboarding(*, now: datetime, states: Mapping[str, str], seed: int = 2026) -> dict[str, datetime | None]:
+    """Starts onboarding for every tenant in `states` (by external id) that has none and
+    completes its wizard milestones as its state says. Answers, for each tenant started, when
+    it finished the wizard — the moment it could take its first call — or None if it has not.
+    Event milestones (the live test call) complete later, from the usage: seed_onboarding_settle."""
     rng = random.Random(f"{seed}-onboarding")
-    started = 0
+    live_at: dict[str, datetime | None] = {}
     existing = set(TenantOnboarding.all_tenants.values_list("tenant_id", flat=True))
-    for tenant in Tenant.objects.order_by("external_id"):
-        _state, _, share, (low, high) = rng.choices(STATES, weights=[s[1] for s in STATES])[0]
+    for tenant in Tenant.objects.filter(external_id__in=list(states)).order_by("external_id"):
+        share, (low, high) = STATES[states[tenant.external_id]]
         if tenant.id in existing:
             continue
         onboarding = onboarding_start(tenant=tenant)
-        started += 1
         wizard = list(
             Milestone.objects.filter(
                 template_id=onboarding.template_id, completion=Milestone.Completion.WIZARD
@@ -46,7 +51,9 @@ def seed_onboarding(*, now: datetime, seed: int = 2026) -> int:
         )
         at = tenant.signed_up_at
         domain = tenant.owner_email.split("@")[-1]
-        for milestone in wizard[: round(len(wizard) * share)]:
+        todo = wizard[: round(len(wizard) * share)]
+        done = 0
+        for milestone in todo:
             at += timedelta(hours=rng.uniform(low, high))
             if at >= now:
                 break
@@ -54,6 +61,13 @@ def seed_onboarding(*, now: datetime, seed: int = 2026) -> int:
             milestone_complete(
                 tenant=tenant, milestone=milestone, source=MilestoneProgress.Source.WIZARD, now=now, at=at, data=data
             )
+            done += 1
+        live_at[tenant.external_id] = at if wizard and done == len(wizard) else None
+    return live_at
+
+
+def seed_onboarding_settle(*, now: datetime) -> None:
+    """After the usage exists: event milestones complete at their first event, and what is
+    overdue is flagged stalled — as the tick would have done."""
     milestones_complete_from_events(now=now)
     onboardings_flag_stalled(now=now)
-    return started

@@ -1,15 +1,52 @@
 from __future__ import annotations
 
+from functools import cache
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
 from tenants.models import Tenant
+from tenants.plans import plan_price_label
 from tenants.validators import available_timezones, validate_e164_phone
 
 from .models import Milestone
-from .steps import STEP_FORMS
+from .steps import STEP_FORMS, STEP_LABELS
 
 BUSINESS_TYPES = ["Home services", "Dental clinics", "Law firms", "Real estate", "Salons & spas", "Auto repair"]
+
+# Offered first, in this order: where most of the businesses that sign up are. UTC stays for
+# the one who wants it (and is where a form starts when the browser gives no zone).
+COMMON_TIMEZONES = [
+    ("America/New_York", "Eastern Time (US & Canada)"),
+    ("America/Chicago", "Central Time (US & Canada)"),
+    ("America/Denver", "Mountain Time (US & Canada)"),
+    ("America/Phoenix", "Arizona"),
+    ("America/Los_Angeles", "Pacific Time (US & Canada)"),
+    ("America/Anchorage", "Alaska"),
+    ("Pacific/Honolulu", "Hawaii"),
+    ("America/Halifax", "Atlantic Time (Canada)"),
+    ("Europe/London", "United Kingdom, Ireland"),
+    ("Europe/Berlin", "Central Europe"),
+    ("Australia/Sydney", "Sydney, Melbourne"),
+    ("UTC", "Coordinated Universal Time"),
+]
+# The regions of the IANA database: a zone outside them (Factory, localtime, EST5EDT, Etc/GMT+5,
+# the old US/Eastern aliases) names no place a business is in.
+GEOGRAPHIC_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
+
+
+@cache  # the zone database does not change while the process runs
+def timezone_options() -> tuple[tuple[str, str], ...]:
+    """(zone, label) for the signup list: the common ones first, then every Area/City zone A–Z."""
+    common = [zone for zone, _ in COMMON_TIMEZONES]
+    places = sorted(
+        zone
+        for zone in available_timezones()
+        if "/" in zone and zone.split("/", 1)[0] in GEOGRAPHIC_AREAS and zone not in common
+    )
+    return tuple(COMMON_TIMEZONES) + tuple((zone, "") for zone in places)
 
 
 class SignupForm(forms.Form):
@@ -25,17 +62,35 @@ class SignupForm(forms.Form):
         help_text="In E.164 format, e.g. +14155550123. For onboarding reminders by SMS.",
     )
     sms_consent = forms.BooleanField(required=False, label="Text me onboarding reminders (reply STOP to opt out)")
-    plan = forms.ChoiceField(choices=Tenant.Plan.choices, initial=Tenant.Plan.STARTER, widget=forms.RadioSelect)
+    plan = forms.ChoiceField(
+        choices=[(plan, f"{label} · {plan_price_label(plan)}") for plan, label in Tenant.Plan.choices],
+        initial=Tenant.Plan.STARTER,
+        widget=forms.RadioSelect,
+    )
     business_type = forms.ChoiceField(
         choices=[(b, b) for b in BUSINESS_TYPES] + [("", "Something else")], required=False, label="Business type"
     )
-    timezone = forms.ChoiceField(
-        label="Time zone", initial="UTC", help_text="We guessed it from your browser; change it if it is wrong."
+    # A text box with a <datalist> (signup.html): the browser filters the list as one types, so
+    # "Chicago" finds America/Chicago; clean_timezone keeps the answer to a name on the list.
+    timezone = forms.CharField(
+        label="Time zone",
+        initial="UTC",
+        max_length=64,
+        widget=forms.TextInput(attrs={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"}),
+        help_text="We guessed it from your browser; type a city to change it.",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(tz, tz) for tz in sorted(available_timezones())]
+        self.timezone_options = timezone_options()
+
+    def clean_timezone(self) -> str:
+        zone = self.cleaned_data["timezone"].strip()
+        if zone not in {z for z, _ in self.timezone_options}:
+            raise forms.ValidationError(
+                f"“{zone}” is not a time zone on the list: type your city and pick it, e.g. America/Chicago."
+            )
+        return zone
 
     def clean_company_name(self) -> str:
         name = self.cleaned_data["company_name"].strip()
@@ -97,7 +152,8 @@ def milestone_config_errors(data: dict) -> dict[str, str]:
     errors = {}
     completion = data.get("completion")
     if completion == Milestone.Completion.WIZARD and data.get("step") not in STEP_FORMS:
-        errors["step"] = f"A wizard milestone needs the step the owner fills in: one of {', '.join(STEP_FORMS)}."
+        steps = ", ".join(STEP_LABELS.values())
+        errors["step"] = f"A wizard milestone needs the step the owner fills in: one of {steps}."
     if completion == Milestone.Completion.EVENT and not data.get("event_name"):
         errors["event_name"] = "An event milestone needs the event name (or * for any event)."
     return errors
@@ -112,7 +168,7 @@ class MilestoneEditForm(forms.Form):
     required = forms.BooleanField(required=False)
     expected_by_day = forms.IntegerField(min_value=0, max_value=365)
     completion = forms.ChoiceField(choices=Milestone.Completion.choices)
-    step = forms.ChoiceField(choices=[("", "—")] + [(k, k) for k in STEP_FORMS], required=False)
+    step = forms.ChoiceField(choices=[("", "—"), *STEP_LABELS.items()], required=False)
     event_name = forms.RegexField(
         regex=r"^(\*|[a-z][a-z0-9_.]{0,63})$",
         required=False,

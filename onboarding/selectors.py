@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from tenants.models import Tenant
 
 from .models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
+from .steps import answers as step_answers
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class ChecklistItem:
 
     def overdue(self, now: datetime) -> bool:
         return self.progress is None and self.milestone.required and self.due_at <= now
+
+    @property
+    def answers(self) -> list[tuple[str, str]]:
+        """What the owner entered in the wizard step, labelled as the form asked for it."""
+        if self.progress is None or not self.progress.data:
+            return []
+        return step_answers(self.milestone.step, self.progress.data)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,12 @@ class Checklist:
     @property
     def percent(self) -> int:
         return round(self.completed * 100 / self.total) if self.total else 100
+
+    @property
+    def first_value_at(self) -> datetime | None:
+        """When first value was reached, clamped to the signup (see days_to_first_value)."""
+        reached = self.onboarding.first_value_at
+        return max(reached, self.onboarding.started_at) if reached else None
 
     def next_open(self, *, completion: str | None = None) -> ChecklistItem | None:
         return next(
@@ -132,11 +146,29 @@ def stalled_onboardings() -> QuerySet[TenantOnboarding]:
 @dataclass(frozen=True)
 class FunnelStep:
     milestone: Milestone
-    reached: int
+    reached: int  # tenants that completed this milestone and every earlier step of the funnel
     drop_off: int  # tenants that reached the previous step but not this one
+    out_of_order: int = 0  # completed this milestone but skipped an earlier step: not in `reached`
 
     def percent_of(self, total: int) -> int:
         return round(self.reached * 100 / total) if total else 0
+
+
+@dataclass(frozen=True)
+class OptionalStep:
+    milestone: Milestone
+    completed: int  # tenants on the template that completed it, in any order
+
+    def percent_of(self, total: int) -> int:
+        return round(self.completed * 100 / total) if total else 0
+
+
+@dataclass(frozen=True)
+class Cohort:
+    week: str  # ISO week of signup (UTC)
+    signups: int
+    reached: int  # of them, how many reached first value
+    median_days: float | None  # over those that reached it only; None when nobody did
 
 
 @dataclass(frozen=True)
@@ -144,34 +176,72 @@ class Funnel:
     template: OnboardingTemplate
     started: int
     steps: list[FunnelStep]
+    optional: list[OptionalStep]
+    reached_first_value: int
     median_days_to_first_value: float | None
-    cohorts: list[tuple[str, int, float | None]]  # (signup week, tenants, median days to first value)
+    cohorts: list[Cohort]
+
+
+def days_to_first_value(*, started_at: datetime, first_value_at: datetime | None) -> float | None:
+    """Days from signup to first value; None when not reached (never 0). A first value
+    recorded before signup — an imported tenant's or a replayed event older than the signup
+    — is clamped to the signup: it was reached at once (0 days), never a negative time."""
+    if first_value_at is None:
+        return None
+    return max(0.0, (first_value_at - started_at).total_seconds() / 86400)
 
 
 def funnel_for(*, template: OnboardingTemplate) -> Funnel:
-    onboardings = TenantOnboarding.all_tenants.filter(template=template)
-    started = onboardings.count()
-    reached = dict(
-        MilestoneProgress.all_tenants.filter(milestone__template=template)
-        .values("milestone_id")
-        .annotate(n=Count("id"))
-        .values_list("milestone_id", "n")
+    """The template's funnel. Its steps are the required milestones in order, and a step
+    counts the tenants that completed that milestone AND every earlier step — so a later step
+    never exceeds an earlier one, whatever order tenants completed them in. A tenant that
+    completed a step but skipped an earlier one is shown as `out_of_order` beside the step.
+    Optional milestones are not steps (skipping one is fine): each is counted on its own.
+    Time to first value is the median over the tenants that reached it only."""
+    onboardings = list(
+        TenantOnboarding.all_tenants.filter(template=template).values_list("tenant_id", "started_at", "first_value_at")
     )
-    steps, previous = [], started
-    for milestone in template.milestones.order_by("position"):
-        count = reached.get(milestone.id, 0)
-        steps.append(FunnelStep(milestone, count, max(0, previous - count)))
-        previous = count
+    done: dict[int, set[int]] = {}
+    for tenant_id, milestone_id in MilestoneProgress.all_tenants.filter(milestone__template=template).values_list(
+        "tenant_id", "milestone_id"
+    ):
+        done.setdefault(tenant_id, set()).add(milestone_id)
+    milestones = list(template.milestones.order_by("position"))
+    # Everyone on the template starts at the top; each required step keeps those that did it.
+    remaining = {tenant_id for tenant_id, _, _ in onboardings}
+    steps: list[FunnelStep] = []
+    optional: list[OptionalStep] = []
+    for milestone in milestones:
+        did = {tenant_id for tenant_id in done if milestone.id in done[tenant_id]}
+        if not milestone.required:
+            optional.append(OptionalStep(milestone, len(did)))
+            continue
+        before = len(remaining)
+        out_of_order = len(did - remaining)
+        remaining &= did
+        steps.append(FunnelStep(milestone, len(remaining), before - len(remaining), out_of_order))
     weeks: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
-    for started_at, first_value_at in onboardings.values_list("started_at", "first_value_at"):
+    for _, started_at, first_value_at in onboardings:
         week = f"{started_at:%G-W%V}"
         sizes[week] = sizes.get(week, 0) + 1
-        if first_value_at:
-            weeks.setdefault(week, []).append((first_value_at - started_at).total_seconds() / 86400)
+        days = days_to_first_value(started_at=started_at, first_value_at=first_value_at)
+        if days is not None:
+            weeks.setdefault(week, []).append(days)
     all_days = [d for days in weeks.values() for d in days]
-    cohorts = [(w, sizes[w], round(statistics.median(weeks[w]), 1) if weeks.get(w) else None) for w in sorted(sizes)]
-    return Funnel(template, started, steps, round(statistics.median(all_days), 1) if all_days else None, cohorts)
+    cohorts = [
+        Cohort(w, sizes[w], len(weeks.get(w, [])), round(statistics.median(weeks[w]), 1) if weeks.get(w) else None)
+        for w in sorted(sizes)
+    ]
+    return Funnel(
+        template=template,
+        started=len(onboardings),
+        steps=steps,
+        optional=optional,
+        reached_first_value=len(all_days),
+        median_days_to_first_value=round(statistics.median(all_days), 1) if all_days else None,
+        cohorts=cohorts,
+    )
 
 
 def templates_in_use() -> QuerySet[OnboardingTemplate]:
@@ -216,7 +286,11 @@ def tenants_in_onboarding_stage(tenants: QuerySet[Tenant], stage: str) -> QueryS
     if stage == "not_started":
         return tenants.filter(onboarding__isnull=True)
     if stage == "stalled":
-        return tenants.filter(onboarding__stalled_since__isnull=False, onboarding__completed_at__isnull=True)
+        # The same set as the onboarding page's stalled list (stalled_onboardings): a churned
+        # tenant's open onboarding is abandoned, not stalled work for anyone.
+        return tenants.filter(onboarding__stalled_since__isnull=False, onboarding__completed_at__isnull=True).exclude(
+            lifecycle_stage=Tenant.LifecycleStage.CHURNED
+        )
     if stage == "complete":
         return tenants.filter(onboarding__completed_at__isnull=False)
     if stage == "in_progress":

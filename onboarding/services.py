@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
@@ -18,8 +19,15 @@ from django.db.models import Min, Q
 from django.utils.text import slugify
 
 from health.models import DailyRollup, Event
-from tenants.models import Membership, Tenant, TimelineEntry
-from tenants.services import audit_record, membership_create, tenant_create, timeline_record
+from tenants.hooks import signup_hooks_run
+from tenants.models import ConsentSource, Membership, Tenant, TimelineEntry
+from tenants.services import (
+    audit_record,
+    membership_create,
+    tenant_create,
+    tenant_sms_consent_record,
+    timeline_record,
+)
 
 from .models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
 
@@ -115,12 +123,57 @@ def owner_signup(
             actor=user,
         )
         if phone and sms_consent:
-            tenant.sms_consent_at = now
-            tenant.save(update_fields=["sms_consent_at"])
+            tenant_sms_consent_record(tenant=tenant, given=True, source=ConsentSource.SIGNUP, actor=user, now=now)
         membership_create(tenant=tenant, user=user, role=Membership.Role.OWNER, actor=user, now=now)
         onboarding_start(tenant=tenant)
+        # What other apps start at signup (billing: the plan's free trial), in this same
+        # transaction: the account exists with its trial, or not at all.
+        signup_hooks_run(tenant=tenant, now=now)
         transaction.on_commit(lambda: verification_email_send(user=user, verify_url=verify_url))
     return Signup(user=user, tenant=tenant)
+
+
+def tenant_import(
+    *,
+    external_id: str,
+    name: str,
+    owner_email: str,
+    plan: str,
+    signed_up_at: datetime,
+    now: datetime,
+    actor: Any,
+    timezone: str = "UTC",
+    owner_name: str = "",
+    owner_phone: str = "",
+    segment: str = "",
+    sms_consent: bool = False,
+    ip: str | None = None,
+) -> Tenant:
+    """A tenant created by the SaaS backend (POST /api/v1/tenants/) onboards like a signup:
+    the tenant, its SMS consent (source `api`) and its onboarding for its plan and segment,
+    all in one transaction — any error leaves nothing behind. Touchpoints follow from the
+    tick, as for a signup: what is still due is sent, no backlog of past days."""
+    if sms_consent and not owner_phone.strip():
+        raise ValidationError({"sms_consent": ["sms_consent needs owner_phone: there is no number to text."]})
+    with transaction.atomic():
+        tenant = tenant_create(
+            external_id=external_id,
+            name=name,
+            owner_email=owner_email,
+            owner_name=owner_name,
+            owner_phone=owner_phone,
+            plan=plan,
+            timezone=timezone,
+            segment=segment,
+            signed_up_at=signed_up_at,
+            now=now,
+            actor=actor,
+            ip=ip,
+        )
+        if sms_consent:
+            tenant_sms_consent_record(tenant=tenant, given=True, source=ConsentSource.API, actor=actor, now=now, ip=ip)
+        onboarding_start(tenant=tenant)
+    return tenant
 
 
 def verification_token(user: AbstractBaseUser) -> str:
@@ -129,7 +182,7 @@ def verification_token(user: AbstractBaseUser) -> str:
 
 def verification_email_send(*, user: AbstractBaseUser, verify_url: str) -> None:
     send_mail(
-        subject="Verify your email for CS Cockpit",
+        subject=f"Verify your email for {settings.BRAND_NAME}",
         message=f"Hi {user.first_name or user.email},\n\nConfirm your email address to finish your first "
         f"onboarding step:\n\n{verify_url}{verification_token(user)}/\n\nThe link works for 7 days.",
         from_email=None,
@@ -364,7 +417,7 @@ def teammate_invite_send(*, tenant: Tenant, email: str, inviter: AbstractBaseUse
     token = signing.dumps({"tenant": tenant.pk, "email": email}, salt=INVITE_SALT)
     inviter_name = inviter.get_full_name() or inviter.email
     send_mail(
-        subject=f"{inviter_name} invited you to {tenant.name} on CS Cockpit",
+        subject=f"{inviter_name} invited you to {tenant.name} on {settings.BRAND_NAME}",
         message=f"{inviter_name} is setting up {tenant.name} and would like you on board.\n\n"
         f"Join here (the link works for 14 days): {join_url}{token}/\n",
         from_email=None,

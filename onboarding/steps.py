@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.validators import URLValidator
+from django.forms.utils import pretty_name
 
 from tenants.validators import validate_e164_phone
 
@@ -102,3 +103,26 @@ STEP_FORMS: dict[str, type[forms.Form] | None] = {
     "tune_prompt": TunePromptForm,
     "invite_teammate": InviteTeammateForm,
 }
+# Each step as staff pick it for a wizard milestone (the key is what the milestone stores).
+STEP_LABELS: dict[str, str] = {
+    "verify_email": "Verify email (by the emailed link)",
+    "connect_calendar": "Connect a calendar",
+    "provision_number": "Get a phone number",
+    "tune_prompt": "Tune the AI assistant",
+    "invite_teammate": "Invite a teammate",
+}
+
+
+def answers(step: str, data: dict[str, object]) -> list[tuple[str, str]]:
+    """What the owner entered, the way the form asked for it: each field's label (“Calendar
+    address”, not the stored key) and a choice's label (“Google Calendar”, not “google”).
+    Keys no form knows (an older form, a milestone without one) read as their words."""
+    form_class = STEP_FORMS.get(step)
+    fields = form_class.base_fields if form_class else {}
+    rows = []
+    for key, value in data.items():
+        field = fields.get(key)
+        label = str(field.label) if field is not None and field.label else pretty_name(key)
+        choices = dict(getattr(field, "choices", None) or ())
+        rows.append((label, str(choices.get(value, value))))
+    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from tenants.hooks import owner_notices
 from tenants.models import Tenant
 from tenants.selectors import tenant_owned_by
 
@@ -22,7 +25,9 @@ from .steps import STEP_FORMS, InviteTeammateForm
 
 
 def _verify_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("onboarding:verify", kwargs={"token": "T"}))[:-2]
+    # SITE_URL, like every link in a message: the one address people reach us at, whatever
+    # host this request came in on.
+    return settings.SITE_URL + reverse("onboarding:verify", kwargs={"token": "T"})[:-2]
 
 
 @require_http_methods(["GET", "POST"])
@@ -53,7 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("onboarding:wizard")
-    return render(request, "onboarding/signup.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "onboarding/signup.html", {"form": form}, status=422 if form.errors else 200)
 
 
 def _owned_tenant(request: HttpRequest) -> Tenant:
@@ -108,6 +113,8 @@ def _render_step(
         "next": wizard_items[index + 1] if index + 1 < len(wizard_items) else None,
         "step_number": index + 1,
         "step_count": len(wizard_items),
+        # What other apps want the owner to see here (billing: the trial's days left).
+        "owner_notices": owner_notices(tenant=tenant, now=timezone.now()),
     }
     template = "onboarding/step.html#step-panel" if request.htmx else "onboarding/step.html"
     return render(request, template, context, status=status)
@@ -126,7 +133,9 @@ def step(request: HttpRequest, key: str) -> HttpResponse:
             raise Http404("This step is already complete.")
         form = _step_form(item.milestone, tenant, request.POST)
         if form is None or not form.is_valid():
-            return _render_step(request, tenant, checklist, item, form, status=400)
+            # 422 with the step's partial: htmx swaps it like a success (base.html), so the styled
+            # error shows in place with DEBUG on or off; nothing was saved, the rest stays as is.
+            return _render_step(request, tenant, checklist, item, form, status=422)
         data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
         services.milestone_complete(
             tenant=tenant,
@@ -141,12 +150,14 @@ def step(request: HttpRequest, key: str) -> HttpResponse:
                 tenant=tenant,
                 email=data["email"],
                 inviter=request.user,
-                join_url=request.build_absolute_uri(reverse("onboarding:join", kwargs={"token": "T"}))[:-2],
+                join_url=settings.SITE_URL + reverse("onboarding:join", kwargs={"token": "T"})[:-2],
             )
-        response = redirect("onboarding:wizard")
         if request.htmx:
-            response["HX-Redirect"] = response["Location"]
-        return response
+            # Not a 302: the browser's XHR would follow it and htmx would swap the next step into
+            # the panel alone, leaving the progress bar, "Step N of M" and the checklist as they
+            # were. HX-Redirect loads the next step as a whole page, so every part of it is new.
+            return HttpResponseClientRedirect(reverse("onboarding:wizard"))
+        return redirect("onboarding:wizard")
     form = _step_form(item.milestone, tenant) if not item.done else None
     return _render_step(request, tenant, checklist, item, form)
 
@@ -212,5 +223,5 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "onboarding/join.html",
         {"form": form, "tenant": tenant, "email": email},
-        status=400 if form.errors else 200,
+        status=422 if form.errors else 200,
     )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tenants.labels import humanize
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager
 
@@ -53,6 +54,14 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def name(self) -> str:
+        """The rule's name for people (“Subscription past due”), from its spec in rules.py."""
+        from .rules import RULES  # rules.py imports this module: read the registry late
+
+        spec = RULES.get(self.slug)
+        return spec.name if spec else humanize(self.slug)
 
 
 ACTIVE_STATUSES = ("open", "acknowledged", "snoozed")

@@ -132,20 +132,24 @@ def alert_queue(*, user: AbstractBaseUser, filters: QueueFilters, now: datetime)
         alerts = alerts.filter(assignee__isnull=True)
     elif filters.assignee:
         alerts = alerts.filter(assignee_id=int(filters.assignee))
-    soon = now + timedelta(minutes=30)
-    unacked = Q(acknowledged_at__isnull=True, status=Alert.Status.OPEN)
-    if filters.sla == "breached":
-        alerts = alerts.filter(
-            Q(sla_breached_at__isnull=False) | (unacked & Q(sla_due_at__lte=now)) | Q(acknowledged_at__gt=_due())
-        )
-    elif filters.sla == "due_soon":
-        alerts = alerts.filter(unacked, sla_due_at__gt=now, sla_due_at__lte=soon)
-    elif filters.sla == "within":
-        alerts = alerts.filter(unacked, sla_due_at__gt=soon)
-    elif filters.sla == "met":
-        alerts = alerts.filter(acknowledged_at__lte=_due())
+    if filters.sla:
+        alerts = alerts.filter(_sla_filter(filters.sla, now))
     # Most urgent first: severity, then the SLA that runs out first, then the oldest.
     return alerts.order_by(_severity_rank(), "sla_due_at", "opened_at", "id")
+
+
+def _sla_filter(state: str, now: datetime) -> Q:
+    """The queue's SLA filter; the header's "breached" count uses the same Q, so the number
+    shown is the number of rows its link lists."""
+    soon = now + timedelta(minutes=30)
+    unacked = Q(acknowledged_at__isnull=True, status=Alert.Status.OPEN)
+    if state == "breached":
+        return Q(sla_breached_at__isnull=False) | (unacked & Q(sla_due_at__lte=now)) | Q(acknowledged_at__gt=_due())
+    if state == "due_soon":
+        return unacked & Q(sla_due_at__gt=now, sla_due_at__lte=soon)
+    if state == "within":
+        return unacked & Q(sla_due_at__gt=soon)
+    return Q(acknowledged_at__lte=_due())  # met
 
 
 def _due() -> F:
@@ -158,12 +162,18 @@ def _severity_rank() -> Case:
     )
 
 
+# The header's counts and the queue filters each one links to (status "active" unless given).
+QUEUE_COUNT_LINKS = {"open": "status=open", "mine": "assignee=me", "breached": "sla=breached", "p1": "severity=P1"}
+
+
 def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
+    """The header's counts, each the row count of the queue filtered as QUEUE_COUNT_LINKS says
+    (same visibility, same Q)."""
     active = alerts_visible_to(user).filter(status__in=ACTIVE_STATUSES)
     return active.aggregate(
         open=Count("id", filter=Q(status=Alert.Status.OPEN)),
         mine=Count("id", filter=Q(assignee=user)),
-        breached=Count("id", filter=Q(status=Alert.Status.OPEN, acknowledged_at__isnull=True, sla_due_at__lte=now)),
+        breached=Count("id", filter=_sla_filter("breached", now)),
         p1=Count("id", filter=Q(severity="P1")),
     )
 
@@ -191,20 +201,28 @@ def tenant_alerts(*, tenant: Tenant, user: AbstractBaseUser, limit: int = 10) ->
     )
 
 
-def rules_overview() -> list[dict[str, Any]]:
+def rules_overview(*, user: AbstractBaseUser | None = None) -> list[dict[str, Any]]:
+    """Each rule with its active alerts — those the user sees, as the queue its count links
+    to (?rule=…) lists them."""
+    alerts = alerts_visible_to(user) if user is not None else Alert.all_tenants.all()
     counts = dict(
-        Alert.all_tenants.filter(status__in=ACTIVE_STATUSES)
-        .values("rule_id")
-        .annotate(n=Count("id"))
-        .values_list("rule_id", "n")
+        alerts.filter(status__in=ACTIVE_STATUSES).values("rule_id").annotate(n=Count("id")).values_list("rule_id", "n")
     )
     rows = []
     for rule in AlertRule.objects.select_related("updated_by").order_by("slug"):
         spec = RULES.get(rule.slug)
         if spec is None:
             continue
+        params = spec.effective(rule.params)
         rows.append(
-            {"rule": rule, "spec": spec, "params": spec.effective(rule.params), "active": counts.get(rule.id, 0)}
+            {
+                "rule": rule,
+                "spec": spec,
+                "params": params,
+                # What the page shows: each parameter by its label, not its key.
+                "param_rows": [(p.label, params[p.key]) for p in spec.params if p.key in params],
+                "active": counts.get(rule.id, 0),
+            }
         )
     return rows
 
@@ -234,6 +252,12 @@ def week_of(at: datetime) -> str:
     return f"{year}-W{number:02d}"
 
 
+def export_default_week(now: datetime) -> str:
+    """The week export.csv gives without ?week=: the last whole week in the CS team's time
+    zone — the page's "last week" row and its "Export last week" button."""
+    return week_of(now - timedelta(days=7))
+
+
 def alerts_opened_in(start: datetime, end: datetime) -> QuerySet[Alert]:
     return (
         Alert.all_tenants.filter(opened_at__gte=start, opened_at__lt=end)
@@ -245,10 +269,11 @@ def alerts_opened_in(start: datetime, end: datetime) -> QuerySet[Alert]:
 @dataclass(frozen=True)
 class Attainment:
     week: str
-    opened: int
+    opened: int  # alerts with an SLA opened this week
     met: int
     breached: int
     pending: int
+    alerts: int = 0  # every alert opened this week, with an SLA or not: the week's CSV rows
 
     @property
     def percent(self) -> int | None:
@@ -256,24 +281,30 @@ class Attainment:
         return round(self.met * 100 / decided) if decided else None
 
 
-def sla_attainment(*, weeks: int, now: datetime) -> list[Attainment]:
-    """Per week (newest first): alerts with an SLA that were acknowledged in time, late, or
-    are still waiting within it."""
+def sla_attainment(*, weeks: int, now: datetime, routes: set[str] | None = None) -> list[Attainment]:
+    """Per week (newest first, weeks as week_bounds has them): alerts with an SLA that were
+    acknowledged in time, late, or are still waiting within it; and every alert opened, the
+    number of rows the week's CSV export has. `routes` limits it to the queues a person sees,
+    as the export does."""
     result = []
     this_monday, _ = week_bounds(week_of(now))
+    scope = Alert.all_tenants.all() if routes is None else Alert.all_tenants.filter(route__in=sorted(routes))
     for back in range(weeks):
         start = this_monday - timedelta(days=7 * back)
         end = start + timedelta(days=7)
-        met = breached = pending = opened = 0
-        for a in Alert.all_tenants.filter(opened_at__gte=start, opened_at__lt=end, sla_due_at__isnull=False).only(
+        met = breached = pending = opened = every = 0
+        for a in scope.filter(opened_at__gte=start, opened_at__lt=end).only(
             "sla_due_at", "acknowledged_at", "sla_breached_at", "status", "resolved_at"
         ):
+            every += 1
+            if a.sla_due_at is None:
+                continue
             opened += 1
             state = sla_state(a, now)
             met += state == "met"
             breached += state == "breached"
             pending += state in ("within", "due_soon")
-        result.append(Attainment(week_of(start), opened, met, breached, pending))
+        result.append(Attainment(week_of(start), opened, met, breached, pending, every))
     return result
 
 
@@ -364,7 +395,7 @@ def digest_for_lead(*, now: datetime) -> dict[str, Any]:
     last_week = list(alerts_opened_in(start, this_monday))
     by_rule: dict[tuple[str, str], int] = {}
     for a in last_week:
-        by_rule[(a.rule.slug, a.severity)] = by_rule.get((a.rule.slug, a.severity), 0) + 1
+        by_rule[(a.rule.name, a.severity)] = by_rule.get((a.rule.name, a.severity), 0) + 1
     attainment = sla_attainment(weeks=2, now=now)[1]
     open_now = Alert.all_tenants.filter(status__in=ACTIVE_STATUSES).values("severity").annotate(n=Count("id"))
     return {

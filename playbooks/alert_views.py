@@ -26,6 +26,7 @@ from .rules import RULES
 
 RULE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
+QUEUE_SHOWN = 200  # rows on the queue page; more are reached by narrowing the filters
 SNOOZE_PRESETS = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "Tomorrow 09:00", "monday": "Monday 09:00"}
 
 
@@ -35,6 +36,8 @@ def _row_context(request: HttpRequest, alert: Alert, now: datetime, error: str =
         "alert": alert,
         "now": now,
         "error": error,
+        # A refused form shows what was sent, beside the error, to be corrected.
+        "posted": request.POST if error else None,
         "staff": selectors.assignable_staff(),
         "presets": SNOOZE_PRESETS,
         "sla_states": selectors.SLA_STATES,
@@ -48,13 +51,20 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
     filters, errors = selectors.queue_filters_from(request.GET, user=request.user)
     for error in errors:
         messages.warning(request, error)
-    queue = list(selectors.alert_queue(user=request.user, filters=filters, now=now)[:200])
+    # One more than shown says whether the list was cut: then the page says so, since the
+    # header's counts are of the whole queue.
+    queue = list(selectors.alert_queue(user=request.user, filters=filters, now=now)[: QUEUE_SHOWN + 1])
+    truncated = len(queue) > QUEUE_SHOWN
+    queue = queue[:QUEUE_SHOWN]
     for alert in queue:
         alert.sla = selectors.sla_state(alert, now)
     context = {
         "alerts": queue,
         "filters": filters,
         "counts": selectors.queue_counts(user=request.user, now=now),
+        "count_links": selectors.QUEUE_COUNT_LINKS,
+        "truncated": truncated,
+        "shown": QUEUE_SHOWN,
         "statuses": selectors.STATUS_FILTERS,
         "severities": Severity.choices,
         "rules": sorted((slug, spec.name) for slug, spec in RULES.items()),
@@ -62,9 +72,10 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
         "staff": selectors.assignable_staff(),
         "presets": SNOOZE_PRESETS,
         "sla_states": selectors.SLA_STATES,
-        "attainment": selectors.sla_attainment(weeks=8, now=now),
+        "attainment": selectors.sla_attainment(weeks=8, now=now, routes=selectors.routes_visible_to(request.user)),
         "this_week": selectors.week_of(now),
-        "last_week": selectors.week_of(now - timedelta(days=7)),
+        "last_week": selectors.export_default_week(now),
+        "team_timezone": settings.CS_TEAM_TIMEZONE,
         "now": now,
     }
     template = "playbooks/alerts.html#alert-table" if request.htmx else "playbooks/alerts.html"
@@ -126,11 +137,13 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         error = str(exc)
     if request.htmx:
         alert.refresh_from_db()
+        # 422 with the row: htmx swaps it like a success (base.html), so the error shows in place
+        # in every mode, never the bare row instead of the page.
         return render(
             request,
             "playbooks/alerts.html#alert-row",
             _row_context(request, alert, now, error),
-            status=400 if error else 200,
+            status=422 if error else 200,
         )
     if error:
         messages.error(request, error)
@@ -144,7 +157,7 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
 def alert_export(request: HttpRequest) -> HttpResponse:
     """The weekly CSV (seed 000: “Alerts: export weekly”): alerts opened in one ISO week."""
     now = timezone.now()
-    week = request.GET.get("week") or selectors.week_of(now - timedelta(days=7))
+    week = request.GET.get("week") or selectors.export_default_week(now)
     try:
         start, end = selectors.week_bounds(week)
     except ValueError as exc:
@@ -172,7 +185,10 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "playbooks/alert_rules.html",
-        {"rows": selectors.rules_overview(), "can_edit": bool(staff_roles_of(request.user) & RULE_EDITORS)},
+        {
+            "rows": selectors.rules_overview(user=request.user),
+            "can_edit": bool(staff_roles_of(request.user) & RULE_EDITORS),
+        },
     )
 
 

@@ -27,7 +27,7 @@ from django.urls import reverse
 
 from .definitions import webhook_hosts
 from .models import Delivery
-from .sms import PermanentError, RetryableError, SmsMessage, get_backend, request_never_left
+from .sms import PermanentError, RetryableError, SmsMessage, request_never_left, sms_send
 from .templating import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ def email_send(*, to: str, subject: str, text: str, headers: dict[str, str] | No
             connection.close()
         except Exception:  # the message is sent or the error above says why: closing changes neither
             logger.warning("closing the mail connection failed after sending %s", message_id, exc_info=True)
+    # One line per message for the operator (and the demo's terminal), never the body.
+    logger.info("email to %s: %s", to, subject)
     return message_id
 
 
@@ -121,7 +123,7 @@ def send_sms(delivery: Delivery) -> str:
     message = SmsMessage(
         to=delivery.recipient, body=delivery.rendered_body, tenant=delivery.tenant.external_id, delivery_id=delivery.id
     )
-    return get_backend().send(message, status_callback=callback)
+    return sms_send(message, status_callback=callback)
 
 
 # --- webhooks -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ tenant. Messages go to in-memory outboxes while seeding: nobody is emailed or te
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.core import mail
@@ -21,12 +22,23 @@ def seed_touchpoint_history(*, now: datetime, days: int = 31) -> int:
     of a due moment, so nothing is stale for lack of a tick). Returns deliveries sent."""
     sent = 0
     in_memory = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {}}}
-    with override_settings(MAILERS=in_memory, SMS_BACKEND="locmem"):
-        for days_ago in range(days, 0, -1):
-            moment = (now - timedelta(days=days_ago)).replace(hour=REPLAY_HOUR_UTC, minute=0, second=0, microsecond=0)
-            runs_reconcile(now=moment)
-            sent += deliveries_dispatch_due(now=moment, limit=100_000).sent
-            deliveries_sweep_stuck(now=moment)
+    # Nobody is messaged while seeding, so the per-message log lines would only mislead.
+    quiet = [logging.getLogger(name) for name in ("playbooks.channels", "playbooks.sms")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        with override_settings(MAILERS=in_memory, SMS_BACKEND="locmem"):
+            for days_ago in range(days, 0, -1):
+                moment = (now - timedelta(days=days_ago)).replace(
+                    hour=REPLAY_HOUR_UTC, minute=0, second=0, microsecond=0
+                )
+                runs_reconcile(now=moment)
+                sent += deliveries_dispatch_due(now=moment, limit=100_000).sent
+                deliveries_sweep_stuck(now=moment)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
     mail.outbox = []
     sms.outbox.clear()
     return sent

@@ -148,7 +148,7 @@ def skip_reason(delivery: Delivery, facts: TenantFacts, now: datetime, context: 
         if not tenant.owner_phone:
             return "no phone: the owner gave no phone number"
         if not tenant.sms_consent_at:
-            return "no SMS consent from the owner"
+            return "no SMS consent: the owner has not agreed to texts"
         if tenant.owner_phone in context["sms_suppressed"]:
             return f"opted out: {tenant.owner_phone} replied STOP or was rejected as invalid"
     if step.channel == Channel.EMAIL and not step.transactional and delivery.recipient in context["unsubscribed"]:

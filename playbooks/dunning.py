@@ -18,7 +18,7 @@ from tenants.services import audit_record, timeline_record
 
 from .channels import email_send
 from .models import Channel, Delivery, Run, Suppression, Trigger
-from .sms import ProviderError, SmsMessage, get_backend
+from .sms import ProviderError, SmsMessage, sms_send
 
 RESEND_COOLDOWN = timedelta(minutes=5)
 RESEND_KIND = "billing.portal_link_sent"
@@ -121,9 +121,7 @@ def portal_link_resend(
     if sms:
         body = f"The payment for {tenant.name} failed. Update your card: {link} Reply STOP to opt out."
         try:
-            get_backend().send(
-                SmsMessage(to=tenant.owner_phone, body=body, tenant=tenant.external_id, delivery_id=None)
-            )
+            sms_send(SmsMessage(to=tenant.owner_phone, body=body, tenant=tenant.external_id, delivery_id=None))
             sent.append(f"SMS to {tenant.owner_phone}")
         except ProviderError as exc:
             failed.append(f"SMS to {tenant.owner_phone}: {exc}")

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from billing.selectors import subscriptions_current
+from billing.trials import trial_statuses
 from health.models import DailyRollup
 from health.signals import NON_USAGE_PREFIXES
 from onboarding.selectors import onboarding_blocks
@@ -59,18 +60,24 @@ FACTS: dict[str, FactSpec] = {
             ("not_started", "in_progress", "stalled", "complete"),
         ),
         FactSpec("health_score", "number", "The latest health score (0–100)"),
-        FactSpec("health_bucket", "text", "healthy, at_risk or critical", ("healthy", "at_risk", "critical")),
+        FactSpec(
+            "health_bucket",
+            "text",
+            "healthy, at_risk, critical — or new (still in the health model's warm-up)",
+            ("new", "healthy", "at_risk", "critical"),
+        ),
         FactSpec("usage_level", "text", "high (4+ active days of 7), medium (2–3) or low", ("high", "medium", "low")),
         FactSpec("active_days_7", "number", "Days with product usage in the last 7"),
         FactSpec("events_7", "number", "Usage events in the last 7 days"),
         FactSpec(
             "subscription_status",
             "text",
-            "trialing, active, past_due, unpaid, canceled — or none (no Stripe subscription)",
+            "trialing (also a free trial Stripe does not have yet), active, past_due, unpaid, canceled"
+            " — or none (no subscription and no trial)",
             ("none", "trialing", "active", "past_due", "unpaid", "canceled", "incomplete", "paused"),
         ),
         FactSpec("dunning_paused", "bool", "Billing ops paused dunning for the past-due subscription"),
-        FactSpec("has_phone", "bool", "The owner gave a phone number and agreed to SMS"),
+        FactSpec("has_phone", "bool", "The owner gave a phone number (consent to SMS is checked at send time)"),
         FactSpec("opted_out", "bool", "The owner's phone replied STOP (or the number is invalid)"),
         FactSpec("event_count", "number", "event_count(NAME, DAYS): events called NAME in the last DAYS days"),
     ]
@@ -158,6 +165,8 @@ def facts_for_tenants(
     onboarding = _onboarding_facts(tenants)
     usage, counts = _usage_facts(ids, now, windows)
     subscriptions = subscriptions_current(tenant_ids=ids)
+    # A free trial signup started and Stripe does not have (yet, or at all): trialing too.
+    trials = trial_statuses(tenant_ids=[i for i in ids if i not in subscriptions])
     phones = [t.owner_phone for t in tenants if t.owner_phone]
     suppressed = set(
         Suppression.objects.filter(channel=Channel.SMS, address__in=phones).values_list("address", flat=True)
@@ -180,9 +189,11 @@ def facts_for_tenants(
                 "usage_level": _usage_level(active_days),
                 "active_days_7": active_days,
                 "events_7": events,
-                "subscription_status": subscription.status if subscription else "none",
+                "subscription_status": subscription.status if subscription else trials.get(tenant.id, "none"),
                 "dunning_paused": bool(subscription and subscription.dunning_paused_at),
-                "has_phone": bool(tenant.owner_phone and tenant.sms_consent_at),
+                # Consent is not part of it: an SMS step for a tenant with a phone but no
+                # consent is skipped by the sender with its own reason, "no SMS consent".
+                "has_phone": bool(tenant.owner_phone),
                 "opted_out": bool(tenant.owner_phone) and tenant.owner_phone in suppressed,
             },
             event_counts=counts.get(tenant.id, {}),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tenants.labels import humanize, role_label
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager
 
@@ -30,9 +31,7 @@ class Channel(models.TextChoices):
 
 # Triggers nothing in this installation raises yet, and what will: such a playbook runs only
 # when staff start it by hand, and its page says so.
-TRIGGERS_NOT_RAISED_YET = {
-    Trigger.TRIAL_CONVERTED: "trial conversions are not detected from the Stripe history yet",
-}
+TRIGGERS_NOT_RAISED_YET: dict[str, str] = {}  # trial_converted: billing settles trials now
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})  # what the daily throttle counts
 CUSTOMER_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.IN_APP})  # rendered strictly
 
@@ -78,6 +77,14 @@ class PlaybookVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.playbook.slug} v{self.number}"
 
+    @property
+    def origin_label(self) -> str:
+        """Where this version came from, for the versions table: who saved it in the editor, or
+        that it was loaded from a file (the file's name is an implementation detail)."""
+        if self.created_by is not None:
+            return f"{self.created_by} in the editor"
+        return "the editor" if self.source == "cockpit" else "loaded from a playbook file"
+
 
 class Step(models.Model):
     """One touchpoint of a playbook version: when (day and hour offsets from the run's
@@ -111,6 +118,16 @@ class Step(models.Model):
     @property
     def offset_label(self) -> str:
         return f"Day {self.day}" + (f" +{self.hours} h" if self.hours else "")
+
+    @property
+    def label(self) -> str:
+        """The step's name for people: its key in words (“welcome-sms” → “Welcome SMS”). The
+        subject is a template and an SMS has none, so neither can name the step."""
+        return humanize(self.key)
+
+    @property
+    def owner_role_label(self) -> str:
+        return role_label(self.owner_role) if self.owner_role else ""
 
 
 class Run(models.Model):
@@ -241,6 +258,10 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def role_label(self) -> str:
+        return role_label(self.role) if self.role else ""
 
 
 class InAppMessage(models.Model):

@@ -226,10 +226,21 @@ def health_critical(params: Params, now: datetime) -> dict[int, Finding]:
 
 def health_drop(params: Params, now: datetime) -> dict[int, Finding]:
     week_ago = _day(now) - timedelta(days=7)
-    before = dict(HealthScore.all_tenants.filter(day=week_ago, score__gt=0).values_list("tenant_id", "score"))
+    # A score from the warm-up (`new`) is information, not a baseline to drop from; and a
+    # tenant still warming up is not judged at all.
+    before = dict(
+        HealthScore.all_tenants.filter(day=week_ago, score__gt=0)
+        .exclude(bucket=HealthBucket.NEW)
+        .values_list("tenant_id", "score")
+    )
     if not before:
         return {}
-    current = _live_tenants().filter(id__in=list(before), health_score__isnull=False).values_list("id", "health_score")
+    current = (
+        _live_tenants()
+        .filter(id__in=list(before), health_score__isnull=False)
+        .exclude(health_bucket=HealthBucket.NEW)
+        .values_list("id", "health_score")
+    )
     findings = {}
     for tenant_id, score in current:
         drop = (before[tenant_id] - score) * 100 / before[tenant_id]
@@ -417,7 +428,7 @@ RULES: dict[str, RuleSpec] = {
             Severity.P1,
             Route.BILLING_OPS,
             subscription_past_due,
-            seed="000 Subscription inactive/past due; 004 payment_failure",
+            seed="000 Subscription inactive/past due; 004 payment failure",
             cleared="the subscription is paid",
         ),
         RuleSpec(
@@ -453,7 +464,7 @@ RULES: dict[str, RuleSpec] = {
                 ParamSpec("percent", "Drop of at least", "percent", 50, 1, 100),
                 ParamSpec("min_events", "Only with at least this many events the week before", "int", 20, 1, 1_000_000),
             ),
-            seed="004 usage_drop_50_percent",
+            seed="004 usage drop of 50 %",
             cleared="usage is no longer down that much week over week",
         ),
         RuleSpec(

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from billing.selectors import dunning_enrolment_key, dunning_episode_prefix, past_due_subscriptions
 from billing.services import dunning_episode_fix
+from billing.trials import trials_converted_since
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -198,6 +199,41 @@ def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
             result.started += run is not None
 
 
+def trial_converted_runs_start(*, now: datetime, result: ReconcileResult) -> None:
+    """Tenants whose trial converted (billing: the first paid invoice) recently enough for an
+    enabled trial_converted playbook to have a step still due start it, from the conversion.
+    One run per tenant: a tenant converts once (one trial per tenant)."""
+    playbooks = Playbook.objects.filter(enabled=True, current__trigger=Trigger.TRIAL_CONVERTED).select_related(
+        "current"
+    )
+    for playbook in playbooks:
+        version = playbook.current
+        enrolled = set(Run.all_tenants.filter(playbook=playbook).values_list("tenant_id", flat=True))
+        converted = [t for t in trials_converted_since(since=now - run_span(version)) if t.tenant_id not in enrolled]
+        if not converted:
+            continue
+        audience = version.definition["audience"]
+        tenants = [t.tenant for t in converted]
+        facts = facts_for_tenants(tenants, now=now, windows=windows_of(audience)) if audience else {}
+        steps = list(version.steps.all())
+        for trial in converted:
+            holds = evaluate(audience, facts[trial.tenant_id]).holds if audience else True
+            if holds is None:
+                result.waiting_unknown += 1
+            if not holds:
+                continue
+            run = run_start(
+                tenant=trial.tenant,
+                playbook=playbook,
+                trigger=Trigger.TRIAL_CONVERTED,
+                enrolment_key="trial_converted",
+                anchor=trial.converted_at,
+                now=now,
+                steps=steps,
+            )
+            result.started += run is not None
+
+
 def runs_cancel(*, runs: list[Run], reason: str, now: datetime) -> int:
     """Cancels the runs and every delivery of theirs that has not gone yet."""
     if not runs:
@@ -302,6 +338,7 @@ def past_due_runs_start(*, now: datetime, result: ReconcileResult) -> None:
 def runs_reconcile(*, now: datetime) -> ReconcileResult:
     result = ReconcileResult()
     signup_runs_start(now=now, result=result)
+    trial_converted_runs_start(now=now, result=result)
     past_due_runs_start(now=now, result=result)
     runs_reconcile_active(now=now, result=result)
     return result

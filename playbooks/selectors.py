@@ -14,7 +14,9 @@ from django.shortcuts import get_object_or_404
 
 from tenants.models import Membership, Tenant
 
+from .facts import EventWindow, facts_for_tenants
 from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause
+from .templating import check, render_for_reading
 
 OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
 
@@ -66,9 +68,28 @@ def runs_for_tenant(*, tenant: Tenant) -> QuerySet[Run]:
     )
 
 
-def tenant_touchpoint_state(*, tenant: Tenant) -> dict[str, Any]:
+def deliveries_with_previews(*, tenant: Tenant, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+    """Sets `preview_subject` and `preview_body` on each delivery that was never rendered (not
+    sent yet, or skipped before it was): its templates with this tenant's values as of `now`,
+    so a person reads what the tenant would get, never “{{ owner_first_name }}”. Sent ones keep
+    what was rendered at send time."""
+    unrendered = [d for d in deliveries if not d.rendered_subject and not d.rendered_body]
+    windows: set[EventWindow] = set()
+    for d in unrendered:
+        windows |= check(d.step.subject, field="subject") | check(d.step.body, field="body")
+    facts = facts_for_tenants([tenant], now=now, windows=windows).get(tenant.id) if unrendered else None
+    for d in deliveries:
+        d.preview_subject, d.preview_body = d.rendered_subject, d.rendered_body
+    for d in unrendered:
+        d.preview_subject = " ".join(render_for_reading(d.step.subject, facts).split())
+        d.preview_body = render_for_reading(d.step.body, facts)
+    return deliveries
+
+
+def tenant_touchpoint_state(*, tenant: Tenant, now: datetime) -> dict[str, Any]:
     """The tenant page's touchpoint section: pause, runs, what is next, the suppressions."""
     deliveries = list(touchpoints_for_tenant(tenant=tenant))
+    deliveries_with_previews(tenant=tenant, deliveries=deliveries, now=now)
     suppressions = {
         s.channel: s
         for s in Suppression.objects.filter(
@@ -184,7 +205,7 @@ def delivery_get_for_staff(*, delivery_id: int) -> Delivery:
 def deliveries_needing_review() -> QuerySet[Delivery]:
     return (
         Delivery.all_tenants.filter(status=Delivery.Status.NEEDS_REVIEW)
-        .select_related("step", "run__playbook", "tenant")
+        .select_related("step", "run__playbook", "run__version", "tenant")
         .order_by("claimed_at")
     )
 

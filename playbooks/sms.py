@@ -10,6 +10,7 @@ whether it went out", and the dispatcher leaves the delivery for a person to rev
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import uuid
@@ -20,6 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 
 class ProviderError(Exception):
@@ -182,3 +185,11 @@ def get_backend() -> BaseSmsBackend:
     name = settings.SMS_BACKEND
     backend_class = BACKENDS.get(name) or import_string(name)
     return backend_class()
+
+
+def sms_send(message: SmsMessage, *, status_callback: str = "") -> str:
+    """Sends one SMS through SMS_BACKEND and logs one line (who, and the start of the text);
+    answers the provider's message id. Errors propagate as the backend raised them."""
+    provider_id = get_backend().send(message, status_callback=status_callback)
+    logger.info("sms to %s: %s", message.to, message.body[:60])
+    return provider_id

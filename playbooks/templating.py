@@ -17,6 +17,7 @@ from django.core import signing
 from django.urls import reverse
 
 from billing.selectors import portal_url as billing_portal_url
+from tenants.labels import humanize
 
 from .conditions import EVENT_NAME_RE
 from .facts import EventWindow, TenantFacts
@@ -39,12 +40,41 @@ VARIABLES: dict[str, str] = {
     "days_since_signup": "Whole days since signup",
     "onboarding_percent": "Onboarding progress in percent",
     "health_score": "The latest health score",
-    "health_bucket": "healthy, at risk or critical",
+    "health_bucket": "healthy, at risk, critical, or new (warming up)",
     "usage_level": "high, medium or low",
     "active_days_7": "Days with usage in the last 7",
     "events_7": "Usage events in the last 7 days; events_7.NAME counts one event name, e.g. events_7.call.handled",
 }
 SURVEY_SALT = "playbooks.nps-survey"
+# How a variable reads where a template is shown without a tenant to render it for (the
+# playbook's page): a placeholder a person understands, never “{{ tenant_name }}”.
+VARIABLE_LABELS: dict[str, str] = {
+    "tenant_name": "tenant name",
+    "owner_name": "owner's name",
+    "owner_first_name": "owner's first name",
+    "owner_email": "owner's email",
+    "plan": "plan",
+    "csm_name": "CSM's name",
+    "csm_email": "CSM's email",
+    "login_url": "login link",
+    "onboarding_url": "onboarding link",
+    "survey_url": "NPS survey link",
+    "portal_url": "billing portal link",
+    "days_since_signup": "days since signup",
+    "onboarding_percent": "onboarding %",
+    "health_score": "health score",
+    "health_bucket": "health bucket",
+    "usage_level": "usage level",
+    "active_days_7": "active days of the last 7",
+    "events_7": "events in the last 7 days",
+}
+
+
+def _health_bucket(f: Any) -> str | None:
+    bucket = f.get("health_bucket")
+    if bucket == "new":
+        return "new (warming up)"
+    return bucket.replace("_", " ") if bucket else None
 
 
 class TemplateError(ValueError):
@@ -136,7 +166,7 @@ RESOLVERS: dict[str, Callable[[TenantFacts], Any]] = {
     "days_since_signup": lambda f: f.get("days_since_signup"),
     "onboarding_percent": lambda f: f.get("onboarding_percent"),
     "health_score": _health_score,
-    "health_bucket": lambda f: (f.get("health_bucket") or "").replace("_", " ") or None,
+    "health_bucket": _health_bucket,
     "usage_level": lambda f: f.get("usage_level"),
     "active_days_7": lambda f: f.get("active_days_7"),
     "events_7": lambda f: f.get("events_7"),
@@ -173,3 +203,38 @@ def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
         return str(resolved)
 
     return VARIABLE_RE.sub(value, text)
+
+
+def variable_label(name: str) -> str:
+    """“tenant_name” → “tenant name”; “events_7.call.handled” → “call handled, last 7 days”."""
+    if name.startswith(EVENTS_PREFIX):
+        return f"{humanize(name[len(EVENTS_PREFIX) :]).lower()}, last 7 days"
+    return VARIABLE_LABELS.get(name) or humanize(name).lower()
+
+
+def split_for_display(text: str) -> list[tuple[str, str]]:
+    """A template as (literal text, "") and (variable label, variable description) pieces, in
+    order: what a page shows where there is no tenant to render it for."""
+    pieces: list[tuple[str, str]] = []
+    last = 0
+    for match in VARIABLE_RE.finditer(text):
+        name = match.group(1)
+        if match.start() > last:
+            pieces.append((text[last : match.start()], ""))
+        if name.startswith("events_7"):
+            # VARIABLES' own line for events_7 explains the syntax to the editor's author.
+            description = "How many usage events the tenant sent in the last 7 days"
+        else:
+            description = VARIABLES[name]
+        pieces.append((variable_label(name), description))
+        last = match.end()
+    if last < len(text):
+        pieces.append((text[last:], ""))
+    return pieces
+
+
+def render_for_reading(text: str, facts: TenantFacts) -> str:
+    """A template with this tenant's values as of now, for a person reading the cockpit (a
+    touchpoint not sent yet, one skipped before it was rendered): what the tenant would get,
+    with “(not known yet)” where it lacks a value. Never raises, never leaves braces."""
+    return render(text, facts, strict=False)

@@ -12,16 +12,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.access import staff_required
-from tenants.models import Tenant
+from tenants.models import ConsentSource, Tenant
 from tenants.roles import StaffRole, staff_roles_of
 from tenants.selectors import tenant_get_for_staff
+from tenants.services import tenant_sms_consent_record
 from tenants.validators import parse_id
 
 from . import selectors, services
 from .alert_models import AlertRule
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Playbook, Trigger
+from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Channel, Playbook, Trigger
 from .public_views import safe_next
 from .rules import RULES
 from .scheduling import RunNotStarted, run_start_manual
@@ -58,6 +59,7 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "versions": selectors.playbook_versions(playbook=playbook),
             "can_edit": bool(staff_roles_of(request.user) & PLAYBOOK_EDITORS),
             "not_raised_yet": _not_raised_yet(playbook),
+            "trigger_rule": RULES.get(playbook.current.trigger_rule),
         },
     )
 
@@ -72,9 +74,9 @@ def _not_raised_yet(playbook: Playbook) -> str | None:
     if spec is None:
         return f"there is no alert rule “{version.trigger_rule}”"
     if spec.unavailable:
-        return f"the {spec.slug} rule cannot run yet: {spec.unavailable}"
+        return f"the “{spec.name}” rule cannot run yet: {spec.unavailable}"
     if rule is not None and not rule.enabled:
-        return f"the {spec.slug} rule is disabled"
+        return f"the “{spec.name}” rule is disabled"
     return None
 
 
@@ -150,7 +152,10 @@ def playbook_preview(request: HttpRequest, slug: str) -> HttpResponse:
             body, problem = render_template(step["body"], facts, strict=strict), ""
         except TemplateError as exc:
             subject, body, problem = "", "", str(exc)
-        context["steps"].append({"step": step, "subject": subject, "body": body, "problem": problem})
+        channel = Channel(step["channel"]).label
+        context["steps"].append(
+            {"step": step, "channel": channel, "subject": subject, "body": body, "problem": problem}
+        )
     return render(request, "playbooks/edit.html#preview", context)
 
 
@@ -198,6 +203,7 @@ def playbook_export(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = selectors.delivery_get_for_staff(delivery_id=delivery_id)
+    selectors.deliveries_with_previews(tenant=delivery.tenant, deliveries=[delivery], now=timezone.now())
     return render(
         request,
         "playbooks/delivery.html",
@@ -311,4 +317,32 @@ def tenant_playbook_start(request: HttpRequest, external_id: str) -> HttpRespons
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Started “{playbook.current.name}” for {tenant.name}.")
+    return redirect("cockpit:tenant-detail", external_id=external_id)
+
+
+@staff_required(TENANT_ACTORS)
+@require_POST
+def tenant_sms_consent(request: HttpRequest, external_id: str) -> HttpResponse:
+    """Staff record SMS consent the owner gave by phone (or its withdrawal); audited."""
+    tenant = tenant_get_for_staff(external_id=external_id)
+    given = request.POST.get("given")
+    if given not in ("1", "0"):
+        messages.error(request, "Choose whether the owner agreed to SMS or withdrew consent.")
+        return redirect("cockpit:tenant-detail", external_id=external_id)
+    try:
+        tenant_sms_consent_record(
+            tenant=tenant,
+            given=given == "1",
+            source=ConsentSource.STAFF,
+            actor=request.user,
+            now=timezone.now(),
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("cockpit:tenant-detail", external_id=external_id)
+    if given == "1":
+        messages.success(request, f"Recorded: {tenant.owner_name or tenant.owner_email} agreed to SMS.")
+    else:
+        messages.success(request, f"Recorded: no more SMS to {tenant.owner_name or tenant.owner_email}.")
     return redirect("cockpit:tenant-detail", external_id=external_id)

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import api_sections, selectors, services
+from . import api_sections, selectors
 from .api_auth import scopes_required
 from .models import ApiKey, HealthBucket, Tenant, TimelineEntry
 
 READ_SCOPES = (ApiKey.Scope.READ, ApiKey.Scope.ADMIN)
-
-
-class TenantCreateSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    owner_email = serializers.EmailField()
-    owner_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    owner_phone = serializers.CharField(
-        max_length=20, required=False, allow_blank=True, default="", help_text="E.164, e.g. +14155550123"
-    )
-    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
-    timezone = serializers.CharField(max_length=64, required=False, default="UTC", help_text="IANA name")
-    signed_up_at = serializers.DateTimeField(required=False, help_text="ISO 8601; default now")
-    segment = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -89,12 +74,13 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         fields = ["at", "kind", "summary", "data"]
 
 
-class TenantListCreateView(ListAPIView):
+class TenantListView(ListAPIView):
+    """GET /api/v1/tenants/. POST on the same path (creating a tenant, which starts its
+    onboarding) is onboarding.api.TenantListCreateView, built on this one."""
+
     serializer_class = TenantSerializer
 
     def get_permissions(self) -> list:
-        if self.request.method == "POST":
-            return [scopes_required(ApiKey.Scope.ADMIN)()]
         return [scopes_required(*READ_SCOPES)()]
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> TenantSerializer:
@@ -131,42 +117,6 @@ class TenantListCreateView(ListAPIView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        request=TenantCreateSerializer,
-        responses={
-            201: TenantSerializer,
-            400: inline_serializer("ValidationErrors", {"errors": serializers.DictField()}),
-            409: inline_serializer("Conflict", {"error": serializers.CharField()}),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        if request.auth.tenant_id is not None:
-            return Response(
-                {"error": "A tenant-bound API key cannot create tenants."}, status=status.HTTP_403_FORBIDDEN
-            )
-        serializer = TenantCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        now = timezone.now()
-        try:
-            tenant = services.tenant_create(
-                external_id=data["external_id"],
-                name=data["name"],
-                owner_email=data["owner_email"],
-                owner_name=data["owner_name"],
-                owner_phone=data["owner_phone"],
-                plan=data["plan"],
-                timezone=data["timezone"],
-                signed_up_at=data.get("signed_up_at") or now,
-                segment=data["segment"],
-                now=now,
-                actor=request.auth,
-                ip=request.META.get("REMOTE_ADDR"),
-            )
-        except services.TenantAlreadyExists as exc:
-            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
 
 class TenantDetailView(APIView):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from .labels import humanize
 from .scoping import TenantScopedManager
 from .validators import validate_e164_phone, validate_external_id, validate_timezone
 
@@ -145,6 +146,24 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+    @property
+    def kind_label(self) -> str:
+        """What the timeline shows for `kind` (a machine name, kept for filters and the API)."""
+        return TIMELINE_KIND_LABELS.get(self.kind) or humanize(self.kind)
+
+
+# Kinds whose derived words read badly; every other kind reads as its words ("Alert opened").
+TIMELINE_KIND_LABELS = {
+    "tenant.created": "Signed up",
+    "health.bucket_changed": "Health changed",
+    "onboarding.milestone_completed": "Milestone done",
+    "touchpoint.email": "Email sent",
+    "touchpoint.sms": "SMS sent",
+    "touchpoint.task": "Task created",
+    "touchpoint.in_app": "In-app message",
+    "touchpoint.webhook": "Webhook sent",
+}
 
 
 class AuditLog(models.Model):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import Http404
 
-from .models import ApiKey, JobHeartbeat, Membership, Tenant, TimelineEntry
+from .models import ApiKey, HealthBucket, JobHeartbeat, Membership, Tenant, TimelineEntry
 from .roles import StaffRole
 from .services import API_KEY_PREFIX, api_key_hash
 
@@ -56,6 +56,8 @@ class TenantListFilters:
     sort: str = "name"
 
 
+_WARMING_UP_LAST = Case(When(health_bucket=HealthBucket.NEW, then=Value(1)), default=Value(0)).asc()
+
 TENANT_SORTS: dict[str, tuple[str, ...]] = {
     "name": ("name", "id"),
     "-name": ("-name", "-id"),
@@ -63,9 +65,10 @@ TENANT_SORTS: dict[str, tuple[str, ...]] = {
     "-signed_up_at": ("-signed_up_at", "-id"),
     "plan": ("plan", "name"),
     "-plan": ("-plan", "name"),
-    # Worst first: the order a CSM works a portfolio in. Unscored tenants go last.
-    "health": (F("health_score").asc(nulls_last=True), "name"),
-    "-health": (F("health_score").desc(nulls_last=True), "name"),
+    # Worst first: the order a CSM works a portfolio in. Tenants still warming up (`new`) come
+    # after every judged one, whatever their informational score; unscored tenants go last.
+    "health": (_WARMING_UP_LAST, F("health_score").asc(nulls_last=True), "name"),
+    "-health": (_WARMING_UP_LAST, F("health_score").desc(nulls_last=True), "name"),
 }
 
 

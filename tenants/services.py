@@ -18,10 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from .models import ApiKey, AuditLog, Membership, Tenant, TimelineEntry
+from .models import ApiKey, AuditLog, ChurnReason, ConsentSource, Membership, Tenant, TimelineEntry
 from .roles import StaffRole
 
 ONBOARDING_WINDOW = timedelta(days=30)
+CHURN_NOTE_MAX = 500  # Tenant.churn_note
 FUTURE_TOLERANCE = timedelta(minutes=5)
 API_KEY_PREFIX = "csk"
 
@@ -142,6 +143,8 @@ def tenant_snapshot(tenant: Tenant) -> dict[str, Any]:
         "lifecycle_stage": tenant.lifecycle_stage,
         "csm_owner": tenant.csm_owner_id,
         "owner_email": tenant.owner_email,
+        "sms_consent_at": tenant.sms_consent_at.isoformat() if tenant.sms_consent_at else None,
+        "sms_consent_source": tenant.sms_consent_source,
     }
 
 
@@ -183,7 +186,9 @@ def tenant_create(
     tenant.slug = _unique_slug(tenant.name, tenant.external_id)
     if not tenant.name:
         raise ValidationError({"name": ["name must not be blank."]})
-    tenant.full_clean()
+    # Uniqueness is left to the database: a check here would race with a concurrent insert
+    # (and answer a ValidationError instead of TenantAlreadyExists or a fresh slug below).
+    tenant.full_clean(validate_unique=False)
     try:
         _tenant_insert(tenant=tenant, now=now, actor=actor, ip=ip)
     except IntegrityError:
@@ -219,6 +224,44 @@ def _tenant_insert(*, tenant: Tenant, now: datetime, actor: Actor, ip: str | Non
         )
 
 
+def tenant_sms_consent_record(
+    *, tenant: Tenant, given: bool, source: str, actor: Actor, now: datetime, ip: str | None = None
+) -> Tenant:
+    """Records whether the owner agrees to SMS, with when and where (ConsentSource). Consent
+    needs a phone to text; withdrawing it is always possible. Audited and on the timeline;
+    recording the state the tenant already has writes nothing."""
+    if source not in ConsentSource.values:
+        raise ValidationError({"sms_consent_source": [f"Unknown consent source “{source}”."]})
+    if given and not tenant.owner_phone:
+        raise ValidationError({"sms_consent": ["SMS consent needs the owner's phone number first."]})
+    if bool(tenant.sms_consent_at) == given:
+        return tenant
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        tenant.sms_consent_at = now if given else None
+        tenant.sms_consent_source = source if given else ""
+        tenant.save(update_fields=["sms_consent_at", "sms_consent_source", "updated_at"])
+        label = ConsentSource(source).label.lower()
+        timeline_record(
+            tenant=tenant,
+            at=now,
+            kind="tenant.sms_consent",
+            summary=f"The owner agreed to SMS ({label})" if given else f"SMS consent withdrawn ({label})",
+            data={"given": given, "source": source},
+        )
+        audit_record(
+            actor=actor,
+            action="tenant.sms_consent",
+            target=tenant,
+            tenant=tenant,
+            at=now,
+            before=before,
+            after=tenant_snapshot(tenant),
+            ip=ip,
+        )
+    return tenant
+
+
 def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reason: str) -> None:
     old = tenant.lifecycle_stage
     tenant.lifecycle_stage = stage
@@ -232,26 +275,54 @@ def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reaso
     )
 
 
-def tenant_mark_churned(*, tenant: Tenant, at: datetime, reason: str, actor: Actor, now: datetime) -> Tenant:
-    """Records that a tenant left. Billing calls this when a subscription is canceled; staff
-    can from the admin. Churned tenants are no longer scored or scheduled."""
-    if tenant.lifecycle_stage == Tenant.LifecycleStage.CHURNED:
-        return tenant
-    before = tenant_snapshot(tenant)
+def tenant_mark_churned(
+    *, tenant: Tenant, at: datetime, actor: Actor, now: datetime, reason: str = "", note: str = ""
+) -> Tenant:
+    """Records that a tenant left, on its effective date `at`, and why: `reason` is one of
+    ChurnReason (seed 002's taxonomy), blank while nobody knows (a lapsed trial, a
+    cancellation in the portal). Billing calls it when a cancellation takes effect; billing
+    ops and the CSM record the reason later through the same function, which on a churned
+    tenant sets the reason and note and keeps the date. Churned tenants are no longer scored
+    or scheduled."""
+    reason, note = (reason or "").strip(), (note or "").strip()
+    if reason and reason not in ChurnReason.values:
+        choices = ", ".join(f"{value} ({label})" for value, label in ChurnReason.choices)
+        raise ValidationError({"reason": [f"“{reason}” is not a churn reason: choose one of {choices}."]})
+    if len(note) > CHURN_NOTE_MAX:
+        raise ValidationError({"note": [f"The note is {len(note)} characters; at most {CHURN_NOTE_MAX}."]})
     with transaction.atomic():
-        tenant.lifecycle_stage, tenant.churned_at = Tenant.LifecycleStage.CHURNED, at
-        tenant.save(update_fields=["lifecycle_stage", "churned_at", "updated_at"])
+        # Re-read under a row lock: the tick (cancellation due) and a person (recording the
+        # reason) may act at once; the second sees the first's write and only adds to it.
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        before = {**tenant_snapshot(tenant), "churn_reason": tenant.churn_reason, "churn_note": tenant.churn_note}
+        label = ChurnReason(reason).label if reason else ""
+        if tenant.lifecycle_stage != Tenant.LifecycleStage.CHURNED:
+            tenant.lifecycle_stage, tenant.churned_at = Tenant.LifecycleStage.CHURNED, at
+            tenant.churn_reason, tenant.churn_note = reason, note
+            kind, action, when = "tenant.churned", "tenant.churn", at
+            summary = "Churned" + (f": {label}" if label else " (reason not recorded yet)")
+        elif reason and (reason, note) != (tenant.churn_reason, tenant.churn_note):
+            tenant.churn_reason, tenant.churn_note = reason, note
+            kind, action, when = "tenant.churn_reason", "tenant.churn_reason", now
+            summary = f"Churn reason recorded: {label}"
+        else:
+            return tenant  # already churned, nothing new to say: a second tick is a no-op
+        tenant.save(update_fields=["lifecycle_stage", "churned_at", "churn_reason", "churn_note", "updated_at"])
         timeline_record(
-            tenant=tenant, at=at, kind="tenant.churned", summary=f"Churned: {reason}", data={"reason": reason}
+            tenant=tenant,
+            at=when,
+            kind=kind,
+            summary=summary + (f" — {note}" if note else ""),
+            data={"reason": reason, "note": note, "churned_at": tenant.churned_at.isoformat()},
         )
         audit_record(
             actor=actor,
-            action="tenant.churn",
+            action=action,
             target=tenant,
             tenant=tenant,
             at=now,
             before=before,
-            after=tenant_snapshot(tenant),
+            after={**tenant_snapshot(tenant), "churn_reason": reason, "churn_note": note},
         )
     return tenant
 

@@ -2,11 +2,12 @@
 builds through `settings.STRIPE_HTTP_CLIENT`, so every call goes through the SDK's own
 encoding, headers, retries and error classes, and only the wire is fake.
 
-It answers the four calls the app makes (customers.create, checkout.sessions.create,
-billing_portal.sessions.create, payment_methods.retrieve) with bodies built from Stripe's
-fixture objects in `tests/fixtures/stripe/` (Stripe's own object shapes), replays a successful response for a repeated
-Idempotency-Key (and refuses one reused with other parameters, as Stripe does), and records
-every request in `FakeStripeHttp.requests`. Tests call `FakeStripeHttp.reset()` first.
+It answers the calls the app makes (customers.create, checkout.sessions.create,
+billing_portal.sessions.create, subscriptions.create, payment_methods.retrieve) with bodies
+built from Stripe's fixture objects in `tests/fixtures/stripe/` (Stripe's own object
+shapes), replays a successful response for a repeated Idempotency-Key (and refuses one
+reused with other parameters, as Stripe does), and records every request in
+`FakeStripeHttp.requests`. Tests call `FakeStripeHttp.reset()` first.
 
     settings.STRIPE_SECRET_KEY = "sk_test_x"
     settings.STRIPE_HTTP_CLIENT = "tests.stripe_fake.FakeStripeHttp"
@@ -18,6 +19,7 @@ import copy
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,7 +27,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
-from django.conf import settings
 from requests.structures import CaseInsensitiveDict
 
 DOTTED_PATH = "tests.stripe_fake.FakeStripeHttp"
@@ -226,10 +227,14 @@ class FakeStripeHttp(stripe.HTTPClient):
                 customer=p["customer"],
                 return_url=p.get("return_url"),
                 url=f"https://billing.stripe.com/p/session/test_{session_id}",
-                flow=None,
+                flow={"type": p["flow_data[type]"]} if p.get("flow_data[type]") else None,
                 livemode=False,
             )
             return body, 200
+        if req.method == "post" and req.path == "/v1/subscriptions":
+            if not p.get("customer"):
+                return _missing("customer"), 400
+            return _subscription(p, self._next_id("sub"), self._next_id("si")), 200
         if req.method == "get" and req.path.startswith("/v1/payment_methods/"):
             payment_method_id = req.path.removeprefix("/v1/payment_methods/")
             body = fixture("payment_method")
@@ -243,6 +248,39 @@ class FakeStripeHttp(stripe.HTTPClient):
                 "message": f"Unrecognized request URL ({req.method.upper()}: {req.path}).",
             }
         }, 404
+
+
+MISSING_PM = "trial_settings[end_behavior][missing_payment_method]"
+
+
+def _subscription(p: dict[str, str], subscription_id: str, item_id: str) -> dict[str, Any]:
+    """POST /v1/subscriptions: trialing until `trial_end` when one is given (as Stripe does)."""
+    body = fixture("subscription")
+    trial_end = int(p["trial_end"]) if p.get("trial_end") else None
+    created = int(time.time())
+    period_end = trial_end or created + 30 * 86400
+    item = body["items"]["data"][0]
+    item.update(id=item_id, subscription=subscription_id, current_period_start=created, current_period_end=period_end)
+    item["price"]["id"] = p.get("items[0][price]")
+    item["quantity"] = int(p.get("items[0][quantity]") or 1)
+    body["items"]["data"] = [item]
+    body.update(
+        id=subscription_id,
+        customer=p["customer"],
+        status="trialing" if trial_end else "active",
+        created=created,
+        start_date=created,
+        trial_start=created if trial_end else None,
+        trial_end=trial_end,
+        cancel_at=None,
+        cancel_at_period_end=False,
+        canceled_at=None,
+        ended_at=None,
+        metadata=_nested(p, "metadata"),
+        trial_settings={"end_behavior": {"missing_payment_method": p.get(MISSING_PM, "create_invoice")}},
+        livemode=False,
+    )
+    return body
 
 
 def _nested(params: dict[str, str], name: str) -> dict[str, str]:

@@ -67,10 +67,14 @@ def test_a_snooze_in_the_past_is_refused_in_the_row(client, csm, silent, now):
     client.force_login(csm)
     past = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(f"{QUEUE}{silent.id}/snooze/", {"until": past}, headers={"HX-Request": "true"})
-    assert response.status_code == 400
-    assert "A snooze must end in the future." in response.content.decode()
+    assert response.status_code == 422  # swapped like a success: the row, with its error
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="alert-{silent.id}"') and 'name="until"' in body
+    assert '<p class="error" role="alert">A snooze must end in the future.</p>' in body
     silent.refresh_from_db()
     assert silent.status == "open"
+    neither = client.post(f"{QUEUE}{silent.id}/snooze/", {"until": ""}, headers={"HX-Request": "true"})
+    assert neither.status_code == 422 and "Say until when to snooze" in neither.content.decode()
 
 
 def test_snooze_presets_and_resolve_without_htmx(client, csm, silent):
@@ -93,7 +97,7 @@ def test_billing_ops_see_the_billing_queue_only(client, billing_ops, silent):
 def test_an_unknown_action_is_refused(client, csm, silent):
     client.force_login(csm)
     response = client.post(f"{QUEUE}{silent.id}/delete/", headers={"HX-Request": "true"})
-    assert response.status_code == 400 and "“delete” is not something one can do" in response.content.decode()
+    assert response.status_code == 422 and "“delete” is not something one can do" in response.content.decode()
 
 
 def test_weekly_export_csv(client, cs_lead, silent, now, tenant_b):

@@ -228,7 +228,7 @@ def test_daily_digest_for_each_csm_once_from_the_digest_hour(settings, csm):
     assert notify.digests_create(now=morning + timedelta(minutes=2)) == 0
     digest = AlertNotification.objects.get(kind="digest")
     assert digest.user == csm and digest.subject == "Your day: 1 open alert(s), 0 task(s) due"
-    assert f"- {tenant.name} · no_activity (open): no events since signing up 30 days ago" in digest.body
+    assert f"- {tenant.name} · No activity (open): no events since signing up 30 days ago" in digest.body
 
 
 def test_a_csm_with_nothing_open_gets_no_digest(csm):
@@ -245,7 +245,7 @@ def test_weekly_digest_for_the_cs_lead_on_monday(cs_lead, csm):
     notify.digests_create(now=monday)
     weekly = AlertNotification.objects.get(kind="weekly")
     assert weekly.user == cs_lead and weekly.subject == "Alerts, week 2026-W47: 1 opened"
-    assert "- no_activity (P2): 1" in weekly.body
+    assert "- No activity (P2): 1" in weekly.body
     assert "SLA attainment: 0 % (0 acknowledged in time, 1 late)" in weekly.body
 
 
@@ -327,4 +327,4 @@ def test_the_cs_leads_daily_digest_lists_their_queue(cs_lead):
     evaluate(NOW)
     notify.digests_create(now=NOW.replace(hour=9) + timedelta(days=1))
     digest = AlertNotification.objects.get(kind="digest", user=cs_lead)
-    assert f"- {tenant.name} · onboarding_incomplete (open)" in digest.body
+    assert f"- {tenant.name} · Onboarding incomplete (open)" in digest.body

@@ -90,7 +90,7 @@ def test_resend_sends_email_and_sms_with_the_portal_link_once(client, billing_op
     # A double click a minute later: refused, nothing sent twice.
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         again = act(client, past_due, "resend", email="1", sms="1")
-    assert again.status_code == 400 and "less than 5 minutes ago" in again.content.decode()
+    assert again.status_code == 422 and "less than 5 minutes ago" in again.content.decode()
     assert len(mail.outbox) == 1 and len(sms.outbox) == 1
 
 
@@ -98,16 +98,20 @@ def test_resend_refuses_sms_to_an_opted_out_number_and_no_channel(client, billin
     Suppression.objects.create(channel=Channel.SMS, address="+15555550123", reason="opted_out", created_at=NOW)
     client.force_login(billing_ops)
     response = act(client, past_due, "resend", sms="1")
-    assert response.status_code == 400 and "+15555550123 replied STOP" in response.content.decode()
+    assert response.status_code == 422 and "+15555550123 replied STOP" in response.content.decode()
     response = act(client, past_due, "resend")
-    assert response.status_code == 400 and "Choose email, SMS or both." in response.content.decode()
+    assert response.status_code == 422  # swapped like a success: the row, with its error
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="subscription-{past_due.id}"') and "Resend portal link" in body
+    assert '<p class="error" role="alert">Choose email, SMS or both.</p>' in body
+    assert 'name="email" value="1" >' in body  # unticked, as sent
     assert sms.outbox == [] and mail.outbox == []
 
 
 def test_mark_contacted_needs_a_note_and_is_audited(client, billing_ops, past_due):
     client.force_login(billing_ops)
     refused = act(client, past_due, "contacted", note="  ")
-    assert refused.status_code == 400 and "a note is required" in refused.content.decode()
+    assert refused.status_code == 422 and "a note is required" in refused.content.decode()
     assert not AuditLog.objects.filter(action="billing.contacted").exists()
 
     done = act(client, past_due, "contacted", note="Owner pays on Friday")
@@ -121,10 +125,10 @@ def test_mark_contacted_needs_a_note_and_is_audited(client, billing_ops, past_du
 
 def test_pause_and_resume_dunning(client, billing_ops, past_due):
     client.force_login(billing_ops)
-    assert act(client, past_due, "pause", note="").status_code == 400
+    assert act(client, past_due, "pause", note="").status_code == 422
     assert act(client, past_due, "pause", note="Promised payment").status_code == 200
     again = act(client, past_due, "pause", note="again")
-    assert again.status_code == 400 and "already paused" in again.content.decode()
+    assert again.status_code == 422 and "already paused" in again.content.decode()
     past_due.refresh_from_db()
     assert past_due.dunning_paused_by == billing_ops
     assert act(client, past_due, "resume").status_code == 200
@@ -151,7 +155,7 @@ def test_actions_on_a_paid_subscription_are_refused(client, billing_ops, past_du
     StripeStory(past_due.tenant).invoice("invoice.paid", at=NOW)
     client.force_login(billing_ops)
     response = act(client, past_due, "pause", note="too late")
-    assert response.status_code == 400 and "is active, not past due" in response.content.decode()
+    assert response.status_code == 422 and "is active, not past due" in response.content.decode()
 
 
 def test_other_staff_and_tenants_cannot_work_the_queue(client, personas, past_due):
@@ -213,4 +217,5 @@ def test_queue_queries_do_not_grow_with_rows(client, billing_ops, csm):
         story.go_past_due(at=NOW - timedelta(days=2))
     with CaptureQueriesContext(connection) as eight:
         assert client.get(reverse("billing-ops:queue")).status_code == 200
-    assert len(eight) == len(three) == 9, [q["sql"][:80] for q in eight.captured_queries]
+    # 9 for the past-due queue, + 2 for the churn list and the lapsed trials.
+    assert len(eight) == len(three) == 11, [q["sql"][:80] for q in eight.captured_queries]

@@ -121,11 +121,11 @@ def test_csm_works_the_alert_queue_in_place(page: Page, live_server, csm):
     assert note.evaluate("el => el.validity.valueMissing") is True
     page.wait_for_timeout(300)
     assert len(posts) == sent
-    # …and with the browser's check out of the way, the server refuses it (400, the row re-rendered).
+    # …and with the browser's check out of the way, the server refuses it (422, the row re-rendered).
     note.evaluate("el => el.removeAttribute('required')")
     with page.expect_response(lambda r: r.url.endswith(f"/alerts/{targets['refused'].id}/resolve/")) as answer:
         row["refused"].get_by_role("button", name="Resolve").click()
-    assert answer.value.status == 400
+    assert answer.value.status == 422
     expect(row["refused"].get_by_role("alert")).to_have_text("Say how it was resolved: a note is required.")
     expect(status_of(row["refused"])).to_have_text("Open")
     expect(row["refused"].get_by_label("How it was resolved")).to_have_attribute("required", "")
@@ -168,5 +168,5 @@ def test_csm_works_the_alert_queue_in_place(page: Page, live_server, csm):
     expect(page.locator("#rule-subscription_past_due")).to_contain_text("Enabled")  # billing brought its facts
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)  # a CSM reads, the CS lead edits
     shot(page, "34-alert-rules")
-    # The refused resolve answers 400 on purpose (the row with its error); nothing else may fail.
-    assert [e for e in errors if "status of 400" not in e] == [], errors
+    # The refused resolve answers 422 on purpose (the row with its error); nothing else may fail.
+    assert [e for e in errors if "status of 422" not in e] == [], errors

@@ -175,11 +175,11 @@ def test_billing_ops_works_the_past_due_queue_in_place(page: Page, live_server, 
     assert note.evaluate("el => el.validity.valueMissing") is True
     page.wait_for_timeout(300)
     assert len(posts) == sent
-    # …and with the browser's check out of the way, the server refuses it (400, the row re-rendered).
+    # …and with the browser's check out of the way, the server refuses it (422, the row re-rendered).
     note.evaluate("el => el.removeAttribute('required')")
     with act(page, f"/subscriptions/{harbor.id}/contacted/") as answer:
         row["harbor"].get_by_role("button", name="Mark contacted").click()
-    assert answer.value.status == 400
+    assert answer.value.status == 422
     expect(row["harbor"].get_by_role("alert")).to_have_text("Say what was agreed: a note is required.")
     expect(row["harbor"].get_by_label("What was agreed")).to_have_attribute("required", "")
     assert not AuditLog.objects.filter(action="billing.contacted").exists()
@@ -244,8 +244,8 @@ def test_billing_ops_works_the_past_due_queue_in_place(page: Page, live_server, 
     expect(page.locator("#recovery tbody tr")).to_have_count(4)  # by day 7, 14, 30 and 60
     expect(page.locator("#recovery")).to_contain_text("still open")
     shot(page, "43-billing-revenue")
-    # The refused "contacted" answers 400 on purpose (the row with its error); nothing else may fail.
-    assert [e for e in errors if "status of 400" not in e] == [], errors
+    # The refused "contacted" answers 422 on purpose (the row with its error); nothing else may fail.
+    assert [e for e in errors if "status of 422" not in e] == [], errors
 
 
 def test_tenant_owner_reads_their_billing_page(page: Page, live_server, owner_a, tenant_a):

@@ -66,7 +66,7 @@ def test_tenant_page_query_count_is_pinned(client, csm, scored_tenant, django_as
     # session, user, roles, tenant, history, audit insert, latest score, week-over-week,
     # onboarding (none here), timeline; touchpoints: pause, runs, deliveries, suppressions,
     # open tasks, playbooks to start; alerts (one query, active first)
-    with django_assert_num_queries(18):  # + the tenant's Stripe subscription
+    with django_assert_num_queries(19):  # + the tenant's Stripe subscription and its trial
         assert client.get("/admin/customer-success/tenants/acme/").status_code == 200
 
 
@@ -90,7 +90,13 @@ def test_model_page_lists_versions_and_only_editors_get_the_buttons(client, csm,
 
 
 def form_data(**overrides):
-    data = {"name": "Stickier", "healthy_min": 80, "at_risk_min": 60, "notes": "More weight on active days"}
+    data = {
+        "name": "Stickier",
+        "healthy_min": 80,
+        "at_risk_min": 60,
+        "warmup_days": 21,
+        "notes": "More weight on active days",
+    }
     for key, weight, points in [
         ("active_days", 50, "0→0, 1→30, 3→60, 5→100"),
         ("feature_breadth", 20, "0→0, 1→25, 3→70, 5→100"),
@@ -109,6 +115,7 @@ def test_a_cs_lead_drafts_back_tests_and_publishes_a_model(client, cs_lead, scor
     created = client.post("/admin/customer-success/health/new/", form_data())
     assert created.status_code == 302 and created.url == "/admin/customer-success/health/backtest/?model=2"
     draft = HealthModel.objects.get(version=2)
+    assert draft.warmup_days == 21
     assert draft.status == "draft" and [c["key"] for c in draft.components] == [
         "active_days",
         "feature_breadth",
@@ -135,6 +142,8 @@ def test_a_cs_lead_drafts_back_tests_and_publishes_a_model(client, cs_lead, scor
         ({"active_days_points": "a→b"}, "is not “signal→score”"),
         ({"active_days_points": "0→0"}, "at least two"),
         ({"healthy_min": 50, "at_risk_min": 60}, "at-risk minimum &lt; healthy minimum"),
+        ({"warmup_days": 91}, "less than or equal to 90"),
+        ({"warmup_days": "two weeks"}, "Enter a whole number"),
         (
             {
                 "active_days_weight": 0,

@@ -108,3 +108,63 @@ def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
 def test_seed_demo_rejects_nonsense(args):
     with pytest.raises(CommandError):
         call_command("seed_demo", *args, stdout=StringIO())
+
+
+def test_the_demo_gives_its_processes_one_base_url_on_its_port_and_file_outboxes(tmp_path):
+    from cs_cockpit.management.commands.demo import demo_environment
+
+    env = demo_environment(port=8123, var_dir=tmp_path / "var", base={"PATH": "/usr/bin", "SITE_URL": "http://x:1"})
+
+    # Every link in a message (and the banner) is this demo's own address, whatever the shell had.
+    assert env["SITE_URL"] == "http://127.0.0.1:8123"
+    assert env["EMAIL_BACKEND"] == "cs_cockpit.mail.ReadableFileBackend"
+    assert env["EMAIL_FILE_PATH"] == str(tmp_path / "var" / "mail")
+    assert env["SMS_BACKEND"] == "file" and env["SMS_FILE_PATH"] == str(tmp_path / "var" / "sms.jsonl")
+    assert env["PATH"] == "/usr/bin" and env["DEBUG"] == "1"
+
+
+def test_the_demo_banner_waits_until_the_web_server_answers():
+    import http.server
+    import socket
+    import threading
+
+    from cs_cockpit.management.commands.demo import wait_until_answering
+
+    with socket.socket() as probe:  # a free port, nothing listening on it yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/healthz"
+    assert not wait_until_answering(url, timeout=0.5, still_running=lambda: True)
+    assert not wait_until_answering(url, timeout=5, still_running=lambda: False)  # the web process died
+
+    class Healthz(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", port), Healthz)
+    # The server starts a moment after the wait begins, as runserver does.
+    threading.Timer(0.5, server.serve_forever).start()
+    try:
+        assert wait_until_answering(url, timeout=10, still_running=lambda: True)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_make_demo_port_reaches_the_command():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parent.parent
+    dry_run = subprocess.run(
+        ["make", "-n", "demo", "PORT=8001"], cwd=root, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "manage.py demo --port 8001" in dry_run.stdout.splitlines()[-1]

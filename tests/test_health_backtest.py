@@ -42,7 +42,7 @@ def history(db):
             if days_ago > 30 + n:  # the quitters fade out three to four weeks before the end
                 events += [{"tenant": quitter.external_id, "name": "feature.f1", "occurred_at": at}]
         events_ingest(events=events, bound_tenant=None, now=NOW)
-        tenant_mark_churned(tenant=quitter, at=NOW - timedelta(days=5 + n), reason="test", actor=None, now=NOW)
+        tenant_mark_churned(tenant=quitter, at=NOW - timedelta(days=5 + n), reason="no_value", actor=None, now=NOW)
 
 
 def test_the_default_model_separates_churners_from_stayers(history):

@@ -88,13 +88,14 @@ def test_other_business_types_get_the_generic_template(client, sign_up):
         ({"phone": "+14155550123"}, "sms_consent", "Tick this"),
         ({"company_name": "    "}, "company_name", "This field is required"),
         ({"email": "not-an-email"}, "email", "valid email"),
-        ({"timezone": "Mars/Base"}, "timezone", "not one of the available choices"),
+        ({"timezone": "Mars/Base"}, "timezone", "not a time zone on the list"),
+        ({"timezone": "Factory"}, "timezone", "not a time zone on the list"),
     ],
 )
 def test_bad_signup_shows_the_error_beside_the_field_and_creates_nothing(client, overrides, field, message, sign_up):
     response = sign_up(client, **overrides)
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert message in str(response.context["form"].errors[field])
     assert not Tenant.objects.exists() and not get_user_model().objects.filter(email__contains="harbor").exists()
 
@@ -103,7 +104,7 @@ def test_signup_with_an_existing_email_is_refused(client, sign_up):
     sign_up(client)
     client.logout()
     response = sign_up(client, company_name="Other Co", email="DANA@harbor.example")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "already exists" in str(response.context["form"].errors["email"])
     assert Tenant.objects.count() == 1
 
@@ -118,7 +119,7 @@ def test_signup_without_csrf_token_is_rejected(db):
 
 def test_the_verification_link_completes_the_first_milestone(client, sign_up):
     sign_up(client)
-    link = re.search(r"http://testserver(/onboarding/verify/\S+/)", mail.outbox[0].body).group(1)
+    link = re.search(r"http://localhost:8000(/onboarding/verify/\S+/)", mail.outbox[0].body).group(1)
 
     assert client.get(link).status_code == 302
     tenant = Tenant.objects.get()
@@ -134,7 +135,7 @@ def test_wizard_steps_validate_save_their_input_and_resume(client, sign_up):
         "/onboarding/step/connect_calendar/",
         {"connect_calendar-provider": "ical", "connect_calendar-calendar_address": "ftp://cal"},
     )
-    assert bad.status_code == 400 and "starts with https://" in bad.content.decode()
+    assert bad.status_code == 422 and "starts with https://" in bad.content.decode()
     assert not MilestoneProgress.all_tenants.exists()
 
     ok = client.post(
@@ -160,8 +161,68 @@ def test_htmx_step_post_returns_the_panel_with_errors(client, sign_up):
         "/onboarding/step/tune_prompt/", {"tune_prompt-business_description": "short"}, headers={"HX-Request": "true"}
     )
     body = response.content.decode()
-    assert response.status_code == 400 and body.lstrip().startswith('<section class="card wizard-step"')
+    assert response.status_code == 422 and body.lstrip().startswith('<section class="card wizard-step"')
     assert "at least 40 characters" in body
+
+
+def test_an_htmx_save_loads_the_next_step_as_a_whole_page(client, sign_up):
+    """Not a 302, which the browser's XHR would follow and htmx would swap into the step panel
+    alone, leaving the progress bar, "Step N of M" and the checklist beside it as they were."""
+    sign_up(client)
+    before = client.get("/onboarding/step/connect_calendar/").content.decode()
+    assert '<progress value="0"' in before and "Step 2 of 4" in before
+
+    saved = client.post(
+        "/onboarding/step/connect_calendar/",
+        {"connect_calendar-provider": "google", "connect_calendar-calendar_address": "book@harbor.example"},
+        headers={"HX-Request": "true"},
+    )
+    assert saved.status_code == 200 and saved["HX-Redirect"] == "/onboarding/"
+    assert not saved.has_header("Location")
+
+    page = client.get(client.get("/onboarding/").url).content.decode()
+    # Five milestones (email, calendar, number, prompt, test call), one done: 20 %. The wizard
+    # has four of them (the test call is an event); the number is the third.
+    assert '<progress value="20"' in page and "1 of 5 done · 20 %" in page and "Step 3 of 4" in page
+    assert re.search(r'<li class="done">\s*<a href="/onboarding/step/connect_calendar/">', page)
+    assert re.search(r'<li class="current">\s*<a href="/onboarding/step/provision_number/">', page)
+
+
+def test_with_debug_on_pages_load_htmx_without_the_debug_handler_and_swap_422(client, owner_a, settings):
+    """django-htmx's DEBUG handler replaces the page with the bare answer to a 400; with DEBUG
+    on (the demo) the page must behave as in production: form errors are 422, swapped."""
+    settings.DEBUG = True
+    client.force_login(owner_a)
+    page = client.get("/account/").content.decode()
+    assert "django_htmx/htmx-2.min.js" in page and "django-htmx.js" not in page
+    assert '{"code": "422", "swap": true}' in page and '"400"' not in page
+
+
+def test_signup_shows_the_plan_prices_and_geographic_time_zones_common_first(client):
+    from billing.plans import PLANS
+
+    page = client.get("/signup/").content.decode()
+    for plan, label in [("starter", "Starter · $19/month"), ("professional", "Professional · $49/month")]:
+        assert label in page and label.endswith(PLANS[plan].price_label)  # what billing charges
+    assert "Business · $99/month" in page and PLANS["business"].price_label == "$99/month"
+    assert 'list="timezone-options"' in page
+    datalist = page.split('<datalist id="timezone-options">')[1].split("</datalist>")[0]
+    zones = re.findall(r'<option value="([^"]+)">', datalist)
+    assert zones[:5] == [
+        "America/New_York",
+        "America/Chicago",
+        "America/Denver",
+        "America/Phoenix",
+        "America/Los_Angeles",
+    ]
+    assert {"Europe/Paris", "Asia/Tokyo", "America/Argentina/Buenos_Aires", "UTC"} <= set(zones)
+    assert not {"Factory", "localtime", "EST5EDT", "Etc/GMT+5", "US/Eastern", "GMT", "posixrules"} & set(zones)
+    assert len(zones) == len(set(zones))  # a common zone is not listed twice
+
+
+def test_signup_takes_a_zone_typed_from_the_list(client, sign_up):
+    assert sign_up(client, timezone="Europe/Paris").status_code == 302
+    assert Tenant.objects.get().timezone == "Europe/Paris"
 
 
 def test_another_owner_cannot_reach_a_step_outside_their_onboarding(client, owner_b):
@@ -173,7 +234,7 @@ def test_another_owner_cannot_reach_a_step_outside_their_onboarding(client, owne
 def test_an_invited_teammate_joins_as_a_member(client, sign_up):
     sign_up(client, business_type="")
     client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "sam@harbor.example"})
-    link = re.search(r"http://testserver(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
+    link = re.search(r"http://localhost:8000(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
     client.logout()
 
     joined = client.post(link, {"name": "Sam Lee", "password": "another-long-passphrase"})
@@ -277,10 +338,12 @@ def test_funnel_counts_each_milestone_and_time_to_first_value(tenant_a, tenant_b
 
     funnel = funnel_for(template=onboarding.template)
     assert funnel.started == 1
+    # The funnel's steps are the required milestones; the optional invite is counted apart.
     assert [(s.milestone.key, s.reached, s.drop_off) for s in funnel.steps][:2] == [
         ("verify_email", 1, 0),
-        ("invite_teammate", 0, 1),
+        ("connect_integration", 0, 1),
     ]
+    assert [(o.milestone.key, o.completed) for o in funnel.optional] == [("invite_teammate", 0)]
     assert funnel.median_days_to_first_value == 6.0
 
 
@@ -420,7 +483,7 @@ def test_a_cs_lead_edits_a_template_in_the_cockpit_as_a_new_version(client, cs_l
 def test_someone_with_a_login_joins_with_it_and_only_for_their_own_address(client, sign_up, owner_b):
     sign_up(client, business_type="")
     client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "owner-b@example.com"})
-    link = re.search(r"http://testserver(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
+    link = re.search(r"http://localhost:8000(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
 
     refused = client.post(link)  # still logged in as the inviter
     assert refused.status_code == 400 and "This invitation is for owner-b@example.com" in refused.content.decode()

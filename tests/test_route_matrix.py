@@ -122,6 +122,11 @@ MATRIX: dict[str, Route] = {
     ),
     "cockpit:screenshare-task": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:playbook-start": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-sms-consent": Route(
+        "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
+    ),
+    # Billing ops and CSMs record why a tenant left; an empty form is a form error (422).
+    "cockpit:churn-reason": Route("staff", status=422, method="post", kwargs=TENANT_A_KWARGS),
     # Tenant users dismiss their own in-app messages; message 1 does not exist (404 for all).
     "in-app-dismiss": Route("login", status=404, method="post", kwargs=lambda: {"message_id": 1}),
     # Signed links: a forged token is a clear 400 for everyone.
@@ -145,6 +150,8 @@ MATRIX: dict[str, Route] = {
     "billing:home": Route("owner"),
     "billing:checkout": Route("owner", status=400, method="post"),
     "billing:manage": Route("owner", status=400, method="post"),
+    # “Add a card” without Stripe configured: the page says billing is not connected (400).
+    "billing:card": Route("owner", status=400, method="post"),
     "billing-portal-for-tenant": Route("public", status=404, kwargs=lambda: {"token": "forged"}),
     "stripe-webhook": Route("public", status=400, method="post"),
     "billing-ops:queue": Route("staff", roles=BILLING_STAFF),

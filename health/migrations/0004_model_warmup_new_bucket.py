@@ -4,20 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('health', '0003_rule_indexes'),
+        ("health", "0003_rule_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='healthmodel',
-            name='warmup_days',
+            model_name="healthmodel",
+            name="warmup_days",
             field=models.PositiveSmallIntegerField(default=14),
         ),
         migrations.AlterField(
-            model_name='healthscore',
-            name='bucket',
-            field=models.CharField(choices=[('new', 'New'), ('healthy', 'Healthy'), ('at_risk', 'At risk'), ('critical', 'Critical')], max_length=10),
+            model_name="healthscore",
+            name="bucket",
+            field=models.CharField(
+                choices=[("new", "New"), ("healthy", "Healthy"), ("at_risk", "At risk"), ("critical", "Critical")],
+                max_length=10,
+            ),
         ),
     ]

@@ -4,30 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0005_tenant_sms_consent'),
+        ("tenants", "0005_tenant_sms_consent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='churn_note',
+            model_name="tenant",
+            name="churn_note",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='churn_reason',
-            field=models.CharField(blank=True, choices=[('price', 'Price'), ('product_gap', 'Product gap'), ('no_value', 'No value realised'), ('out_of_business', 'Went out of business'), ('competitor', 'Switched to a competitor'), ('payment_failure', 'Payment failure'), ('other', 'Other')], max_length=20),
+            model_name="tenant",
+            name="churn_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("price", "Price"),
+                    ("product_gap", "Product gap"),
+                    ("no_value", "No value realised"),
+                    ("out_of_business", "Went out of business"),
+                    ("competitor", "Switched to a competitor"),
+                    ("payment_failure", "Payment failure"),
+                    ("other", "Other"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='sms_consent_source',
-            field=models.CharField(blank=True, choices=[('api', 'API'), ('signup', 'Signup form'), ('wizard', 'Onboarding wizard'), ('staff', 'Staff (given by phone)')], max_length=10),
+            model_name="tenant",
+            name="sms_consent_source",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("api", "API"),
+                    ("signup", "Signup form"),
+                    ("wizard", "Onboarding wizard"),
+                    ("staff", "Staff (given by phone)"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='tenant',
-            name='health_bucket',
-            field=models.CharField(blank=True, choices=[('new', 'New'), ('healthy', 'Healthy'), ('at_risk', 'At risk'), ('critical', 'Critical')], max_length=10),
+            model_name="tenant",
+            name="health_bucket",
+            field=models.CharField(
+                blank=True,
+                choices=[("new", "New"), ("healthy", "Healthy"), ("at_risk", "At risk"), ("critical", "Critical")],
+                max_length=10,
+            ),
         ),
     ]
