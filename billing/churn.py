@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from tenants.models import ChurnReason, Tenant
-from tenants.services import tenant_mark_churned
+from tenants.services import tenant_mark_churned, tenant_reactivate
 
 from .models import PAST_DUE_STATUSES, Subscription, SubscriptionStatus, Trial
 from .selectors import ENDED, subscriptions_current
@@ -66,7 +67,14 @@ def churn_due_for(
             if scheduled is None:
                 return None  # whatever an older trial did, they stayed
             return ChurnDue(tenant, scheduled, "", "Canceled at the end of the billing period.")
-    if trial is not None and trial.status == Trial.Status.LAPSED and trial.lapsed_at is not None:
+    # A lapsed trial churns the tenant only where billing is connected: without Stripe there
+    # was no card form, so the lapse is shown to billing ops but is not the customer leaving.
+    if (
+        trial is not None
+        and trial.status == Trial.Status.LAPSED
+        and trial.lapsed_at is not None
+        and settings.STRIPE_SECRET_KEY
+    ):
         return ChurnDue(tenant, trial.lapsed_at, "", "The free trial ended without a card.")
     return None
 
@@ -104,6 +112,34 @@ def tenants_churn(*, now: datetime) -> int:
         )
         churned += tenant.churned_at == due.at
     return churned
+
+
+def tenants_reactivate(*, now: datetime) -> int:
+    """The other direction: a churned tenant whose current subscription is live again (it
+    subscribed anew, or a lost webhook had it look canceled) is a customer again — scored,
+    scheduled and in billing ops' queue. Only a subscription that took its live state after
+    the churn counts, so a stale mirror cannot undo a churn that happened later."""
+    churned = list(Tenant.objects.filter(lifecycle_stage=Tenant.LifecycleStage.CHURNED, churned_at__isnull=False))
+    if not churned:
+        return 0
+    current = subscriptions_current(tenant_ids=[t.id for t in churned])
+    reactivated = 0
+    for tenant in churned:
+        subscription = current.get(tenant.id)
+        if subscription is None or subscription.status in ENDED or subscription.state_at <= tenant.churned_at:
+            continue
+        scheduled = _scheduled_end(subscription)
+        if scheduled is not None and scheduled <= now:
+            continue  # it ends (or ended) anyway: tenants_churn keeps it churned
+        tenant_reactivate(
+            tenant=tenant,
+            at=subscription.state_at,
+            why=f"{subscription.get_status_display().lower()} subscription since {subscription.state_at:%-d %b %Y}",
+            actor=None,
+            now=now,
+        )
+        reactivated += 1
+    return reactivated
 
 
 def churn_reason_record(*, tenant: Tenant, reason: str, note: str, actor: AbstractBaseUser, now: datetime) -> Tenant:

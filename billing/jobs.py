@@ -14,7 +14,9 @@ def trials_and_churn(now: datetime) -> str:
     created, failed = trials.trials_create_in_stripe(now=now)
     settled = trials.trials_settle(now=now)
     churned = churn.tenants_churn(now=now)
+    back = churn.tenants_reactivate(now=now)
     return (
         f"{created} trial(s) created in Stripe ({failed} to retry), {settled.converted} converted, "
-        f"{settled.lapsed} lapsed, {settled.adopted} adopted from Stripe; {churned} tenant(s) churned"
+        f"{settled.lapsed} lapsed, {settled.adopted} adopted from Stripe; {churned} tenant(s) churned, "
+        f"{back} back as customers"
     )

@@ -33,6 +33,15 @@ class BillingError(Exception):
     """Stripe refused or could not be reached; the message is fit to show a person."""
 
 
+class BillingUnavailable(BillingError):
+    """This installation cannot take payments yet (no Stripe key, or a plan without a price).
+    The message names the setting, for staff and the log; owners are shown OWNER_MESSAGE."""
+
+    OWNER_MESSAGE = (
+        "Online payment is not set up yet. Nothing is lost: your account keeps running, and we will be in touch."
+    )
+
+
 @dataclass(frozen=True)
 class RedirectTo:
     url: str
@@ -42,7 +51,7 @@ def _stripe_call(what: str, call: Any) -> Any:
     try:
         return call()
     except BillingNotConfigured as exc:
-        raise BillingError(str(exc)) from None
+        raise BillingUnavailable(str(exc)) from None
     except stripe.StripeError as exc:
         raise BillingError(f"Stripe could not {what}: {exc.user_message or exc.__class__.__name__}.") from None
 
@@ -81,7 +90,7 @@ def checkout_session_create(*, tenant: Tenant, plan_key: str, actor: AbstractBas
     if plan is None:
         raise ValidationError({"plan": f"“{plan_key}” is not a plan: choose {', '.join(PLANS)}."})
     if not plan.price_id:
-        raise BillingError(f"The {plan.name} plan has no Stripe price: set {plan.price_setting}.")
+        raise BillingUnavailable(f"The {plan.name} plan has no Stripe price: set {plan.price_setting}.")
     live = Subscription.objects.for_tenant(tenant).exclude(status__in=["canceled", "incomplete_expired"]).first()
     if live is not None:
         raise ValidationError(

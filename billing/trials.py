@@ -29,11 +29,12 @@ from .gateway import stripe_client
 from .models import Invoice, Subscription, SubscriptionChange, SubscriptionStatus, Trial
 from .plans import PLANS, money, trial_days
 from .selectors import ENDED, subscription_for_tenant, subscriptions_current
-from .services import BillingError, RedirectTo, _stripe_call, customer_ensure
+from .services import BillingError, BillingUnavailable, RedirectTo, _stripe_call, customer_ensure
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_PAUSE = timedelta(hours=6)
+CLAIM_LEASE = timedelta(minutes=2)  # how long a tick holds a trial it is creating in Stripe
 DAY = timedelta(days=1)
 
 
@@ -107,7 +108,7 @@ def trial_subscription_ensure(*, trial: Trial, now: datetime) -> str:
     plan = PLANS[trial.plan]
     client = _stripe_call("connect", stripe_client)  # not configured: say that first
     if not plan.price_id:
-        raise BillingError(f"The {plan.name} plan has no Stripe price: set {plan.price_setting}.")
+        raise BillingUnavailable(f"The {plan.name} plan has no Stripe price: set {plan.price_setting}.")
     customer = customer_ensure(tenant=tenant, now=now)
     created = _stripe_call(
         "start the free trial",
@@ -160,6 +161,18 @@ def trials_create_in_stripe(*, now: datetime, limit: int = 50) -> tuple[int, int
     )
     created = failed = 0
     for trial in due:
+        with transaction.atomic():
+            # Claim: a second tick running now skips a row this one holds (SKIP LOCKED) or has
+            # leased (stripe_retry_at moved past now), so Stripe is asked once per trial at a
+            # time. The lease is committed before the call: no Stripe call inside a transaction.
+            claimed = (
+                Trial.all_tenants.select_for_update(skip_locked=True)
+                .filter(pk=trial.pk, status=Trial.Status.TRIALING, stripe_subscription_id="")
+                .filter(Q(stripe_retry_at__isnull=True) | Q(stripe_retry_at__lte=now))
+                .update(stripe_retry_at=now + CLAIM_LEASE)
+            )
+        if not claimed:
+            continue
         try:
             trial_subscription_ensure(trial=trial, now=now)
             created += 1
@@ -167,7 +180,8 @@ def trials_create_in_stripe(*, now: datetime, limit: int = 50) -> tuple[int, int
             failed += 1
             attempts = trial.stripe_attempts + 1
             logger.warning("billing: trial of %s not created in Stripe: %s", trial.tenant.external_id, exc)
-            Trial.all_tenants.filter(pk=trial.pk).update(
+            # Conditional: “Add a card” may have created it meanwhile; its success stands.
+            Trial.all_tenants.filter(pk=trial.pk, stripe_subscription_id="").update(
                 stripe_attempts=attempts,
                 stripe_retry_at=now + _retry_pause(attempts),
                 stripe_error=str(exc)[:500],
@@ -211,7 +225,11 @@ def _trials_adopt(*, now: datetime) -> int:
     for every trial. Started when the mirror first saw it trialing."""
     has_trial = Trial.all_tenants.filter(tenant=OuterRef("tenant"))
     subscriptions = list(
-        Subscription.all_tenants.filter(tenant__isnull=False, trial_end__isnull=False)
+        # Trialing now only: Stripe keeps trial_end on a subscription forever, and a customer
+        # who converted (or left) long ago is not starting a trial today.
+        Subscription.all_tenants.filter(
+            tenant__isnull=False, trial_end__isnull=False, status=SubscriptionStatus.TRIALING
+        )
         .exclude(Exists(has_trial))
         .select_related("tenant")
         .order_by("id")
@@ -348,6 +366,12 @@ class TrialView:
     in_stripe: bool
 
     @property
+    def can_add_card(self) -> bool:
+        # Only where billing is connected: without Stripe there is no card form to open, and
+        # an owner must never meet a button that can only fail.
+        return bool(settings.STRIPE_SECRET_KEY) and not self.has_card
+
+    @property
     def running(self) -> bool:
         return self.status == Trial.Status.TRIALING
 
@@ -372,7 +396,7 @@ _UNREAD = object()
 
 
 def trial_for_tenant(
-    *, tenant: Tenant, now: datetime, subscription: Subscription | None | object = _UNREAD
+    *, tenant: Tenant, now: datetime, subscription: Subscription | object | None = _UNREAD
 ) -> TrialView | None:
     """The tenant's trial as the owner and staff see it: Stripe's subscription when Stripe has
     it (its trial end, and whether a card is on file), else the local record. A page that has
@@ -412,6 +436,9 @@ def trial_notices(*, tenant: Tenant, now: datetime) -> list[OwnerNotice]:
         return []
     if view.has_card:
         detail = f"Your card is on file: the {view.plan_name} plan starts on {view.ends_at:%-d %b %Y}."
+        return [OwnerNotice(key="trial", text=view.headline, detail=detail)]
+    if not view.can_add_card:
+        detail = f"Your free trial of {view.plan_name} ends on {view.ends_at:%-d %b %Y}."
         return [OwnerNotice(key="trial", text=view.headline, detail=detail)]
     return [
         OwnerNotice(

@@ -71,7 +71,7 @@ def billing_checkout(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         return _home_with_error(request, tenant, " ".join(exc.messages))
     except services.BillingError as exc:
-        return _home_with_error(request, tenant, str(exc))
+        return _home_with_error(request, tenant, _owner_message(exc, tenant))
     return redirect(target.url)
 
 
@@ -84,7 +84,7 @@ def billing_manage(request: HttpRequest) -> HttpResponse:
             tenant=tenant, now=timezone.now(), return_url=selectors.site_url("billing:home")
         )
     except services.BillingError as exc:
-        return _home_with_error(request, tenant, str(exc))
+        return _home_with_error(request, tenant, _owner_message(exc, tenant))
     return redirect(target.url)
 
 
@@ -99,8 +99,17 @@ def billing_card(request: HttpRequest) -> HttpResponse:
             tenant=tenant, now=timezone.now(), return_url=selectors.site_url("billing:home")
         )
     except services.BillingError as exc:
-        return _home_with_error(request, tenant, str(exc))
+        return _home_with_error(request, tenant, _owner_message(exc, tenant))
     return redirect(target.url)
+
+
+def _owner_message(exc: services.BillingError, tenant: Tenant) -> str:
+    """What the owner reads. A missing setting is the operator's to fix: it goes to the log,
+    and the owner gets words about their account, never a setting's name."""
+    if isinstance(exc, services.BillingUnavailable):
+        logger.warning("billing unavailable for %s: %s", tenant.external_id, exc)
+        return services.BillingUnavailable.OWNER_MESSAGE
+    return str(exc)
 
 
 def _home_with_error(request: HttpRequest, tenant: Tenant, error: str) -> HttpResponse:
@@ -125,7 +134,8 @@ def portal_for_tenant(request: HttpRequest, token: str) -> HttpResponse:
             tenant=tenant, now=timezone.now(), return_url=selectors.site_url("login")
         )
     except services.BillingError as exc:
-        return render(request, "billing/portal_unavailable.html", {"error": str(exc)}, status=503)
+        error = _owner_message(exc, tenant)
+        return render(request, "billing/portal_unavailable.html", {"error": error}, status=503)
     return redirect(target.url)
 
 

@@ -26,7 +26,7 @@ from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding, seed_onboarding_settle
 from playbooks.alerts import rules_evaluate
 from playbooks.demo import seed_touchpoint_history
-from tenants.models import ChurnReason, Membership, Tenant
+from tenants.models import ChurnReason, ConsentSource, Membership, Tenant
 from tenants.roles import StaffRole
 from tenants.services import membership_create, tenant_create, tenant_mark_churned
 
@@ -248,8 +248,8 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
                 actor=None,
             )
             if has_phone:  # owners who gave a phone at signup agreed to SMS there
-                tenant.sms_consent_at = signed_up_at
-                tenant.save(update_fields=["sms_consent_at"])
+                tenant.sms_consent_at, tenant.sms_consent_source = signed_up_at, ConsentSource.SIGNUP
+                tenant.save(update_fields=["sms_consent_at", "sms_consent_source"])
             owner = User.objects.create(
                 username=f"owner-{external_id}", email=tenant.owner_email, first_name=first, last_name=last
             )

@@ -76,14 +76,14 @@ def backtest(*, model: HealthModel, now: datetime, horizon_days: int = 21) -> Ba
     cohort = list(
         Tenant.objects.filter(signed_up_at__lte=as_of - MIN_HISTORY)
         .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of))
-        .values_list("id", "signed_up_at", "churned_at")
+        .values_list("id", "signed_up_at", "imported_at", "churned_at")
     )
     facts = facts_for(tenant_ids=None, as_of=as_of)
     churner_scores, stayer_scores = [], []
     # `new` tenants are never acted on, so they are not part of what the model predicts.
     counts = {bucket: [0, 0] for bucket in HealthBucket.values if bucket != HealthBucket.NEW}
-    for tenant_id, signed_up_at, churned_at in cohort:
-        if is_warming_up(model=model, signed_up_at=signed_up_at, as_of=as_of):
+    for tenant_id, signed_up_at, imported_at, churned_at in cohort:
+        if is_warming_up(model=model, signed_up_at=imported_at or signed_up_at, as_of=as_of):
             continue
         result = score_tenant(
             model=model, facts=facts.get(tenant_id), tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of)

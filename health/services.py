@@ -107,7 +107,8 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
     day = as_of_day(now)
     score_rows, tenant_rows, timeline = [], [], []
     for t in tenants:
-        warming_up = is_warming_up(model=model, signed_up_at=t["signed_up_at"], as_of=now)
+        # An imported customer warms up from its import: the cockpit has none of its history.
+        warming_up = is_warming_up(model=model, signed_up_at=t["imported_at"] or t["signed_up_at"], as_of=now)
         result = score_tenant(
             model=model,
             facts=facts.get(t["id"]),
@@ -141,7 +142,7 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
     return len(timeline)
 
 
-TENANT_FIELDS = ("id", "signed_up_at", "health_bucket", "data_as_of")
+TENANT_FIELDS = ("id", "signed_up_at", "imported_at", "health_bucket", "data_as_of")
 
 
 def health_recompute_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> RecomputeResult:
@@ -202,16 +203,16 @@ def health_backfill_history(*, now: datetime, days: int) -> int:
         tenants = list(
             Tenant.objects.filter(signed_up_at__lte=as_of)
             .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of))
-            .values_list("id", "signed_up_at")
+            .values_list("id", "signed_up_at", "imported_at")
         )
         facts = facts_for(tenant_ids=None, as_of=as_of)
         rows = []
-        for tenant_id, signed_up_at in tenants:
+        for tenant_id, signed_up_at, imported_at in tenants:
             result = score_tenant(
                 model=model,
                 facts=facts.get(tenant_id),
                 tenure_days=tenure_days(signed_up_at=signed_up_at, as_of=as_of),
-                warming_up=is_warming_up(model=model, signed_up_at=signed_up_at, as_of=as_of),
+                warming_up=is_warming_up(model=model, signed_up_at=imported_at or signed_up_at, as_of=as_of),
             )
             if result is not None:
                 rows.append(

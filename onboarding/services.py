@@ -33,6 +33,9 @@ from .models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnbo
 
 VERIFY_SALT = "onboarding.verify-email"
 VERIFY_MAX_AGE = timedelta(days=7)
+# A tenant created through the API more than this after its signup is an existing customer
+# being imported (a backend that syncs new signups does so within minutes).
+IMPORT_AFTER = timedelta(hours=1)
 
 
 # --- templates and start --------------------------------------------------------------------
@@ -61,7 +64,9 @@ def onboarding_start(*, tenant: Tenant) -> TenantOnboarding:
         tenant=tenant,
         defaults={
             "template": template_for(plan=tenant.plan, segment=tenant.segment),
-            "started_at": tenant.signed_up_at,
+            # An imported customer's onboarding clock starts at its import, not at a signup
+            # long past (else every import would be overdue, and alerted, at once).
+            "started_at": tenant.known_since,
         },
     )
     return onboarding
@@ -170,6 +175,10 @@ def tenant_import(
             actor=actor,
             ip=ip,
         )
+        if now - tenant.signed_up_at > IMPORT_AFTER:
+            # An existing customer, not a fresh signup: the cockpit knows it from now on.
+            Tenant.objects.filter(pk=tenant.pk).update(imported_at=now)
+            tenant.imported_at = now
         if sms_consent:
             tenant_sms_consent_record(tenant=tenant, given=True, source=ConsentSource.API, actor=actor, now=now, ip=ip)
         onboarding_start(tenant=tenant)

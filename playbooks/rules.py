@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Q, Sum
+from django.db.models.functions import Coalesce
 
 from billing.plans import money
 from billing.selectors import days_past_due, past_due_subscriptions, plan_usage
@@ -173,14 +174,18 @@ def no_activity(params: Params, now: datetime) -> dict[int, Finding]:
     since = now - timedelta(days=params["days"])
     rows = (
         _live_tenants()
-        .filter(signed_up_at__lte=since)
+        # Known to the cockpit for the whole window: an imported customer is not inactive
+        # for the days before the cockpit could have seen its events.
+        .annotate(known_since=Coalesce("imported_at", "signed_up_at"))
+        .filter(known_since__lte=since)
         .filter(Q(last_seen_at__lt=since) | Q(last_seen_at__isnull=True))
-        .values_list("id", "last_seen_at", "signed_up_at")
+        .values_list("id", "last_seen_at", "known_since", "imported_at")
     )
     findings = {}
-    for tenant_id, last_seen, signed_up in rows:
+    for tenant_id, last_seen, known_since, imported_at in rows:
         if last_seen is None:
-            why = f"no events since signing up {_ago(now - signed_up)} ago"
+            since_what = "its import" if imported_at else "signing up"
+            why = f"no events since {since_what} {_ago(now - known_since)} ago"
         else:
             why = f"no events for {_ago(now - last_seen)} (last on {last_seen:%-d %b %H:%M} UTC)"
         findings[tenant_id] = Finding(

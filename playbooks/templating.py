@@ -26,6 +26,7 @@ VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 EVENTS_PREFIX = "events_7."
 
 VARIABLES: dict[str, str] = {
+    "brand_name": "Your product's name as owners know it (the BRAND_NAME setting)",
     "tenant_name": "The tenant's company name",
     "owner_name": "The owner's full name (or “there”)",
     "owner_first_name": "The owner's first name (or “there”)",
@@ -49,6 +50,7 @@ SURVEY_SALT = "playbooks.nps-survey"
 # How a variable reads where a template is shown without a tenant to render it for (the
 # playbook's page): a placeholder a person understands, never “{{ tenant_name }}”.
 VARIABLE_LABELS: dict[str, str] = {
+    "brand_name": "product name",
     "tenant_name": "tenant name",
     "owner_name": "owner's name",
     "owner_first_name": "owner's first name",
@@ -153,6 +155,7 @@ def _health_score(facts: TenantFacts) -> int | None:
 # Each variable's value, computed only when a template uses it (a survey link is signed, a URL
 # reversed: not for every message of a batch of thousands).
 RESOLVERS: dict[str, Callable[[TenantFacts], Any]] = {
+    "brand_name": lambda f: settings.BRAND_NAME,
     "tenant_name": lambda f: f.tenant.name,
     "owner_name": lambda f: f.tenant.owner_name or "there",
     "owner_first_name": lambda f: (f.tenant.owner_name or "").split(" ")[0] or "there",

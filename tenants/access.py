@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from tenants.roles import ALL_STAFF_ROLES, has_staff_role
+from tenants.roles import ALL_STAFF_ROLES, StaffRole, has_staff_role
 
 View = Callable[..., HttpResponse]
 
@@ -22,7 +22,15 @@ def staff_required(roles: frozenset[str] = ALL_STAFF_ROLES) -> Callable[[View], 
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_staff_role(request.user, roles):
-                raise PermissionDenied("This page is for customer-success staff.")
+                # Name who may: a CS lead sent here from a link knows whom to ask.
+                if roles == ALL_STAFF_ROLES:
+                    raise PermissionDenied("This page is for customer-success staff.")
+                who = [StaffRole(role).label for role in StaffRole.values if role in roles]
+                raise PermissionDenied(
+                    f"This page is for {', '.join(who[:-1])} and {who[-1]}."
+                    if len(who) > 1
+                    else f"This page is for {who[0]}."
+                )
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -59,6 +61,9 @@ class Tenant(models.Model):
     plan = models.CharField(max_length=20, choices=Plan.choices)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     signed_up_at = models.DateTimeField()
+    # Set when an existing customer (signed up well before) is imported: the cockpit has no
+    # history of it, so its health warm-up, onboarding clock and inactivity count from here.
+    imported_at = models.DateTimeField(null=True, blank=True)
     lifecycle_stage = models.CharField(max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.ONBOARDING)
     segment = models.CharField(max_length=64, blank=True)
     csm_owner = models.ForeignKey(
@@ -101,6 +106,11 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+    @property
+    def known_since(self) -> datetime:
+        """Since when the cockpit can know what this tenant did: its signup, or its import."""
+        return self.imported_at or self.signed_up_at
 
 
 class Membership(models.Model):

@@ -224,6 +224,21 @@ def _tenant_insert(*, tenant: Tenant, now: datetime, actor: Actor, ip: str | Non
         )
 
 
+# How the timeline says where consent came from ("The owner agreed to SMS at signup").
+CONSENT_GIVEN = {
+    ConsentSource.API: "through the API",
+    ConsentSource.SIGNUP: "at signup",
+    ConsentSource.WIZARD: "in the onboarding wizard",
+    ConsentSource.STAFF: "by phone, recorded by staff",
+}
+CONSENT_WITHDRAWN = {
+    ConsentSource.API: "through the API",
+    ConsentSource.SIGNUP: "at signup",
+    ConsentSource.WIZARD: "in the onboarding wizard",
+    ConsentSource.STAFF: "recorded by staff",
+}
+
+
 def tenant_sms_consent_record(
     *, tenant: Tenant, given: bool, source: str, actor: Actor, now: datetime, ip: str | None = None
 ) -> Tenant:
@@ -241,13 +256,15 @@ def tenant_sms_consent_record(
         tenant.sms_consent_at = now if given else None
         tenant.sms_consent_source = source if given else ""
         tenant.save(update_fields=["sms_consent_at", "sms_consent_source", "updated_at"])
-        label = ConsentSource(source).label.lower()
+        previous_source = before["sms_consent_source"]
         timeline_record(
             tenant=tenant,
             at=now,
             kind="tenant.sms_consent",
-            summary=f"The owner agreed to SMS ({label})" if given else f"SMS consent withdrawn ({label})",
-            data={"given": given, "source": source},
+            summary=f"The owner agreed to SMS {CONSENT_GIVEN[source]}"
+            if given
+            else f"SMS consent withdrawn ({CONSENT_WITHDRAWN[source]})",
+            data={"given": given, "source": source, "previous_source": previous_source},
         )
         audit_record(
             actor=actor,
@@ -323,6 +340,38 @@ def tenant_mark_churned(
             at=now,
             before=before,
             after={**tenant_snapshot(tenant), "churn_reason": reason, "churn_note": note},
+        )
+    return tenant
+
+
+def tenant_reactivate(*, tenant: Tenant, at: datetime, why: str, actor: Actor, now: datetime) -> Tenant:
+    """A churned tenant is a customer again (it subscribed anew): its lifecycle follows its
+    age once more, and the churn is kept on the timeline and in the audit log, not on the row.
+    A tenant that is not churned is left as it is (a second tick is a no-op)."""
+    with transaction.atomic():
+        # Row lock: the tick and a person recording a churn reason may act at once.
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.lifecycle_stage != Tenant.LifecycleStage.CHURNED:
+            return tenant
+        before = {**tenant_snapshot(tenant), "churn_reason": tenant.churn_reason, "churned_at": tenant.churned_at}
+        tenant.lifecycle_stage = lifecycle_stage_for(signed_up_at=tenant.signed_up_at, now=now)
+        tenant.churned_at, tenant.churn_reason, tenant.churn_note = None, "", ""
+        tenant.save(update_fields=["lifecycle_stage", "churned_at", "churn_reason", "churn_note", "updated_at"])
+        timeline_record(
+            tenant=tenant,
+            at=at,
+            kind="tenant.reactivated",
+            summary=f"Back as a customer: {why}",
+            data={"churned_at": before["churned_at"].isoformat() if before["churned_at"] else None},
+        )
+        audit_record(
+            actor=actor,
+            action="tenant.reactivate",
+            target=tenant,
+            tenant=tenant,
+            at=now,
+            before=before,
+            after=tenant_snapshot(tenant),
         )
     return tenant
 

@@ -105,6 +105,39 @@ def test_an_immediate_cancellation_churns_on_its_date_and_waits_for_a_reason(pay
     assert churn.actor_label == "system" and churn.after["churn_reason"] == ""
 
 
+def test_a_churned_tenant_that_subscribes_again_is_a_customer_again(paying):
+    at = PERIOD_START + timedelta(days=12)
+    deleted(paying, requested=at, ended=at)
+    tick_at(at + MINUTE)
+    assert stage(paying)[0] == "churned"
+
+    # Three weeks later the owner comes back through Checkout: a new subscription.
+    back = at + timedelta(days=21)
+    again = StripeStory(paying.tenant, suffix="harbor-2")
+    again.status("active", at=back, event="customer.subscription.created", period_start=back)
+    tick_at(back + MINUTE)
+
+    assert stage(paying) == ("adoption", None, "")
+    entry = TimelineEntry.objects.for_tenant(paying.tenant).get(kind="tenant.reactivated")
+    assert entry.summary == f"Back as a customer: active subscription since {back:%-d %b %Y}"
+    audit = AuditLog.objects.get(action="tenant.reactivate", tenant=paying.tenant)
+    assert audit.actor_label == "system" and audit.before["lifecycle_stage"] == "churned"
+    # The churn is history, not undone: its timeline entry stays; a second tick adds nothing.
+    assert TimelineEntry.objects.for_tenant(paying.tenant).filter(kind="tenant.churned").count() == 1
+    tick_at(back + 2 * MINUTE)
+    assert TimelineEntry.objects.for_tenant(paying.tenant).filter(kind="tenant.reactivated").count() == 1
+
+
+def test_an_old_live_state_does_not_undo_a_later_churn(paying):
+    """The mirror's live subscription predates the churn (a lost deleted event, churn marked
+    by its scheduled date): nothing to reactivate."""
+    paying.status("active", at=PERIOD_START + MINUTE, period_start=PERIOD_START, cancel_at_period_end=True)
+    tick_at(PERIOD_END + MINUTE)
+    assert stage(paying)[0] == "churned"
+    tick_at(PERIOD_END + 2 * MINUTE)
+    assert stage(paying)[0] == "churned"
+
+
 def test_a_cancellation_after_failed_payments_defaults_to_payment_failure(paying):
     paying.go_past_due(at=PERIOD_END)
     ended = PERIOD_END + timedelta(days=14)

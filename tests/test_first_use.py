@@ -66,7 +66,7 @@ def test_api_tenant_with_consent_gets_the_day_0_sms_and_its_onboarding(api, admi
     assert tenant.sms_consent_at == SIGNUP + timedelta(minutes=1)
     assert tenant.sms_consent_source == "api"
     consent = TimelineEntry.objects.for_tenant(tenant).get(kind="tenant.sms_consent")
-    assert consent.summary == "The owner agreed to SMS (api)"
+    assert consent.summary == "The owner agreed to SMS through the API"
     assert AuditLog.objects.filter(action="tenant.sms_consent", tenant=tenant).count() == 1
 
     tick_at(SIGNUP + timedelta(minutes=2))
@@ -138,7 +138,10 @@ def test_staff_record_consent_given_by_phone_and_it_is_audited(client, api, admi
     assert audit.actor == csm
     assert audit.before["sms_consent_at"] is None and audit.after["sms_consent_source"] == "staff"
     text = response.content.decode()
-    assert "agreed to SMS" in text and "(staff (given by phone))" in text
+    assert "agreed to SMS" in text and "(staff (given by phone))" not in text
+    assert TimelineEntry.objects.for_tenant(tenant).get(kind="tenant.sms_consent").summary == (
+        "The owner agreed to SMS by phone, recorded by staff"
+    )
     assert "Withdraw SMS consent" in text
 
 
@@ -237,3 +240,54 @@ def test_the_tenant_list_filters_new_and_sorts_it_after_judged_tenants(client, c
     assert worst_first.index("Bad") < worst_first.index("Judged") < worst_first.index("Fresh")
     only_new = client.get("/admin/customer-success/tenants/?bucket=new").content.decode()
     assert "Fresh" in only_new and "Judged" not in only_new and "Bad" not in only_new
+
+
+def test_a_page_for_another_role_says_whose_it_is_in_the_sites_own_layout(client, cs_lead):
+    client.force_login(cs_lead)
+    response = client.get("/admin/billing/")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This page is for Billing ops and Admin." in page
+    assert "css/cockpit.css" in page and "Back to your start page" in page
+
+
+# --- an existing customer imported long after its signup --------------------------------------
+
+
+def test_an_imported_customer_is_judged_from_its_import_not_its_old_signup(api, admin_key):
+    """Signed up 400 days ago, imported today: the cockpit has none of its history, so the
+    first tick must not call it critical, inactive and overdue on onboarding all at once."""
+    imported = SIGNUP + timedelta(minutes=1)
+    response = create(api, admin_key, signed_up_at=(SIGNUP - timedelta(days=400)).isoformat())
+    assert response.status_code == 201
+    tenant = Tenant.objects.get(external_id="cg-2001")
+    assert tenant.imported_at == imported and tenant.lifecycle_stage == "adoption"
+
+    tick_at(SIGNUP + timedelta(minutes=5))
+    tenant.refresh_from_db()
+    assert tenant.health_bucket == HealthBucket.NEW
+    assert open_alerts(tenant) == []
+    # Touchpoints: the old days are stale, not sent (no backlog).
+    assert not Delivery.objects.for_tenant(tenant).filter(status=Delivery.Status.SENT).exists()
+
+    # Its onboarding clock started at the import: overdue 72 hours later, not before.
+    tick_at(imported + timedelta(hours=71))
+    assert open_alerts(tenant) == []
+    tick_at(imported + timedelta(hours=72, minutes=1))
+    assert open_alerts(tenant) == ["onboarding_incomplete"]
+
+    # Seven days after the import without an event it is inactive; after the warm-up, critical.
+    tick_at(imported + timedelta(days=7, hours=1))
+    assert "no_activity" in open_alerts(tenant)
+    no_activity = Alert.objects.for_tenant(tenant).get(rule__slug="no_activity")
+    assert no_activity.rationale.startswith("no events since its import 7 days")
+    tick_at(imported + timedelta(days=14, hours=1))
+    tenant.refresh_from_db()
+    assert tenant.health_bucket == HealthBucket.CRITICAL
+    assert "health_critical" in open_alerts(tenant)
+
+
+def test_a_signup_synced_within_the_hour_is_not_an_import(api, admin_key):
+    assert create(api, admin_key, signed_up_at=(SIGNUP - timedelta(minutes=50)).isoformat()).status_code == 201
+    assert Tenant.objects.get(external_id="cg-2001").imported_at is None
