@@ -179,24 +179,46 @@ def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
             # E.g. trial-conversion before billing exists: unknown for everyone, and it says so.
             result.waiting_unknown += len(candidates)
             continue
-        facts = facts_for_tenants(candidates, now=now, windows=windows_of(audience)) if audience else {}
-        steps = list(version.steps.all())
-        for tenant in candidates:
-            holds = evaluate(audience, facts[tenant.id]).holds if audience else True
-            if holds is None:
-                result.waiting_unknown += 1
-            if not holds:
-                continue
-            run = run_start(
-                tenant=tenant,
-                playbook=playbook,
-                trigger=Trigger.SIGNUP,
-                enrolment_key="signup",
-                anchor=tenant.signed_up_at,
-                now=now,
-                steps=steps,
-            )
-            result.started += run is not None
+        _runs_start_where_audience_holds(
+            playbook=playbook,
+            starts=[(tenant, tenant.signed_up_at) for tenant in candidates],
+            trigger=Trigger.SIGNUP,
+            now=now,
+            result=result,
+        )
+
+
+def _runs_start_where_audience_holds(
+    *,
+    playbook: Playbook,
+    starts: list[tuple[Tenant, datetime]],
+    trigger: str,
+    now: datetime,
+    result: ReconcileResult,
+) -> None:
+    """Starts `playbook` for each (tenant, anchor) whose audience holds now; an audience that
+    cannot be evaluated (an unknown fact) waits and is counted so."""
+    version = playbook.current
+    audience = version.definition["audience"]
+    tenants = [tenant for tenant, _ in starts]
+    facts = facts_for_tenants(tenants, now=now, windows=windows_of(audience)) if audience else {}
+    steps = list(version.steps.all())
+    for tenant, anchor in starts:
+        holds = evaluate(audience, facts[tenant.id]).holds if audience else True
+        if holds is None:
+            result.waiting_unknown += 1
+        if not holds:
+            continue
+        run = run_start(
+            tenant=tenant,
+            playbook=playbook,
+            trigger=trigger,
+            enrolment_key=trigger,  # "signup", "trial_converted": a tenant enters each once
+            anchor=anchor,
+            now=now,
+            steps=steps,
+        )
+        result.started += run is not None
 
 
 def trial_converted_runs_start(*, now: datetime, result: ReconcileResult) -> None:
@@ -212,26 +234,13 @@ def trial_converted_runs_start(*, now: datetime, result: ReconcileResult) -> Non
         converted = [t for t in trials_converted_since(since=now - run_span(version)) if t.tenant_id not in enrolled]
         if not converted:
             continue
-        audience = version.definition["audience"]
-        tenants = [t.tenant for t in converted]
-        facts = facts_for_tenants(tenants, now=now, windows=windows_of(audience)) if audience else {}
-        steps = list(version.steps.all())
-        for trial in converted:
-            holds = evaluate(audience, facts[trial.tenant_id]).holds if audience else True
-            if holds is None:
-                result.waiting_unknown += 1
-            if not holds:
-                continue
-            run = run_start(
-                tenant=trial.tenant,
-                playbook=playbook,
-                trigger=Trigger.TRIAL_CONVERTED,
-                enrolment_key="trial_converted",
-                anchor=trial.converted_at,
-                now=now,
-                steps=steps,
-            )
-            result.started += run is not None
+        _runs_start_where_audience_holds(
+            playbook=playbook,
+            starts=[(trial.tenant, trial.converted_at) for trial in converted],
+            trigger=Trigger.TRIAL_CONVERTED,
+            now=now,
+            result=result,
+        )
 
 
 def runs_cancel(*, runs: list[Run], reason: str, now: datetime) -> int:

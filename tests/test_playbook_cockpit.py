@@ -15,6 +15,7 @@ from playbooks.templating import survey_token
 from tenants.models import ApiKey, AuditLog, Membership
 
 from .conftest import tenant_user
+from .test_billing_trial import AFTER_TRIAL
 from .touchpoint_helpers import SIGNUP, hourly, new_york_tenant, tick_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_playbooks_off")]
@@ -206,17 +207,6 @@ def test_a_stalled_onboarding_gets_a_screenshare_task_once(client, csm, harbor_a
     assert task.assignee == csm and AuditLog.objects.filter(action="task.create", target_id=str(task.id)).exists()
 
 
-AFTER_TRIAL = """
-slug: after-trial
-name: After the trial
-trigger: trial_converted
-steps:
-  - key: thanks
-    day: 0
-    channel: task
-    owner_role: csm
-    title: "Thank {{ tenant_name }} for converting"
-"""
 
 
 def test_every_trigger_is_raised_so_no_playbook_page_says_otherwise(client, csm, tmp_path):
