@@ -207,8 +207,6 @@ def test_a_stalled_onboarding_gets_a_screenshare_task_once(client, csm, harbor_a
     assert task.assignee == csm and AuditLog.objects.filter(action="task.create", target_id=str(task.id)).exists()
 
 
-
-
 def test_every_trigger_is_raised_so_no_playbook_page_says_otherwise(client, csm, tmp_path):
     # Billing raises trial_converted (the first paid invoice, tests/test_billing_trial.py) and
     # the past-due trigger: neither page says “nothing raises this trigger”.
