@@ -75,6 +75,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         )
     )
     subscription = billing_selectors.subscription_for_tenant(tenant=tenant)
+    score = health_selectors.latest_score(tenant=tenant)
     # Staff access to a tenant is explicit and audited (DESIGN.md, principle 5).
     audit_record(
         actor=request.user,
@@ -89,10 +90,10 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         "cockpit/tenant_detail.html",
         {
             "tenant": tenant,
-            "score": health_selectors.latest_score(tenant=tenant),
+            "score": score,
             "trend": sparkline(history),
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
-            "days_of_data": health_selectors.days_of_data(tenant=tenant, now=now),
+            "days_of_data": health_selectors.days_of_data(tenant=tenant, as_of=score.computed_at) if score else 0,
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant, now=now),

@@ -34,9 +34,10 @@ def week_over_week_change(*, tenant: Tenant, today: date) -> float | None:
     return round((now_score - week_ago) * 100 / week_ago, 1)
 
 
-def days_of_data(*, tenant: Tenant, now: datetime) -> int:
-    """Whole days since signup: what a `new` tenant's score is labelled with."""
-    return max(0, (now - tenant.signed_up_at).days)
+def days_of_data(*, tenant: Tenant, as_of: datetime) -> int:
+    """Whole days the cockpit has known the tenant (since signup, or its import) as of a
+    score: what a `new` tenant's score is labelled with."""
+    return max(0, (as_of - tenant.known_since).days)
 
 
 def health_block(tenant: Tenant) -> dict[str, Any] | None:

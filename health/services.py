@@ -46,9 +46,15 @@ def _due(now: datetime, model: HealthModel) -> Q:
     changed_data = Q(data_as_of__isnull=False) & (
         Q(health_data_as_of__isnull=True) | ~Q(health_data_as_of=F("data_as_of"))
     )
+    # The warm-up just ended: judged at this tick, not up to an hour later.
+    warmed_up = now - timedelta(days=model.warmup_days)
+    warm_up_over = Q(health_bucket=HealthBucket.NEW) & (
+        Q(imported_at__isnull=True, signed_up_at__lte=warmed_up) | Q(imported_at__lte=warmed_up)
+    )
     return (
         Q(health_computed_at__isnull=True)
         | Q(health_computed_at__lt=now - STALE_AFTER)
+        | warm_up_over
         | changed_data
         | ~Q(health_model_version=model.version)
         | Q(health_model_version__isnull=True)

@@ -291,3 +291,18 @@ def test_an_imported_customer_is_judged_from_its_import_not_its_old_signup(api, 
 def test_a_signup_synced_within_the_hour_is_not_an_import(api, admin_key):
     assert create(api, admin_key, signed_up_at=(SIGNUP - timedelta(minutes=50)).isoformat()).status_code == 201
     assert Tenant.objects.get(external_id="cg-2001").imported_at is None
+
+
+def test_the_warm_up_ends_at_its_moment_not_at_the_next_hourly_rescore(api, admin_key, client, csm):
+    assert create(api, admin_key).status_code == 201
+    tenant = Tenant.objects.get(external_id="cg-2001")
+    tick_at(SIGNUP + timedelta(days=13, hours=23, minutes=30))
+    client.force_login(csm)
+    with time_machine.travel(SIGNUP + timedelta(days=13, hours=23, minutes=40), tick=False):
+        page = client.get("/admin/customer-success/tenants/cg-2001/").content.decode()
+    assert "Warming up — 13 days of data" in page
+
+    # 31 minutes later: scored half an hour ago, but the warm-up is over now.
+    tick_at(SIGNUP + timedelta(days=14, minutes=1))
+    tenant.refresh_from_db()
+    assert tenant.health_bucket == HealthBucket.CRITICAL
