@@ -7,6 +7,7 @@ SMS. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and DEBUG=0.
 import os
 import sys
 import zoneinfo
+from datetime import time
 from pathlib import Path
 
 import dj_database_url
@@ -238,6 +239,23 @@ TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""
 PLAYBOOK_WEBHOOK_HOSTS = env_list("PLAYBOOK_WEBHOOK_HOSTS", "hooks.slack.com")
 PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS", "5"))
 TOUCHPOINT_DAILY_LIMIT = int(os.environ.get("TOUCHPOINT_DAILY_LIMIT", "2"))
+
+
+def _quiet_hours(raw: str) -> tuple[time, time] | None:
+    if raw.strip().lower() in {"off", "none"}:
+        return None  # texts at any hour (e.g. an emergency service's customers)
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"SMS_QUIET_HOURS is HH:MM-HH:MM (e.g. 21:00-08:00), not “{raw}”.") from None
+    if start == end:
+        raise ImproperlyConfigured("SMS_QUIET_HOURS must not start and end at the same time.")
+    return start, end
+
+
+# No SMS in the tenant's local night, transactional or not (CONTRACTS.md: default 21:00–08:00;
+# "off" for none).
+SMS_QUIET_HOURS = _quiet_hours(os.environ.get("SMS_QUIET_HOURS", "21:00-08:00"))
 
 
 # Alerts (escalation rules): the response SLA per severity (P3: business days, Monday to

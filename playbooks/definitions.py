@@ -57,6 +57,7 @@ STEP_KEYS = {
     "owner_role",
     "owner",
     "transactional",
+    "transactional_reason",
     "webhook_url",
     "due_in_hours",
 }
@@ -360,6 +361,18 @@ def _step(step: Any) -> dict[str, Any]:
         raise ValueError("a subject (title) is one line.")
     if out["transactional"] and channel not in (Channel.EMAIL, Channel.SMS):
         raise ValueError("only email and sms steps can be transactional.")
+    # Transactional is a claim that the customer expects this message at once (a welcome with
+    # the login link, a payment-failed notice): the file says why, or it waits for the window.
+    reason = _text(step, "transactional_reason")
+    if out["transactional"] and not reason:
+        raise ValueError(
+            "a transactional step skips the send window: say why in transactional_reason "
+            "(e.g. “the welcome carries the login link”), or leave transactional out."
+        )
+    if reason and not out["transactional"]:
+        raise ValueError("transactional_reason belongs to a step with transactional: true.")
+    if reason:
+        out["transactional_reason"] = reason[:200]
     if channel in (Channel.EMAIL, Channel.IN_APP, Channel.TASK) and not subject:
         raise ValueError(f"a {channel} step needs a subject (title).")
     if channel in (Channel.EMAIL, Channel.SMS, Channel.IN_APP, Channel.WEBHOOK) and not body:

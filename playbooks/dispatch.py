@@ -47,7 +47,7 @@ from .models import (
     Task,
     TouchpointPause,
 )
-from .scheduling import STALE_AFTER, next_window_opening, respects_window
+from .scheduling import STALE_AFTER, earliest_send, next_window_opening
 from .sms import ProviderError, RetryableError
 from .templating import TemplateError, check, render
 
@@ -195,14 +195,13 @@ def _decide(batch: list[Delivery], now: datetime, claimed_at: datetime, result: 
             result.skipped += 1
             continue
         window = d.run.version.definition["send_window"]
-        if respects_window(d.step):
-            opening = next_window_opening(now, tz=d.tenant.timezone, window=window)
-            if opening > now:
-                # Due while the window was closed (a late tick, a retry, a resend, a new time
-                # zone): it waits for the next opening instead of going out at night.
-                d.due_at, d.reason = opening, "waiting for the tenant's send window"
-                result.deferred += 1
-                continue
+        allowed = earliest_send(d.step, now, tz=d.tenant.timezone, window=window)
+        if allowed.at > now:
+            # Due while the window was closed or in the SMS quiet hours (a late tick, a retry,
+            # a resend, a new time zone): it waits instead of going out at night.
+            d.due_at, d.reason = allowed.at, allowed.why
+            result.deferred += 1
+            continue
         try:
             strict = d.step.channel in CUSTOMER_CHANNELS
             # One line: a tenant name with a line break must not break the email's headers.

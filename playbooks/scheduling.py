@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -24,7 +25,7 @@ from tenants.services import audit_record, timeline_record
 
 from .conditions import describe, evaluate, needs_unavailable_fact, windows_of
 from .facts import facts_for_tenants
-from .models import MESSAGE_CHANNELS, Delivery, Playbook, PlaybookVersion, Run, Step, Trigger
+from .models import MESSAGE_CHANNELS, Channel, Delivery, Playbook, PlaybookVersion, Run, Step, Trigger
 
 STALE_AFTER = timedelta(hours=24)
 TERMINAL = [
@@ -67,10 +68,58 @@ def respects_window(step: Step) -> bool:
     return step.channel in MESSAGE_CHANNELS and not step.transactional
 
 
+def sms_quiet_until(at: datetime, *, tz: str) -> datetime | None:
+    """The end of the SMS quiet hours (SMS_QUIET_HOURS, tenant-local) when `at` falls inside
+    them, else None. No text wakes anybody up, transactional or not."""
+    if settings.SMS_QUIET_HOURS is None:
+        return None
+    start, end = settings.SMS_QUIET_HOURS
+    zone = ZoneInfo(tz)
+    local = at.astimezone(zone)
+    now_time = local.time()
+    quiet = (now_time >= start or now_time < end) if start > end else start <= now_time < end
+    if not quiet:
+        return None
+    day = local.date() + timedelta(days=1) if start > end and now_time >= start else local.date()
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SendMoment:
+    at: datetime
+    why: str  # "" when `at` is the moment asked about; else what it waits for
+
+
+def earliest_send(step: Step, at: datetime, *, tz: str, window: dict[str, str]) -> SendMoment:
+    """The first moment from `at` on when this step may go out to the tenant: inside the send
+    window unless transactional, and outside the SMS quiet hours for any SMS. Checked when a
+    delivery is scheduled and again when it is sent (a late tick, a retry, a new time zone)."""
+    moment, why = at, ""
+    for _ in range(3):  # a window that starts inside the quiet hours needs a second look
+        if respects_window(step):
+            opening = next_window_opening(moment, tz=tz, window=window)
+            if opening > moment:
+                moment, why = opening, "waiting for the tenant's send window"
+        if step.channel == Channel.SMS:
+            quiet_end = sms_quiet_until(moment, tz=tz)
+            if quiet_end is not None:
+                moment, why = quiet_end, "waiting: no SMS in the tenant's quiet hours"
+                continue
+        break
+    return SendMoment(moment, why)
+
+
+def day_n(anchor: datetime, *, days: int, hours: int, tz: str) -> datetime:
+    """Day N is N calendar days in the tenant's time zone: the same wall-clock time N days
+    later, whatever daylight saving did in between (a UTC sum would be an hour off)."""
+    zone = ZoneInfo(tz)
+    local = anchor.astimezone(zone)
+    return (local + timedelta(days=days, hours=hours)).astimezone(UTC)
+
+
 def due_at_for(step: Step, *, anchor: datetime, tenant: Tenant, window: dict[str, str]) -> tuple[datetime, datetime]:
-    nominal = anchor + timedelta(days=step.day, hours=step.hours)
-    due = next_window_opening(nominal, tz=tenant.timezone, window=window) if respects_window(step) else nominal
-    return nominal, due
+    nominal = day_n(anchor, days=step.day, hours=step.hours, tz=tenant.timezone)
+    return nominal, earliest_send(step, nominal, tz=tenant.timezone, window=window).at
 
 
 def run_span(version: PlaybookVersion) -> timedelta:

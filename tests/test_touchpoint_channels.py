@@ -36,6 +36,15 @@ from tenants.models import Tenant, TimelineEntry
 
 from .touchpoint_helpers import SIGNUP, new_york_tenant, tick_at
 
+
+@pytest.fixture(autouse=True)
+def quiet_hours_after_signup(settings):
+    """These tests are about the providers, and sign up at 21:00 New York time: without quiet
+    hours (SMS_QUIET_HOURS=off) the welcome text goes at once. The quiet hours themselves are
+    tested in test_touchpoint_windows.py."""
+    settings.SMS_QUIET_HOURS = None
+
+
 pytestmark = pytest.mark.django_db
 
 ACCOUNT_SID = "AC" + "a1" * 16

@@ -1,0 +1,118 @@
+"""The schedule holds in every time zone (issue 19, first part): only steps the playbook file
+marks transactional — with a reason — skip the send window; every other message waits for
+it, at scheduling and at send time; no SMS goes out in the tenant's quiet hours (21:00–08:00
+local), transactional or not; Day N is N calendar days in the tenant's zone, across
+daylight-saving changes and half- and quarter-hour offsets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from playbooks.definitions import DefinitionError, parse
+from playbooks.models import Delivery, Run, Trigger
+
+from .alert_helpers import ingest, tenant_at
+from .billing_helpers import StripeStory, stripe_settings
+from .touchpoint_helpers import tick_at
+
+pytestmark = pytest.mark.django_db
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+@pytest.fixture(autouse=True)
+def stripe(settings):
+    stripe_settings(settings)
+
+
+def local(moment: datetime, zone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def test_dunning_in_tokyo_reminds_inside_the_window_and_texts_after_the_quiet_hours():
+    """Past due at 02:00 Tokyo time. The day-0 notice is transactional: the email goes at once,
+    the text waits for 08:00. The day-3, day-7 and day-14 reminders go between 09:00 and 18:00
+    Tokyo time, whatever the hour the ticks come at (every 3 hours here)."""
+    past_due_at = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # 02:00 on 19 Nov in Tokyo
+    tenant = tenant_at(
+        "sakura",
+        signed_up_at=past_due_at - timedelta(days=90),
+        onboarding=False,
+        timezone="Asia/Tokyo",
+        owner_phone="+819012345678",
+        sms_consent_at=past_due_at - timedelta(days=90),
+    )
+    ingest(tenant, "call.handled", past_due_at - timedelta(hours=3), count=3, now=past_due_at - timedelta(hours=2))
+    story = StripeStory(tenant)
+    story.customer(at=past_due_at - timedelta(days=60))
+    story.status("active", at=past_due_at - timedelta(days=60), event="customer.subscription.created")
+    story.go_past_due(at=past_due_at)
+
+    moment = past_due_at + timedelta(minutes=1)
+    while moment < past_due_at + timedelta(days=15):
+        tick_at(moment)
+        moment += timedelta(hours=3)
+
+    [run] = Run.objects.for_tenant(tenant).filter(trigger=Trigger.SUBSCRIPTION_PAST_DUE)
+    sent = {
+        d.step.key: d
+        for d in Delivery.objects.for_tenant(tenant).filter(run=run).select_related("step")
+        if d.status in (Delivery.Status.SENT, Delivery.Status.DELIVERED)
+    }
+    messages = {"day-0-email", "day-0-sms", "day-3-email", "day-3-sms", "day-7-email", "day-7-sms", "final-notice"}
+    assert messages <= set(sent), sorted(sent)
+    assert sent["day-0-email"].sent_at == past_due_at + timedelta(minutes=1)  # at once, at 02:01
+    text = local(sent["day-0-sms"].sent_at, "Asia/Tokyo")
+    assert text.date() == datetime(2026, 11, 19).date() and 8 <= text.hour < 9, text
+    for key in messages - {"day-0-email", "day-0-sms"}:
+        at = local(sent[key].sent_at, "Asia/Tokyo")
+        assert 9 <= at.hour < 18, (key, at)
+
+
+@pytest.mark.parametrize(
+    ("zone", "signup_utc", "opening_utc"),
+    [
+        # 2 Nov 20:00 UTC is 3 Nov 01:30 in Kolkata (+05:30): Day 3 is 6 Nov 01:30 there, and
+        # the email waits for 09:00 there, 03:30 UTC.
+        ("Asia/Kolkata", datetime(2026, 11, 2, 20, 0, tzinfo=UTC), datetime(2026, 11, 6, 3, 30, tzinfo=UTC)),
+        # 2 Nov 19:45 UTC is 3 Nov 01:30 in Kathmandu (+05:45): 09:00 on 6 Nov is 03:15 UTC.
+        ("Asia/Kathmandu", datetime(2026, 11, 2, 19, 45, tzinfo=UTC), datetime(2026, 11, 6, 3, 15, tzinfo=UTC)),
+    ],
+)
+def test_half_and_quarter_hour_offsets_keep_the_window(zone, signup_utc, opening_utc):
+    tenant = tenant_at("offset", signed_up_at=signup_utc, timezone=zone)
+    tick_at(signup_utc + timedelta(minutes=1))
+    day_3 = Delivery.objects.for_tenant(tenant).get(step__key="activation-low")
+    assert day_3.due_at == opening_utc
+    assert local(day_3.due_at, zone).strftime("%H:%M") == "09:00"
+
+
+def test_day_n_is_n_calendar_days_in_the_tenants_zone_across_daylight_saving():
+    """Signed up Sunday 7 March 2027, 10:00 in New York (EST, 15:00 UTC). Clocks go forward on
+    14 March: Day 7 is 10:00 EDT, 14:00 UTC — not 15:00 UTC, which would be 11:00 local."""
+    signup = datetime(2027, 3, 7, 15, 0, tzinfo=UTC)
+    tenant = tenant_at("spring", signed_up_at=signup, timezone="America/New_York")
+    tick_at(signup + timedelta(minutes=1))
+    recap = Delivery.objects.for_tenant(tenant).get(step__key="first-week-recap")
+    assert recap.nominal_at == datetime(2027, 3, 14, 14, 0, tzinfo=UTC)
+    assert local(recap.due_at, "America/New_York").strftime("%d %b %H:%M %Z") == "14 Mar 10:00 EDT"
+
+
+def test_a_transactional_step_without_a_reason_is_refused_with_its_line():
+    text = """slug: hook
+name: Hook
+trigger: signup
+steps:
+  - key: notice
+    day: 0
+    channel: email
+    transactional: true
+    subject: "Hello"
+    body: "Hi"
+"""
+    with pytest.raises(DefinitionError, match=r"hook\.yaml, line \d+: .*transactional_reason"):
+        parse(text, source="hook.yaml")
+    with_reason = text.replace("transactional: true", 'transactional: true\n    transactional_reason: "the login link"')
+    assert parse(with_reason, source="hook.yaml")["steps"][0]["transactional_reason"] == "the login link"
