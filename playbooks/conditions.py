@@ -173,6 +173,11 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
     return {"<": actual < expected, "<=": actual <= expected, ">": actual > expected, ">=": actual >= expected}[op]
 
 
+def holds_for_value(condition: dict[str, Any], actual: Any) -> bool:
+    """Whether one condition holds for a given value of its fact (coverage checks)."""
+    return _compare(actual, condition["op"], condition["value"])
+
+
 def evaluate(conditions: list[dict[str, Any]], facts: TenantFacts) -> Outcome:
     """All must hold. False beats unknown: a step is skipped as false when any check fails."""
     checks = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from django.utils.text import slugify
 
 from tenants.roles import StaffRole
 
-from .conditions import ConditionError, normalise_all
+from .conditions import ConditionError, holds_for_value, normalise_all
+from .facts import FACTS
 from .models import Channel, Trigger
 from .templating import TemplateError, check
 
@@ -58,6 +60,7 @@ STEP_KEYS = {
     "owner",
     "transactional",
     "transactional_reason",
+    "variant",
     "webhook_url",
     "due_in_hours",
 }
@@ -373,6 +376,11 @@ def _step(step: Any) -> dict[str, Any]:
         raise ValueError("transactional_reason belongs to a step with transactional: true.")
     if reason:
         out["transactional_reason"] = reason[:200]
+    variant = _text(step, "variant")
+    if variant:
+        if not SLUG_RE.match(variant):
+            raise ValueError(f"variant “{variant}” must be lower-case letters, digits and dashes.")
+        out["variant"] = variant
     if channel in (Channel.EMAIL, Channel.IN_APP, Channel.TASK) and not subject:
         raise ValueError(f"a {channel} step needs a subject (title).")
     if channel in (Channel.EMAIL, Channel.SMS, Channel.IN_APP, Channel.WEBHOOK) and not body:
@@ -459,7 +467,71 @@ def validate(raw: Any, lines: dict[tuple, int] | None = None) -> dict[str, Any]:
             raise DefinitionError(f"step key “{step['key']}” is used twice", line=_line_for(lines, "steps", index))
         seen.add(step["key"])
         definition["steps"].append(step)
+    _check_variant_groups(definition["steps"], lines)
     return definition
+
+
+def _check_variant_groups(steps: list[dict[str, Any]], lines: dict[tuple, int]) -> None:
+    """Members of a variant group are alternatives at one moment: same day and hour, and more
+    than one of them (a group of one is a typo of another group's name)."""
+    groups: dict[str, list[int]] = {}
+    for index, step in enumerate(steps):
+        if step.get("variant"):
+            groups.setdefault(step["variant"], []).append(index)
+    for group, members in groups.items():
+        first = steps[members[0]]
+        if len(members) == 1:
+            raise DefinitionError(
+                f"variant group “{group}” has one member ({first['key']}): alternatives need two or more",
+                line=_line_for(lines, "steps", members[0]),
+            )
+        for index in members[1:]:
+            step = steps[index]
+            if (step["day"], step["hours"]) != (first["day"], first["hours"]):
+                raise DefinitionError(
+                    f"variant group “{group}”: {step['key']} is on day {step['day']} +{step['hours']} h but "
+                    f"{first['key']} on day {first['day']} +{first['hours']} h — alternatives share one moment",
+                    line=_line_for(lines, "steps", index),
+                )
+
+
+MAX_COVERAGE_CASES = 500
+
+
+def variant_gaps(definition: dict[str, Any]) -> list[str]:
+    """Warnings for variant groups whose members can all be false at once: every combination
+    of the facts their conditions read (facts with a fixed set of values only) is tried, and
+    each one no member covers is named. Facts without fixed values (numbers) cannot be
+    enumerated: such a group is not checked, and the warning says so."""
+    warnings: list[str] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for step in definition["steps"]:
+        if step.get("variant"):
+            groups.setdefault(step["variant"], []).append(step)
+    for group, members in groups.items():
+        if any(not step["conditions"] for step in members):
+            continue  # a member without conditions always holds: covered
+        facts = sorted({c["fact"] for step in members for c in step["conditions"]})
+        choices: list[tuple[str, ...]] = []
+        for fact in facts:
+            spec = FACTS.get(fact)
+            values = (True, False) if spec and spec.kind == "bool" else (spec.choices if spec else ())
+            if not values:
+                warnings.append(f"variant group “{group}”: coverage not checked ({fact} has no fixed set of values)")
+                break
+            choices.append(tuple(values))
+        else:
+            cases = list(itertools.islice(itertools.product(*choices), MAX_COVERAGE_CASES))
+            for case in cases:
+                values = dict(zip(facts, case, strict=True))
+                if not any(_holds_for(step["conditions"], values) for step in members):
+                    shown = ", ".join(f"{fact} = {str(value).lower()}" for fact, value in values.items())
+                    warnings.append(f"variant group “{group}”: no member is sent when {shown}")
+    return warnings
+
+
+def _holds_for(conditions: list[dict[str, Any]], values: dict[str, Any]) -> bool:
+    return all(holds_for_value(condition, values[condition["fact"]]) for condition in conditions)
 
 
 @dataclass(frozen=True)

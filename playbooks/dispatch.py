@@ -50,6 +50,7 @@ from .models import (
 from .scheduling import STALE_AFTER, earliest_send, next_window_opening
 from .sms import ProviderError, RetryableError
 from .templating import TemplateError, check, render
+from .variants import VariantGroups
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +141,17 @@ def skip_reason(delivery: Delivery, facts: TenantFacts, now: datetime, context: 
         return "the playbook is disabled"
     if tenant.id in context["paused"]:
         return "touchpoints are paused for this tenant"
-    outcome = evaluate(step.conditions, facts)
-    delivery.trace["conditions"] = outcome.checks
-    if outcome.holds is not True:
-        return outcome.explanation
+    if step.variant:
+        # One of several alternatives: the group was (or is now) decided once, for all of its
+        # members, from one reading of the facts — never member by member at different times.
+        reason = context["variants"].reason_for(delivery, facts, now)
+        if reason:
+            return reason
+    else:
+        outcome = evaluate(step.conditions, facts)
+        delivery.trace["conditions"] = outcome.checks
+        if outcome.holds is not True:
+            return outcome.explanation
     if step.channel == Channel.SMS:
         if not tenant.owner_phone:
             return "no phone: the owner gave no phone number"
@@ -156,7 +164,7 @@ def skip_reason(delivery: Delivery, facts: TenantFacts, now: datetime, context: 
     return ""
 
 
-def batch_context(batch: list[Delivery]) -> dict[str, Any]:
+def batch_context(batch: list[Delivery], *, persist: bool = True) -> dict[str, Any]:
     tenant_ids = {d.tenant_id for d in batch}
     phones = [d.tenant.owner_phone for d in batch if d.tenant.owner_phone]
     emails = [d.tenant.owner_email.lower() for d in batch]
@@ -164,6 +172,7 @@ def batch_context(batch: list[Delivery]) -> dict[str, Any]:
         Q(channel=Channel.SMS, address__in=phones) | Q(channel=Channel.EMAIL, address__in=emails)
     ).values_list("channel", "address")
     return {
+        "variants": VariantGroups(batch, persist=persist),
         "paused": set(TouchpointPause.all_tenants.filter(tenant_id__in=tenant_ids).values_list("tenant_id", flat=True)),
         "sms_suppressed": {a for c, a in suppressions if c == Channel.SMS},
         "unsubscribed": {a for c, a in suppressions if c == Channel.EMAIL},

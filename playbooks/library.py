@@ -45,6 +45,7 @@ def _steps_for(version: PlaybookVersion, definition: dict[str, Any]) -> list[Ste
             due_in_hours=step["due_in_hours"],
             transactional=step["transactional"],
             webhook_url=step["webhook_url"],
+            variant=step.get("variant", ""),
         )
         for position, step in enumerate(definition["steps"])
     ]

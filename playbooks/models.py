@@ -107,6 +107,9 @@ class Step(models.Model):
     due_in_hours = models.PositiveIntegerField(default=0, help_text="Tasks: due this long after they are created.")
     transactional = models.BooleanField(default=False, help_text="Sent at once: no window, throttle or unsubscribe.")
     webhook_url = models.URLField(max_length=500, blank=True)
+    # Alternatives of one another (the Day 3 activation by usage level): the group is decided
+    # once, from one reading of the facts, into one send or one skip with its reason.
+    variant = models.SlugField(max_length=80, blank=True)
 
     class Meta:
         ordering = ["version", "position"]
@@ -334,3 +337,27 @@ class TouchpointPause(models.Model):
 
 # Escalation rules, alerts and their notifications live in their own module (same app).
 from .alert_models import Alert, AlertNotification, AlertRule  # noqa: E402, F401
+
+
+class VariantDecision(models.Model):
+    """Which member of a variant group a run sends, decided once: the first member whose
+    conditions held when the group first came due (or none), with the facts it read. The
+    unique (run, group) makes two workers deciding at once agree — the second reads the
+    first's choice instead of making its own from a later reading of the facts."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="variant_decisions")
+    group = models.SlugField(max_length=80)
+    chosen_key = models.SlugField(max_length=80, blank=True, help_text="Blank: no member's conditions held.")
+    checks = models.JSONField(default=dict, help_text="Each member's conditions as read at decided_at.")
+    decided_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+    all_tenants = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        default_manager_name = "all_tenants"
+        constraints = [models.UniqueConstraint(fields=["run", "group"], name="variant_decided_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.group}: {self.chosen_key or 'none'}"

@@ -93,7 +93,8 @@ def simulate(*, playbook: Playbook, tenants: list[Tenant], days: int, now: datet
             nominal, due = due_at_for(step, anchor=now, tenant=tenant, window=definition["send_window"])
             rows.append(Delivery(tenant=tenant, run=run, step=step, nominal_at=nominal, due_at=due, trace={}))
         planned.append((simulation, rows))
-    context = batch_context([d for _, rows in planned for d in rows])
+    # persist=False: the dry run decides variant groups in memory and writes nothing.
+    context = batch_context([d for _, rows in planned for d in rows], persist=False)
     for simulation, rows in planned:
         per_day: dict[object, int] = {}
         for d in sorted(rows, key=lambda d: (d.due_at, d.step.position)):

@@ -134,7 +134,8 @@ def test_api_lists_touchpoints_and_another_tenants_key_gets_404(api, make_key, h
     assert rows["activation-high"] == {
         **rows["activation-high"],
         "status": "skipped",
-        "reason": "condition false: usage_level == high (it is low)",
+        "reason": "condition false: usage_level == high (it is low) — one of the “Activation” variants, "
+        "decided together at 5 Nov 14:00 UTC: “Activation low” goes instead",
         "channel": "email",
         "playbook": "onboarding-30",
     }

@@ -116,3 +116,101 @@ steps:
         parse(text, source="hook.yaml")
     with_reason = text.replace("transactional: true", 'transactional: true\n    transactional_reason: "the login link"')
     assert parse(with_reason, source="hook.yaml")["steps"][0]["transactional_reason"] == "the login link"
+
+
+# --- variant groups: decided once ------------------------------------------------------------
+
+
+def test_usage_that_changes_between_two_ticks_on_day_3_still_gets_exactly_one_day_3_email():
+    """The medium member came due two hours after the others (deferred, as a throttle or a
+    late batch would). Usage is medium at the first tick and high at the second: decided
+    member by member, high and low would skip ("it is medium") and medium would skip ("it is
+    high") — no Day 3 email. Decided once, medium is chosen and goes."""
+    from django.core import mail
+
+    from .touchpoint_helpers import SIGNUP, new_york_tenant
+
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    day_3 = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # 09:00 in New York, the window's opening
+    Delivery.objects.for_tenant(tenant).filter(step__key="activation-medium").update(due_at=day_3 + timedelta(hours=2))
+    for day in (1, 2, 3):  # medium usage: active 2-3 of the last 7 days
+        ingest(tenant, "call.handled", SIGNUP + timedelta(days=day - 1, hours=14), now=day_3 - timedelta(hours=1))
+    ingest(tenant, "call.handled", SIGNUP + timedelta(days=2, hours=15), now=day_3 - timedelta(hours=1))
+    mail.outbox.clear()
+    tick_at(day_3)
+    for day in range(4):  # high usage from now on: 4+ active days
+        ingest(tenant, "call.handled", day_3 - timedelta(days=day, hours=2), now=day_3 + timedelta(hours=1))
+    tick_at(day_3 + timedelta(hours=2))
+
+    variants = {
+        d.step.key: d
+        for d in Delivery.objects.for_tenant(tenant).filter(step__variant="activation").select_related("step")
+    }
+    statuses = {key: d.status for key, d in variants.items()}
+    assert statuses == {"activation-high": "skipped", "activation-medium": "sent", "activation-low": "skipped"}
+    assert variants["activation-high"].reason == (
+        "condition false: usage_level == high (it is medium) — one of the “Activation” variants, "
+        "decided together at 5 Nov 14:00 UTC: “Activation medium” goes instead"
+    )
+    subjects = [m.subject for m in mail.outbox if m.to == [tenant.owner_email]]
+    assert subjects.count(variants["activation-medium"].rendered_subject) == 1, subjects
+    assert not {variants[k].rendered_subject for k in ("activation-high", "activation-low")} & set(subjects)
+    # The why page shows the choice and the facts it was made from.
+    trace = variants["activation-medium"].trace
+    assert trace["variant"]["chosen"] == "Activation medium"
+    assert [c["actual"] for c in trace["conditions"]] == ["medium"]
+
+
+def test_a_variant_group_with_members_on_different_days_is_refused_with_its_line():
+    text = """slug: split
+name: Split
+trigger: signup
+steps:
+  - key: early
+    variant: nudge
+    day: 3
+    channel: task
+    title: "Early"
+    when: [usage_level == high]
+  - key: late
+    variant: nudge
+    day: 4
+    channel: task
+    title: "Late"
+    when: [usage_level != high]
+"""
+    with pytest.raises(DefinitionError, match=r"split\.yaml, line 11: variant group “nudge”: late is on day 4"):
+        parse(text, source="split.yaml")
+
+
+def test_loading_a_variant_group_that_can_miss_warns_with_the_uncovered_case(tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    (tmp_path / "gap.yaml").write_text(
+        """slug: gap
+name: Gap
+trigger: signup
+steps:
+  - key: busy
+    variant: nudge
+    day: 3
+    channel: task
+    title: "Busy"
+    when: [usage_level == high]
+  - key: quiet
+    variant: nudge
+    day: 3
+    channel: task
+    title: "Quiet"
+    when: [usage_level == low]
+"""
+    )
+    out = StringIO()
+    call_command("load_playbooks", str(tmp_path), stdout=out)
+    assert "warning: gap: variant group “nudge”: no member is sent when usage_level = medium" in out.getvalue()
+    library = StringIO()
+    call_command("load_playbooks", stdout=library)
+    assert "warning" not in library.getvalue()  # the built-in Day 3 split covers every level

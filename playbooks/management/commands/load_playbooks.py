@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from playbooks.definitions import DefinitionError
+from playbooks.definitions import DefinitionError, variant_gaps
 from playbooks.library import LIBRARY_DIR, playbooks_load
 
 
@@ -28,3 +28,5 @@ class Command(BaseCommand):
             )
             steps = result.version.definition["steps"]
             self.stdout.write(f"{result.playbook.slug}: {state}, {len(steps)} step(s)")
+            for warning in variant_gaps(result.version.definition):
+                self.stdout.write(self.style.WARNING(f"  warning: {result.playbook.slug}: {warning}"))
