@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-replay lint bench clean
 
 # uv is bootstrapped into its own small venv so a machine needs nothing but Python >= 3.12.
 $(UV):
@@ -32,6 +32,12 @@ demo: install
 PYTEST_WORKERS ?= auto
 test: install
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The property-based schedule replay (tests/test_schedule_replay.py) at length: random
+# examples over 9 days each. REPLAY_EXAMPLES sets how many.
+REPLAY_EXAMPLES ?= 200
+test-replay: install
+	REPLAY_EXAMPLES=$(REPLAY_EXAMPLES) REPLAY_DAYS=9 REPLAY_RANDOM=1 $(VENV)/bin/pytest -n 0 tests/test_schedule_replay.py
 
 lint: install
 	$(VENV)/bin/ruff check .
