@@ -17,6 +17,11 @@ class PlaybooksConfig(AppConfig):
     verbose_name = "Playbooks"
 
     def ready(self) -> None:
+        from tenants import hooks
+
         from . import jobs  # noqa: F401  (registers the tick jobs)
+        from .scheduling import deliveries_follow_timezone
+
+        hooks.register_timezone_hook("playbooks.reschedule", deliveries_follow_timezone)
 
         post_migrate.connect(install_builtin_playbooks, sender=self, dispatch_uid="playbooks.builtin_library")

@@ -122,6 +122,34 @@ def due_at_for(step: Step, *, anchor: datetime, tenant: Tenant, window: dict[str
     return nominal, earliest_send(step, nominal, tz=tenant.timezone, window=window).at
 
 
+def deliveries_follow_timezone(*, tenant: Tenant, previous: str, now: datetime) -> int:
+    """A tenant moved to another time zone (a time-zone hook, inside the change's
+    transaction): each delivery still scheduled gets its Day N and send window in the new
+    zone. What went out, or is going out, is not touched. Returns how many moved."""
+    # Locked without skip_locked: a tick claiming one of these rows right now commits first,
+    # and PostgreSQL re-checks status=scheduled on the row it then locks, so a row the tick
+    # took (now sending) is left to it and never sent twice.
+    rows = list(
+        Delivery.all_tenants.select_for_update(of=("self",))
+        .filter(tenant=tenant, status=Delivery.Status.SCHEDULED)
+        .select_related("step", "run__version")
+        .order_by("id")
+    )
+    for d in rows:
+        window = d.run.version.definition["send_window"]
+        nominal = day_n(d.run.anchor, days=d.step.day, hours=d.step.hours, tz=tenant.timezone)
+        # A retry keeps its back-off; anything else may go from its new Day N on, never earlier
+        # than now (a Day N that the move put in the past goes at the next allowed moment).
+        floor = max(nominal, now, d.due_at if d.attempts else nominal)
+        allowed = earliest_send(d.step, floor, tz=tenant.timezone, window=window)
+        d.nominal_at, d.due_at, d.updated_at = nominal, allowed.at, now
+        if not d.attempts:
+            d.reason = allowed.why
+        d.trace = {**d.trace, "time_zone_moved": f"{previous} → {tenant.timezone} at {now.isoformat()}"}
+    Delivery.all_tenants.bulk_update(rows, ["nominal_at", "due_at", "reason", "trace", "updated_at"])
+    return len(rows)
+
+
 def run_span(version: PlaybookVersion) -> timedelta:
     """How long after its anchor a run can still have a step to send."""
     last = max(((s["day"], s["hours"]) for s in version.definition["steps"]), default=(0, 0))

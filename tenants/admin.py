@@ -4,7 +4,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from .models import ApiKey, AuditLog, JobHeartbeat, Membership, Tenant, TimelineEntry
-from .services import api_key_revoke, audit_record
+from .services import api_key_revoke, audit_record, tenant_timezone_change
 
 
 def _snapshot(obj) -> dict:
@@ -56,6 +56,24 @@ class TenantAdmin(AuditedAdmin):
     search_fields = ["name", "external_id", "owner_email"]
     readonly_fields = ["created_at", "updated_at"]
     raw_id_fields = ["csm_owner"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # A new time zone goes through its service, so what is scheduled follows it; the
+        # other fields are saved (and audited) as any admin edit.
+        new_zone = obj.timezone
+        if change and "timezone" in form.changed_data:
+            obj.timezone = form.initial["timezone"]
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and new_zone != obj.timezone:
+                moved = tenant_timezone_change(
+                    tenant=obj,
+                    timezone=new_zone,
+                    actor=request.user,
+                    now=timezone.now(),
+                    ip=request.META.get("REMOTE_ADDR"),
+                )
+                obj.timezone = moved.timezone
 
 
 @admin.register(Membership)

@@ -9,6 +9,8 @@ AppConfig.ready():
   an account is created with everything it is promised, or not at all. Hooks must not call
   providers (Stripe, email): a slow provider would hold the transaction open — they record
   what is to happen, and a tick job does it.
+- **time-zone hooks** run inside the transaction that changes a tenant's time zone
+  (playbooks moves what is scheduled to the new zone's Day N and send window).
 - **owner notices** are short lines with one action that an app wants the owner to see on
   their pages (billing: “Trial — 9 days left” with “Add a card”).
 """
@@ -22,6 +24,7 @@ from datetime import datetime
 from .models import Tenant
 
 SignupHook = Callable[..., object]  # called as hook(tenant=..., now=...)
+TimezoneHook = Callable[..., object]  # called as hook(tenant=..., previous=..., now=...)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ NoticeFunction = Callable[..., list[OwnerNotice]]  # called as f(tenant=..., now
 
 _signup_hooks: dict[str, SignupHook] = {}
 _notice_functions: dict[str, NoticeFunction] = {}
+_timezone_hooks: dict[str, TimezoneHook] = {}
 
 
 def register_signup_hook(name: str, hook: SignupHook) -> None:
@@ -49,6 +53,16 @@ def signup_hooks_run(*, tenant: Tenant, now: datetime) -> None:
     transaction."""
     for hook in _signup_hooks.values():
         hook(tenant=tenant, now=now)
+
+
+def register_timezone_hook(name: str, hook: TimezoneHook) -> None:
+    _timezone_hooks[name] = hook
+
+
+def timezone_hooks_run(*, tenant: Tenant, previous: str, now: datetime) -> None:
+    """Runs every registered time-zone hook; call inside the transaction that changed it."""
+    for hook in _timezone_hooks.values():
+        hook(tenant=tenant, previous=previous, now=now)
 
 
 def register_owner_notices(name: str, function: NoticeFunction) -> None:

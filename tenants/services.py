@@ -18,8 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from .hooks import timezone_hooks_run
 from .models import ApiKey, AuditLog, ChurnReason, ConsentSource, Membership, Tenant, TimelineEntry
 from .roles import StaffRole
+from .validators import validate_timezone
 
 ONBOARDING_WINDOW = timedelta(days=30)
 CHURN_NOTE_MAX = 500  # Tenant.churn_note
@@ -256,24 +258,76 @@ def tenant_sms_consent_record(
         tenant.sms_consent_at = now if given else None
         tenant.sms_consent_source = source if given else ""
         tenant.save(update_fields=["sms_consent_at", "sms_consent_source", "updated_at"])
-        previous_source = before["sms_consent_source"]
-        timeline_record(
+        _tenant_change_record(
             tenant=tenant,
-            at=now,
-            kind="tenant.sms_consent",
+            before=before,
+            action="tenant.sms_consent",
             summary=f"The owner agreed to SMS {CONSENT_GIVEN[source]}"
             if given
             else f"SMS consent withdrawn ({CONSENT_WITHDRAWN[source]})",
-            data={"given": given, "source": source, "previous_source": previous_source},
-        )
-        audit_record(
+            data={"given": given, "source": source, "previous_source": before["sms_consent_source"]},
             actor=actor,
-            action="tenant.sms_consent",
-            target=tenant,
+            now=now,
+            ip=ip,
+        )
+    return tenant
+
+
+def _tenant_change_record(
+    *,
+    tenant: Tenant,
+    before: dict[str, Any],
+    action: str,
+    summary: str,
+    data: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    ip: str | None,
+) -> None:
+    """A change to a tenant's own fields: on its timeline (kind = the audit action) and in the
+    audit log with the state before and after."""
+    timeline_record(tenant=tenant, at=now, kind=action, summary=summary, data=data)
+    audit_record(
+        actor=actor,
+        action=action,
+        target=tenant,
+        tenant=tenant,
+        at=now,
+        before=before,
+        after=tenant_snapshot(tenant),
+        ip=ip,
+    )
+
+
+def tenant_timezone_change(
+    *, tenant: Tenant, timezone: str, actor: Actor, now: datetime, ip: str | None = None
+) -> Tenant:
+    """Moves the tenant to another IANA time zone. What is scheduled for it follows (the
+    time-zone hooks: Day N and the send window are reckoned in the new zone); what went out
+    stays as it was. Audited and on the timeline; the zone it already has writes nothing."""
+    try:
+        validate_timezone(timezone)
+    except ValidationError as exc:
+        raise ValidationError({"timezone": exc.messages}) from exc
+    with transaction.atomic():
+        # Locked: two changes at once (an admin edit, an API PATCH) apply one after the other,
+        # each rescheduling from the zone the other left.
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.timezone == timezone:
+            return tenant
+        before = tenant_snapshot(tenant)
+        previous = tenant.timezone
+        tenant.timezone = timezone
+        tenant.save(update_fields=["timezone", "updated_at"])
+        timezone_hooks_run(tenant=tenant, previous=previous, now=now)
+        _tenant_change_record(
             tenant=tenant,
-            at=now,
             before=before,
-            after=tenant_snapshot(tenant),
+            action="tenant.timezone",
+            summary=f"Time zone changed from {previous} to {timezone}; scheduled touchpoints follow",
+            data={"from": previous, "to": timezone},
+            actor=actor,
+            now=now,
             ip=ip,
         )
     return tenant

@@ -1,14 +1,14 @@
 """A property-based replay of the schedule (issue 19): a few tenants in random time zones
 (daylight-saving ones, +05:30 and +05:45 among them) sign up at random moments, use the
-product more or less from one tick to the next, have a card fail and recover, reply STOP —
-and the real tick runs at irregular intervals of up to 3 hours. Whatever hypothesis draws,
-these hold:
+product more or less from one tick to the next, have a card fail and recover, reply STOP,
+move to another time zone mid-run — and the real tick runs at irregular intervals of up to 3
+hours. Whatever hypothesis draws, these hold:
 
 - each step of each run goes out at most once, and the outboxes agree with the rows;
 - each Day-N step of onboarding-30 is settled (sent, skipped with a reason, failed,
   cancelled) by the end of the tenant's Day N+1 send window;
 - every non-transactional email and every SMS went out inside the tenant's send window, and
-  no SMS in its quiet hours (21:00–08:00 local);
+  no SMS in its quiet hours (21:00–08:00 local), in the zone the tenant had at that moment;
 - of a variant group (the Day 3 activation), at most one member is sent, and a group with
   none sent has a reason on every member;
 - no text goes to a number after it replied STOP.
@@ -37,6 +37,7 @@ from playbooks.models import Delivery
 from playbooks.scheduling import TERMINAL
 from playbooks.services import sms_inbound
 from tenants.models import Tenant
+from tenants.services import tenant_timezone_change
 
 from .alert_helpers import ingest
 from .billing_helpers import StripeStory, stripe_settings
@@ -75,6 +76,8 @@ def tenant_story(draw: st.DrawFn, index: int) -> dict:
         "card_fails_at_tick": draw(st.none() | st.integers(2, 40)),
         "card_recovers_after": draw(st.integers(1, 30)),
         "stop_at_tick": draw(st.none() | st.integers(1, 60)),
+        # the owner tells us they are somewhere else, mid-run
+        "moves": draw(st.none() | st.tuples(st.integers(1, 60), st.sampled_from(ZONES))),
     }
 
 
@@ -93,8 +96,8 @@ def _in(local: time, span: tuple[time, time]) -> bool:
     return (local >= start or local < end) if start > end else start <= local < end
 
 
-def _run(story: dict) -> tuple[list[Tenant], dict[str, datetime], datetime]:
-    tenants, stories, stopped = [], {}, {}
+def _run(story: dict) -> tuple[list[Tenant], dict[str, datetime], dict[int, list], datetime]:
+    tenants, stories, stopped, zones = [], {}, {}, {}
     for s in story["tenants"]:
         tenant = TenantFactory(
             external_id=s["external_id"],
@@ -106,6 +109,7 @@ def _run(story: dict) -> tuple[list[Tenant], dict[str, datetime], datetime]:
         )
         onboarding_start(tenant=tenant)
         tenants.append(tenant)
+        zones[tenant.id] = [(s["signup"], s["zone"])]
         stripe_story = StripeStory(tenant)
         stripe_story.customer(at=s["signup"])
         stripe_story.status("active", at=s["signup"], event="customer.subscription.created")
@@ -127,16 +131,23 @@ def _run(story: dict) -> tuple[list[Tenant], dict[str, datetime], datetime]:
             if s["stop_at_tick"] == tick and tenant.owner_phone and tenant.owner_phone not in stopped:
                 sms_inbound(phone=tenant.owner_phone, body="STOP", now=moment)  # as Twilio's webhook does
                 stopped[tenant.owner_phone] = moment
+            if s["moves"] and s["moves"][0] == tick:
+                tenant_timezone_change(tenant=tenant, timezone=s["moves"][1], actor=None, now=moment)
+                zones[tenant.id].append((moment, s["moves"][1]))
         tick_at(moment)
         moment += timedelta(minutes=story["gaps"][tick % len(story["gaps"])])
         tick += 1
-    return tenants, stopped, moment
+    return tenants, stopped, zones, moment
 
 
-def _check(tenants: list[Tenant], stopped: dict[str, datetime], last: datetime) -> None:
+def _zone_at(history: list[tuple[datetime, str]], at: datetime) -> ZoneInfo:
+    return ZoneInfo([name for since, name in history if since <= at][-1])
+
+
+def _check(tenants: list[Tenant], stopped: dict[str, datetime], zones: dict[int, list], last: datetime) -> None:
     sent_statuses = (Delivery.Status.SENT, Delivery.Status.DELIVERED)
     for tenant in tenants:
-        zone = ZoneInfo(tenant.timezone)
+        history = zones[tenant.id]
         deliveries = list(Delivery.objects.for_tenant(tenant).select_related("step", "run__playbook").order_by("id"))
         # At most once: one row per run × step (a constraint), and the outboxes agree.
         sent_email = [d for d in deliveries if d.status in sent_statuses and d.step.channel == "email"]
@@ -144,6 +155,7 @@ def _check(tenants: list[Tenant], stopped: dict[str, datetime], last: datetime) 
         assert len([m for m in mail.outbox if m.to == [tenant.owner_email]]) == len(sent_email)
         assert len([m for m in sms.outbox if m.tenant == tenant.external_id]) == len(sent_sms)
         for d in sent_email + sent_sms:
+            zone = _zone_at(history, d.sent_at)  # the zone the tenant had when it went
             local = d.sent_at.astimezone(zone).time()
             if not d.step.transactional:
                 assert _in(local, WINDOW), (d, d.sent_at.astimezone(zone))
@@ -156,9 +168,12 @@ def _check(tenants: list[Tenant], stopped: dict[str, datetime], last: datetime) 
                 assert d.reason, d
             if d.run.playbook.slug != "onboarding-30":
                 continue
-            # Settled by the end of the Day N+1 window (in the tenant's zone).
-            local_due = d.nominal_at.astimezone(zone)
-            settle_by = datetime.combine(local_due.date() + timedelta(days=1), WINDOW[1], tzinfo=zone)
+            # Settled by the end of the Day N+1 window, in the tenant's zone — the later of the
+            # zones it had, when it moved.
+            settle_by = max(
+                datetime.combine(d.nominal_at.astimezone(z).date() + timedelta(days=1), WINDOW[1], tzinfo=z)
+                for z in {ZoneInfo(name) for _, name in history}
+            )
             if last > settle_by + timedelta(hours=3) and d.run.status != "cancelled":
                 assert d.status in TERMINAL, (d, d.status, d.reason)
         by_run: dict[int, list[Delivery]] = {}
@@ -182,8 +197,8 @@ def test_the_schedule_holds_for_any_tenants_time_zones_usage_and_tick_timing(sto
     mail.outbox.clear()
     sms.outbox.clear()
     with transaction.atomic():
-        tenants, stopped, last = _run(story)
-        _check(tenants, stopped, last)
+        tenants, stopped, zones, last = _run(story)
+        _check(tenants, stopped, zones, last)
         transaction.set_rollback(True)
 
 

@@ -214,3 +214,102 @@ steps:
     library = StringIO()
     call_command("load_playbooks", stdout=library)
     assert "warning" not in library.getvalue()  # the built-in Day 3 split covers every level
+
+
+# --- a tenant whose time zone changes mid-run --------------------------------------------------
+
+
+def test_a_tenant_moved_from_new_york_to_tokyo_mid_run_gets_the_rest_in_tokyo_hours():
+    """Signed up in New York; on Day 1 the owner says they are in Tokyo. What is scheduled moves
+    to Tokyo's Day N and window at once (not a night's wait at the send-time check); what went
+    out stays as it was; nothing goes twice; the change is audited and on the timeline."""
+    from django.core import mail
+
+    from tenants.models import AuditLog, TimelineEntry
+    from tenants.services import tenant_timezone_change
+
+    from .touchpoint_helpers import SIGNUP, new_york_tenant
+
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    welcome = Delivery.objects.for_tenant(tenant).get(step__key="welcome-email")
+    moved_at = SIGNUP + timedelta(days=1, hours=2)
+    tenant = tenant_timezone_change(tenant=tenant, timezone="Asia/Tokyo", actor=None, now=moved_at)
+
+    scheduled = list(
+        Delivery.objects.for_tenant(tenant).filter(status=Delivery.Status.SCHEDULED).select_related("step")
+    )
+    assert scheduled
+    for d in scheduled:
+        if d.step.channel in ("email", "sms") and not d.step.transactional:
+            assert 9 <= local(d.due_at, "Asia/Tokyo").hour < 18, (d.step.key, local(d.due_at, "Asia/Tokyo"))
+        # Day N in Tokyo: the signup's Tokyo wall-clock time, N days on (neither zone changes
+        # its clocks in November here, so that is the same moment as New York's Day N).
+        assert d.nominal_at == SIGNUP + timedelta(days=d.step.day, hours=d.step.hours), d.step.key
+    welcome.refresh_from_db()
+    assert welcome.status == Delivery.Status.SENT and welcome.sent_at == SIGNUP
+
+    moment = moved_at
+    while moment < SIGNUP + timedelta(days=9):
+        tick_at(moment)
+        moment += timedelta(hours=1)
+    sent = list(
+        Delivery.objects.for_tenant(tenant)
+        .filter(status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED], sent_at__gt=moved_at)
+        .select_related("step")
+    )
+    assert {d.step.key for d in sent} >= {"first-week-recap"}
+    for d in sent:
+        if d.step.channel == "email" and not d.step.transactional:
+            assert 9 <= local(d.sent_at, "Asia/Tokyo").hour < 18, (d.step.key, local(d.sent_at, "Asia/Tokyo"))
+    subjects = [m.subject for m in mail.outbox if m.to == [tenant.owner_email]]
+    assert len(subjects) == len(set(subjects)), subjects  # nothing twice
+    entry = TimelineEntry.objects.for_tenant(tenant).get(kind="tenant.timezone")
+    assert entry.summary.startswith("Time zone changed from America/New_York to Asia/Tokyo")
+    audit = AuditLog.objects.get(action="tenant.timezone", tenant=tenant)
+    assert (audit.before["timezone"], audit.after["timezone"]) == ("America/New_York", "Asia/Tokyo")
+
+
+def test_an_unknown_time_zone_is_refused_by_name_and_nothing_moves():
+    from django.core.exceptions import ValidationError
+
+    from tenants.services import tenant_timezone_change
+
+    from .touchpoint_helpers import SIGNUP, new_york_tenant
+
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    before = list(Delivery.objects.for_tenant(tenant).order_by("id").values_list("due_at", flat=True))
+    with pytest.raises(ValidationError) as refused:
+        tenant_timezone_change(tenant=tenant, timezone="Mars/Olympus", actor=None, now=SIGNUP + timedelta(hours=1))
+    assert "“Mars/Olympus” is not an IANA time zone name" in refused.value.message_dict["timezone"][0]
+    tenant.refresh_from_db()
+    assert tenant.timezone == "America/New_York"
+    assert list(Delivery.objects.for_tenant(tenant).order_by("id").values_list("due_at", flat=True)) == before
+
+
+def test_a_time_zone_edited_in_the_django_admin_moves_the_schedule_too(client, admin_staff):
+    from tenants.models import AuditLog
+
+    from .touchpoint_helpers import SIGNUP, new_york_tenant
+
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    client.force_login(admin_staff)
+    form = client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").context["adminform"].form
+    data: dict[str, object] = {}
+    for name, field in form.fields.items():  # the form as the browser would post it
+        value = form.initial.get(name)
+        if hasattr(field.widget, "decompress"):  # split date and time
+            for i, part in enumerate(field.widget.decompress(value)):
+                data[f"{name}_{i}"] = "" if part is None else part
+        elif value is not None:
+            data[name] = value
+    data["timezone"] = "Asia/Tokyo"
+    response = client.post(f"/admin/tenants/tenant/{tenant.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    tenant.refresh_from_db()
+    assert tenant.timezone == "Asia/Tokyo"
+    day_3 = Delivery.objects.for_tenant(tenant).get(step__key="activation-medium")
+    assert 9 <= local(day_3.due_at, "Asia/Tokyo").hour < 18
+    assert AuditLog.objects.filter(action="tenant.timezone", tenant=tenant).count() == 1
