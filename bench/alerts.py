@@ -115,11 +115,11 @@ def build(tenant_count: int, now: datetime) -> dict[str, int]:
     from django.contrib.auth.models import Group
     from django.db import connection
 
+    from core.roles import StaffRole
     from health.services import published_model
     from onboarding.models import Milestone, TenantOnboarding
     from onboarding.services import template_for
     from tenants.models import Tenant
-    from tenants.roles import StaffRole
 
     rng = random.Random(42)
     today = now.date()

@@ -33,11 +33,11 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from core.roles import StaffRole  # noqa: E402
+from core.ticks import run_tick  # noqa: E402
 from cs_cockpit.demo_data import seed_demo  # noqa: E402
 from tenants.models import ApiKey, Tenant  # noqa: E402
-from tenants.roles import StaffRole  # noqa: E402
 from tenants.services import api_key_create, staff_user_create  # noqa: E402
-from tenants.ticks import run_tick  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from tenants import ticks
+from core import ticks
 
 from . import churn, trials
 

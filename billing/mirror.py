@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from core.events import TimelineKind
 from tenants.models import Tenant
 from tenants.services import timeline_record
 
@@ -80,7 +81,7 @@ def _customer_link(*, customer: Customer, tenant: Tenant, now: datetime) -> str:
     timeline_record(
         tenant=tenant,
         at=now,
-        kind="billing.customer",
+        kind=TimelineKind.BILLING_CUSTOMER,
         summary=f"Linked to Stripe customer {customer.stripe_id}",
         data={"customer": customer.stripe_id},
     )
@@ -163,7 +164,7 @@ def session_apply(*, obj: dict[str, Any], event: StripeEvent, now: datetime) -> 
     timeline_record(
         tenant=tenant,
         at=now,
-        kind="billing.checkout",
+        kind=TimelineKind.BILLING_CHECKOUT,
         summary="Checkout completed" + (f": subscription {subscription_id}" if subscription_id else ""),
         data={"session": obj.get("id"), "subscription": subscription_id},
     )
@@ -307,7 +308,7 @@ def subscription_refold(*, subscription: Subscription, now: datetime) -> None:
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="billing.subscription",
+            kind=TimelineKind.BILLING_SUBSCRIPTION,
             summary=_describe(subscription),
             data={"subscription": subscription.stripe_id, "status": subscription.status, "plan": subscription.plan},
         )
@@ -324,7 +325,7 @@ def _plan_to_tenant(subscription: Subscription, now: datetime) -> None:
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="billing.plan",
+            kind=TimelineKind.BILLING_PLAN,
             summary=f"Plan changed from {PLANS[tenant.plan].name} to {PLANS[subscription.plan].name}",
             data={"from": tenant.plan, "to": subscription.plan},
         )
@@ -351,7 +352,7 @@ def subscription_apply(*, obj: dict[str, Any], event: StripeEvent, now: datetime
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="billing.trial_will_end",
+            kind=TimelineKind.TRIAL_WILL_END,
             summary=f"Trial ends on {subscription.trial_end:%-d %b %Y}",
             data={"subscription": subscription.stripe_id},
         )

@@ -14,8 +14,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.scoping import TenantOwnedModel
 from tenants.models import Tenant
-from tenants.scoping import TenantScopedManager
 
 from .plans import PLANS
 
@@ -99,7 +99,7 @@ class Customer(models.Model):
         return f"{self.card_brand.title()} ····{self.card_last4}{expiry}"
 
 
-class Subscription(models.Model):
+class Subscription(TenantOwnedModel):
     """The mirror of one Stripe subscription: the fold of its history (see the module doc),
     plus what billing ops did about it. `tenant` is empty while no tenant matches; billing
     ops see such subscriptions as unmatched."""
@@ -156,11 +156,7 @@ class Subscription(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [
             models.Index(fields=["status", "past_due_since"], name="subscription_status"),
             models.Index(fields=["tenant", "-state_at"], name="subscription_tenant"),
@@ -216,7 +212,7 @@ class SubscriptionChange(models.Model):
         return f"{self.subscription_id} {self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.status}"
 
 
-class Invoice(models.Model):
+class Invoice(TenantOwnedModel):
     stripe_id = models.CharField(max_length=255, unique=True)
     subscription = models.ForeignKey(
         Subscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
@@ -236,18 +232,14 @@ class Invoice(models.Model):
     state_at = models.DateTimeField(help_text="Created time of the newest event applied to this row.")
     updated_at = models.DateTimeField()
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [models.Index(fields=["subscription", "-created"], name="invoice_subscription_created")]
 
     def __str__(self) -> str:
         return f"{self.stripe_id} ({self.status})"
 
 
-class Trial(models.Model):
+class Trial(TenantOwnedModel):
     """A tenant's free trial of its plan, recorded at signup — one per tenant, ever: the unique
     tenant refuses a second one.
 
@@ -277,11 +269,7 @@ class Trial(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [models.Index(fields=["status", "ends_at"], name="trial_status_ends")]
 
     def __str__(self) -> str:

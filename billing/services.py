@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 
+from core.events import AuditAction
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -124,7 +125,9 @@ def checkout_session_create(*, tenant: Tenant, plan_key: str, actor: AbstractBas
             options={"idempotency_key": f"checkout:{tenant.external_id}:{plan.key}:{now:%Y%m%d%H%M}"},
         ),
     )
-    audit_record(actor=actor, action="billing.checkout", target=tenant, tenant=tenant, at=now, after={"plan": plan.key})
+    audit_record(
+        actor=actor, action=AuditAction.BILLING_CHECKOUT, target=tenant, tenant=tenant, at=now, after={"plan": plan.key}
+    )
     return RedirectTo(session.url)
 
 

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Min, OuterRef, Q
 from django.urls import reverse
 
+from core.events import TimelineKind
 from tenants.hooks import OwnerNotice
 from tenants.models import Tenant
 from tenants.services import timeline_record
@@ -83,7 +84,7 @@ def trial_start(*, tenant: Tenant, now: datetime) -> Trial | None:
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="billing.trial_started",
+            kind=TimelineKind.TRIAL_STARTED,
             summary=f"Free trial of {plan.name} started: {days} days, until {ends_at:%-d %b %Y}, no card needed",
             data={"plan": plan.key, "ends_at": ends_at.isoformat()},
         )
@@ -135,7 +136,7 @@ def trial_subscription_ensure(*, trial: Trial, now: datetime) -> str:
     timeline_record(
         tenant=tenant,
         at=now,
-        kind="billing.trial_stripe",
+        kind=TimelineKind.TRIAL_STRIPE,
         summary=f"Free trial set up in Stripe (subscription {created.id}), ending {trial.ends_at:%-d %b %Y}",
         data={"subscription": created.id},
     )
@@ -295,7 +296,7 @@ def _trials_convert(*, now: datetime) -> int:
         timeline_record(
             tenant=trial.tenant,
             at=paid[trial.tenant_id],
-            kind="billing.trial_converted",
+            kind=TimelineKind.TRIAL_CONVERTED,
             summary=f"Trial converted to paid: first invoice{amount} paid",
             data={"invoice": invoice.stripe_id if invoice else ""},
         )
@@ -329,7 +330,7 @@ def _trials_lapse(*, now: datetime) -> int:
         timeline_record(
             tenant=trial.tenant,
             at=at,
-            kind="billing.trial_lapsed",
+            kind=TimelineKind.TRIAL_LAPSED,
             summary=f"Free trial of {PLANS[trial.plan].name} lapsed: it ended without a card",
             data={"subscription": trial.stripe_subscription_id},
         )

@@ -23,14 +23,13 @@ from billing import selectors as billing
 from billing import services as billing_services
 from billing import trials as billing_trials
 from billing.models import Subscription
+from core.access import staff_required
+from core.http import safe_next
+from core.roles import Ability
 from playbooks.dunning import DunningProgress, dunning_progress, portal_link_resend
-from playbooks.public_views import safe_next
-from tenants.access import staff_required
-from tenants.roles import StaffRole
 
 from .churn import churn_form_for
 
-BILLING_STAFF = frozenset({StaffRole.BILLING_OPS, StaffRole.ADMIN})
 ACTIONS = ("resend", "contacted", "pause", "resume", "escalate")
 
 
@@ -46,7 +45,7 @@ def _rows(subscriptions: list[Subscription], now: datetime) -> list[QueueRow]:
     return [QueueRow(s, billing.days_past_due(s, now), progress.get(s.tenant_id)) for s in subscriptions]
 
 
-@staff_required(BILLING_STAFF)
+@staff_required(Ability.WORK_BILLING_QUEUE)
 @require_GET
 def past_due_queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -104,7 +103,7 @@ def _perform(request: HttpRequest, subscription: Subscription, action: str, now:
     return "Escalated to the CSM"
 
 
-@staff_required(BILLING_STAFF)
+@staff_required(Ability.WORK_BILLING_QUEUE)
 @require_POST
 def queue_action(request: HttpRequest, subscription_id: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
@@ -130,7 +129,7 @@ def queue_action(request: HttpRequest, subscription_id: int, action: str) -> Htt
     return redirect(safe_next(request, default="billing-ops:queue"))
 
 
-@staff_required(BILLING_STAFF | {StaffRole.CS_LEAD})
+@staff_required(Ability.SEE_REVENUE)
 @require_GET
 def revenue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()

@@ -26,7 +26,7 @@ app.autodiscover_tasks()
 def _refuse_unsafe(process: str) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from tenants.startup import refuse_unsafe_start
+    from core.startup import refuse_unsafe_start
 
     try:
         refuse_unsafe_start(process)

@@ -15,8 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from billing import churn as billing_churn
+from core.access import staff_required
 from tenants import selectors as tenant_selectors
-from tenants.access import staff_required
 from tenants.models import ChurnReason, Tenant
 from tenants.services import CHURN_NOTE_MAX
 

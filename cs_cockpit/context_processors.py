@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.http import HttpRequest
 
+from core.roles import abilities_of, staff_roles_of
 from tenants.labels import role_label
-from tenants.roles import staff_roles_of
 
 STAFF_PRODUCT_NAME = "CS Cockpit"
 STAFF_PATH_PREFIX = "/admin/"
@@ -18,6 +18,6 @@ def cockpit(request: HttpRequest) -> dict[str, object]:
         "staff_roles": roles,
         "staff_role_labels": [role_label(role) for role in sorted(roles)],
         "is_cockpit_staff": bool(roles),
-        "is_billing_staff": bool(roles & {"billing_ops", "admin"}),
+        "may": abilities_of(user) if user is not None else {},
         "product_name": STAFF_PRODUCT_NAME if staff_side else settings.BRAND_NAME,
     }

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from tenants.selectors import tick_last_finished_at
+from core.ticks import tick_last_finished_at
 
 from .celery import app as celery_app
 

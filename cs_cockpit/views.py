@@ -14,15 +14,15 @@ from django.views.decorators.http import require_GET
 
 from billing import selectors as billing_selectors
 from billing import trials as billing_trials
+from core.access import staff_required
+from core.events import AuditAction
+from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
 from playbooks import alert_selectors
 from playbooks import selectors as playbook_selectors
-from playbooks.views import TENANT_ACTORS
 from tenants import selectors as tenant_selectors
-from tenants.access import staff_required
 from tenants.models import HealthBucket, Membership, Tenant
-from tenants.roles import has_staff_role, staff_roles_of
 from tenants.services import audit_record
 from tenants.validators import parse_id
 
@@ -79,7 +79,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
     # Staff access to a tenant is explicit and audited (DESIGN.md, principle 5).
     audit_record(
         actor=request.user,
-        action="tenant.view",
+        action=AuditAction.TENANT_VIEW,
         target=tenant,
         tenant=tenant,
         at=now,
@@ -101,7 +101,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "subscription": subscription,
             "trial": billing_trials.trial_for_tenant(tenant=tenant, now=now, subscription=subscription),
             "churn_form": churn_form_for(tenant),
-            "can_act": bool(staff_roles_of(request.user) & TENANT_ACTORS),
+            "can_act": may(request.user, Ability.ACT_ON_TENANTS),
             "now": now,
         },
     )

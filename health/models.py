@@ -4,11 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.scoping import TenantOwnedModel
 from tenants.models import HealthBucket, Tenant
-from tenants.scoping import TenantScopedManager
 
 
-class Event(models.Model):
+class Event(TenantOwnedModel):
     """One product-usage event as the SaaS backend posted it. Written in bulk by
     health.ingest, never one ORM save at a time."""
 
@@ -21,11 +21,7 @@ class Event(models.Model):
     # NULL, not "": events without a key must not collide in the unique constraint.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012 (ruff sees only `objects` as a manager)
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [models.Index(fields=["tenant", "occurred_at"], name="event_tenant_occurred")]
         constraints = [
             # The idempotency guard: a retried batch inserts nothing twice (ON CONFLICT DO NOTHING).
@@ -40,7 +36,7 @@ class Event(models.Model):
         return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
-class DailyRollup(models.Model):
+class DailyRollup(TenantOwnedModel):
     """Events per tenant × UTC day × event name, kept in the same transaction as the events.
     Health signals aggregate these, never the raw events."""
 
@@ -53,11 +49,7 @@ class DailyRollup(models.Model):
     value_sum = models.FloatField(default=0)
     value_count = models.PositiveIntegerField(default=0)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "day", "name"], name="rollup_tenant_day_name")]
         # Escalation rules ask about one event name across all tenants (outreach.sent,
         # error.raised, nps.submitted): this answers from the index, not the whole table.
@@ -67,7 +59,7 @@ class DailyRollup(models.Model):
         return f"{self.tenant_id} {self.day} {self.name}: {self.count}"
 
 
-class DailyEventUser(models.Model):
+class DailyEventUser(TenantOwnedModel):
     """Which users were seen per tenant × day × event name: makes `distinct_users` exact under
     concurrent batches (a user is counted when this row is first inserted)."""
 
@@ -76,11 +68,7 @@ class DailyEventUser(models.Model):
     name = models.CharField(max_length=64)
     user_id = models.CharField(max_length=128)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "day", "name", "user_id"], name="event_user_tenant_day_name")
         ]
@@ -138,7 +126,7 @@ class HealthModel(models.Model):
         return HealthBucket.CRITICAL
 
 
-class HealthScore(models.Model):
+class HealthScore(TenantOwnedModel):
     """A tenant's score for one UTC day (the latest computation that day wins): the daily
     history, and with it every component's signal, sub-score, weight, contribution and why."""
 
@@ -151,11 +139,7 @@ class HealthScore(models.Model):
     # [{key, label, signal, score, weight, contribution, rationale}], no-data components included
     components = models.JSONField()
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="health_score_tenant_day")]
         indexes = [
             models.Index(fields=["tenant", "-day"], name="health_score_tenant_day_desc"),

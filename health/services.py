@@ -13,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max, Q
 
+from core.events import AuditAction, TimelineKind
 from tenants.models import HealthBucket, Tenant, TimelineEntry
-from tenants.services import audit_record
+from tenants.services import audit_record, timeline_entry
 
 from .models import HealthModel
 from .scoring import as_of_day, facts_for, is_warming_up, score_tenant, tenure_days
@@ -129,10 +130,10 @@ def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: date
         score_rows.append((t["id"], day, now, result.score, result.bucket, model.id, json.dumps(result.components)))
         if t["health_bucket"] and t["health_bucket"] != new_bucket:
             timeline.append(
-                TimelineEntry(
+                timeline_entry(
                     tenant_id=t["id"],
                     at=now,
-                    kind="health.bucket_changed",
+                    kind=TimelineKind.HEALTH_BUCKET_CHANGED,
                     summary=_bucket_change_summary(t["health_bucket"], new_bucket, result.score),
                     data={
                         "from": t["health_bucket"],
@@ -317,7 +318,7 @@ def health_model_create_draft(
         )
         audit_record(
             actor=actor,
-            action="health_model.create",
+            action=AuditAction.HEALTH_MODEL_CREATE,
             target=model,
             at=now,
             after={"version": model.version, "components": cleaned, "warmup_days": warmup_days},
@@ -339,7 +340,7 @@ def health_model_publish(*, model: HealthModel, actor: AbstractBaseUser | None, 
         model.save(update_fields=["status", "published_at", "published_by"])
         audit_record(
             actor=actor,
-            action="health_model.publish",
+            action=AuditAction.HEALTH_MODEL_PUBLISH,
             target=model,
             at=now,
             before={"published": previous.version if previous else None},

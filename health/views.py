@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.access import staff_required
-from tenants.roles import StaffRole, has_staff_role
+from core.access import staff_required
+from core.roles import Ability, may
 from tenants.validators import parse_id
 
 from . import selectors, services
@@ -21,7 +21,6 @@ from .forms import HealthModelForm, format_points
 from .models import HealthModel
 from .signals import SIGNALS
 
-MODEL_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
 HORIZONS = [7, 14, 21, 30, 45, 60]
 
 
@@ -41,7 +40,7 @@ def health_models(request: HttpRequest) -> HttpResponse:
         "health/models.html",
         {
             "models": models,
-            "can_edit": has_staff_role(request.user, MODEL_EDITORS),
+            "can_edit": may(request.user, Ability.EDIT_HEALTH_MODEL),
         },
     )
 
@@ -72,12 +71,12 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
             "horizons": HORIZONS,
             "candidate": candidate,
             "published": published,
-            "can_edit": has_staff_role(request.user, MODEL_EDITORS),
+            "can_edit": may(request.user, Ability.EDIT_HEALTH_MODEL),
         },
     )
 
 
-@staff_required(MODEL_EDITORS)
+@staff_required(Ability.EDIT_HEALTH_MODEL)
 @require_http_methods(["GET", "POST"])
 def health_model_new(request: HttpRequest) -> HttpResponse:
     base = services.published_model()
@@ -108,7 +107,7 @@ def health_model_new(request: HttpRequest) -> HttpResponse:
     return render(request, "health/model_form.html", {"form": form, "base": base}, status=400 if form.errors else 200)
 
 
-@staff_required(MODEL_EDITORS)
+@staff_required(Ability.EDIT_HEALTH_MODEL)
 @require_POST
 def health_model_publish(request: HttpRequest, version: int) -> HttpResponse:
     model = get_object_or_404(HealthModel, version=version)

@@ -8,11 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.access import staff_required
-from tenants.roles import StaffRole, has_staff_role
+from core.access import staff_required
+from core.http import safe_next
+from core.roles import Ability, may
 from tenants.selectors import tenant_get_for_staff
 from tenants.validators import parse_id
 
@@ -21,7 +21,6 @@ from .forms import MILESTONE_FIELDS, MilestoneFormSet, TemplateEditForm
 from .models import MilestoneProgress, OnboardingTemplate
 
 # Who may tick a milestone on a tenant's behalf.
-MILESTONE_EDITORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN})
 # The page lists the longest stalled; the rest are a click away in the tenant list.
 STALLED_SHOWN = 100
 
@@ -50,7 +49,7 @@ def onboarding_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required(MILESTONE_EDITORS)
+@staff_required(Ability.EDIT_MILESTONES)
 @require_POST
 def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
@@ -80,16 +79,15 @@ def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: s
                 if changed
                 else f"“{item.milestone.title}” was already complete.",
             )
-    back = request.POST.get("next", "")
     # Only back into the cockpit on this host: never an open redirect.
-    if back.startswith("/admin/customer-success/") and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(back)
-    return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
-
-
-TEMPLATE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
+    return redirect(
+        safe_next(
+            request,
+            default="cockpit:tenant-detail",
+            default_kwargs={"external_id": tenant.external_id},
+            under="/admin/customer-success/",
+        )
+    )
 
 
 @staff_required()
@@ -98,7 +96,7 @@ def onboarding_template(request: HttpRequest, template_id: int) -> HttpResponse:
     """A template version and, for CS leads and admins, its editor: saving makes the next
     version, which new signups get; tenants on this one keep it."""
     template = get_object_or_404(OnboardingTemplate, pk=template_id)
-    can_edit = has_staff_role(request.user, TEMPLATE_EDITORS)
+    can_edit = may(request.user, Ability.EDIT_ONBOARDING_TEMPLATES)
     if request.method == "POST" and not can_edit:
         raise PermissionDenied("Only CS leads and admins edit onboarding templates.")
     initial = [{f: getattr(m, f) for f in MILESTONE_FIELDS} for m in template.milestones.order_by("position")]

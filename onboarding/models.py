@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.scoping import TenantOwnedModel
 from tenants.models import Tenant
-from tenants.scoping import TenantScopedManager
 
 
 class OnboardingTemplate(models.Model):
@@ -58,7 +58,7 @@ class Milestone(models.Model):
         return f"{self.template} · {self.title}"
 
 
-class TenantOnboarding(models.Model):
+class TenantOnboarding(TenantOwnedModel):
     """A tenant's onboarding: which template version it follows and where it stands."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="onboarding")
@@ -68,17 +68,11 @@ class TenantOnboarding(models.Model):
     first_value_at = models.DateTimeField(null=True, blank=True)
     stalled_since = models.DateTimeField(null=True, blank=True, help_text="Set while a required milestone is overdue.")
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
-
     def __str__(self) -> str:
         return f"{self.tenant_id} on {self.template}"
 
 
-class MilestoneProgress(models.Model):
+class MilestoneProgress(TenantOwnedModel):
     """One completed milestone of one tenant. The unique constraint makes completing twice
     (two tabs, a replayed event, a CSM and the owner at once) a no-op."""
 
@@ -97,11 +91,7 @@ class MilestoneProgress(models.Model):
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True, help_text="What the owner entered in the wizard step.")
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "milestone"], name="milestone_done_once")]
 
     def __str__(self) -> str:

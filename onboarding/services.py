@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils.text import slugify
 
+from core.events import AuditAction, TimelineKind
 from health.models import DailyRollup, Event
 from tenants.hooks import signup_hooks_run
 from tenants.models import ConsentSource, Membership, Tenant, TimelineEntry
@@ -26,6 +27,7 @@ from tenants.services import (
     membership_create,
     tenant_create,
     tenant_sms_consent_record,
+    timeline_entry,
     timeline_record,
 )
 
@@ -254,7 +256,7 @@ def _refresh_state(*, onboarding: TenantOnboarding, now: datetime) -> None:
         timeline_record(
             tenant=tenant,
             at=onboarding.completed_at,
-            kind="onboarding.completed",
+            kind=TimelineKind.ONBOARDING_COMPLETED,
             summary="Onboarding complete: every required milestone is done",
         )
     overdue = [m for m in required_open if onboarding.started_at + timedelta(days=m.expected_by_day) <= now]
@@ -304,14 +306,14 @@ def milestone_complete(
         timeline_record(
             tenant=tenant,
             at=completed_at,
-            kind="onboarding.milestone_completed",
+            kind=TimelineKind.MILESTONE_COMPLETED,
             summary=f"Milestone “{milestone.title}” completed {who}",
             data={"milestone": milestone.key, "source": source, "note": note},
         )
         if source == MilestoneProgress.Source.STAFF:
             audit_record(
                 actor=actor,
-                action="onboarding.milestone_complete",
+                action=AuditAction.MILESTONE_COMPLETE,
                 target=progress,
                 tenant=tenant,
                 at=now,
@@ -405,10 +407,10 @@ def onboardings_flag_stalled(*, now: datetime) -> int:
                 o.stalled_since = since
                 flagged.append(o)
                 entries.append(
-                    TimelineEntry(
+                    timeline_entry(
                         tenant_id=o.tenant_id,
                         at=now,
-                        kind="onboarding.stalled",
+                        kind=TimelineKind.ONBOARDING_STALLED,
                         summary="Onboarding stalled: " + ", ".join(m.title for m in overdue) + " overdue",
                         data={"milestones": [m.key for m in overdue]},
                     )
@@ -504,7 +506,7 @@ def template_new_version(
         )
         audit_record(
             actor=actor,
-            action="onboarding_template.new_version",
+            action=AuditAction.TEMPLATE_NEW_VERSION,
             target=copy,
             at=now,
             before={"version": template.version},
@@ -539,7 +541,7 @@ def template_revise(
         copy.save(update_fields=["name", "description"])
         copy.milestones.all().delete()
         Milestone.objects.bulk_create([Milestone(template=copy, position=i, **m) for i, m in enumerate(milestones, 1)])
-        audit_record(actor=actor, action="onboarding_template.revise", target=copy, at=now, after={"milestones": keys})
+        audit_record(actor=actor, action=AuditAction.TEMPLATE_REVISE, target=copy, at=now, after={"milestones": keys})
     return copy
 
 

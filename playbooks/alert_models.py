@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.scoping import TenantOwnedModel
 from tenants.labels import humanize
 from tenants.models import Tenant
-from tenants.scoping import TenantScopedManager
 
 
 class Severity(models.TextChoices):
@@ -67,7 +67,7 @@ class AlertRule(models.Model):
 ACTIVE_STATUSES = ("open", "acknowledged", "snoozed")
 
 
-class Alert(models.Model):
+class Alert(TenantOwnedModel):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
@@ -107,11 +107,7 @@ class Alert(models.Model):
     # until the condition has cleared once (else the next tick would reopen it at once).
     rearm_pending = models.BooleanField(default=False)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [
             # The exactly-once guard: two evaluations racing insert one alert; the loser's
             # insert is skipped (ON CONFLICT DO NOTHING). A resolved alert frees the slot, so a

@@ -15,9 +15,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
+from core.roles import StaffRole, staff_roles_of
 from health.models import HealthScore
 from tenants.models import Tenant
-from tenants.roles import StaffRole, staff_roles_of
 from tenants.validators import parse_id
 
 from .alert_models import ACTIVE_STATUSES, SEVERITY_ORDER, Alert, AlertRule, Route

@@ -14,17 +14,16 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.access import staff_required
-from tenants.roles import StaffRole, staff_roles_of
+from core.access import staff_required
+from core.http import safe_next
+from core.roles import Ability, may
 from tenants.validators import parse_id
 
 from . import alert_selectors as selectors
 from . import alerts
 from .alert_models import Alert, AlertRule, Route, Severity
-from .public_views import safe_next
 from .rules import RULES
 
-RULE_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
 QUEUE_SHOWN = 200  # rows on the queue page; more are reached by narrowing the filters
 SNOOZE_PRESETS = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "Tomorrow 09:00", "monday": "Monday 09:00"}
@@ -187,12 +186,12 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
         "playbooks/alert_rules.html",
         {
             "rows": selectors.rules_overview(user=request.user),
-            "can_edit": bool(staff_roles_of(request.user) & RULE_EDITORS),
+            "can_edit": may(request.user, Ability.EDIT_ALERT_RULES),
         },
     )
 
 
-@staff_required(RULE_EDITORS)
+@staff_required(Ability.EDIT_ALERT_RULES)
 @require_http_methods(["GET", "POST"])
 def alert_rule_edit(request: HttpRequest, slug: str) -> HttpResponse:
     rule = AlertRule.objects.filter(slug=slug).first()

@@ -16,9 +16,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from core.events import AuditAction, TimelineKind
+from core.roles import staff_roles_of
 from tenants.models import Tenant, TimelineEntry
-from tenants.roles import staff_roles_of
-from tenants.services import audit_record, audit_record_many, timeline_record
+from tenants.services import audit_record, audit_record_many, timeline_entry, timeline_record
 
 from . import notify
 from .alert_models import ACTIVE_STATUSES, Alert, AlertRule, Route, Severity
@@ -185,10 +186,10 @@ def _alerts_open(
         .order_by("id")
     )
     TimelineEntry.all_tenants.bulk_create(
-        TimelineEntry(
+        timeline_entry(
             tenant_id=a.tenant_id,
             at=now,
-            kind="alert.opened",
+            kind=TimelineKind.ALERT_OPENED,
             summary=f"{a.severity} alert opened — {spec.name}: {a.rationale}"[:500],
             data={"alert": a.id, "rule": rule.slug, "facts": a.facts},
         )
@@ -196,7 +197,7 @@ def _alerts_open(
     )
     audit_record_many(
         actor=None,
-        action="alert.open",
+        action=AuditAction.ALERT_OPEN,
         at=now,
         entries=[(a, a.tenant_id, {"rationale": a.rationale, "facts": a.facts}) for a in opened],
     )
@@ -235,10 +236,10 @@ def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert]
         }
     Alert.all_tenants.bulk_update(alerts, ["status", "resolved_at", "resolution", "facts"])
     TimelineEntry.all_tenants.bulk_create(
-        TimelineEntry(
+        timeline_entry(
             tenant_id=a.tenant_id,
             at=now,
-            kind="alert.resolved",
+            kind=TimelineKind.ALERT_RESOLVED,
             summary=f"Alert resolved — {spec.name}: {a.resolution}"[:500],
             data={"alert": a.id, "rule": rule.slug, "facts": a.facts["at_resolution"]},
         )
@@ -246,7 +247,7 @@ def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert]
     )
     audit_record_many(
         actor=None,
-        action="alert.auto_resolve",
+        action=AuditAction.ALERT_AUTO_RESOLVE,
         at=now,
         entries=[(a, a.tenant_id, {"resolution": a.resolution}) for a in alerts],
     )
@@ -313,10 +314,10 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
             a.sla_breached_at = now
         Alert.all_tenants.filter(id__in=[a.id for a in breached]).update(sla_breached_at=now)
         TimelineEntry.all_tenants.bulk_create(
-            TimelineEntry(
+            timeline_entry(
                 tenant_id=a.tenant_id,
                 at=now,
-                kind="alert.sla_breached",
+                kind=TimelineKind.ALERT_SLA_BREACHED,
                 summary=f"{a.severity} alert not acknowledged by {a.sla_due_at:%H:%M} UTC: escalated to the CS lead",
                 data={"alert": a.id, "rule": a.rule.slug},
             )
@@ -324,7 +325,7 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
         )
         audit_record_many(
             actor=None,
-            action="alert.sla_breach",
+            action=AuditAction.ALERT_SLA_BREACH,
             at=now,
             entries=[(a, a.tenant_id, {"sla_due_at": a.sla_due_at, "escalated_to": Route.CS_LEAD}) for a in breached],
         )
@@ -339,10 +340,10 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
             a.status = Alert.Status.ACKNOWLEDGED if a.acknowledged_at else Alert.Status.OPEN
         Alert.all_tenants.bulk_update(woken, ["status"])
         TimelineEntry.all_tenants.bulk_create(
-            TimelineEntry(
+            timeline_entry(
                 tenant_id=a.tenant_id,
                 at=now,
-                kind="alert.snooze_ended",
+                kind=TimelineKind.ALERT_SNOOZE_ENDED,
                 summary=f"Snooze ended: the {a.rule.slug} alert is back in the queue",
                 data={"alert": a.id},
             )
@@ -350,7 +351,7 @@ def alerts_check_sla(*, now: datetime) -> tuple[int, int]:
         )
         audit_record_many(
             actor=None,
-            action="alert.snooze_end",
+            action=AuditAction.ALERT_SNOOZE_END,
             at=now,
             entries=[(a, a.tenant_id, {"status": a.status}) for a in woken],
         )
@@ -508,7 +509,7 @@ def rule_update(
         rule.updated_at, rule.updated_by = now, actor
         rule.save()
         after = {"enabled": enabled, "severity": severity, "route": route, "params": cleaned}
-        audit_record(actor=actor, action="alert_rule.update", target=rule, at=now, before=before, after=after)
+        audit_record(actor=actor, action=AuditAction.ALERT_RULE_UPDATE, target=rule, at=now, before=before, after=after)
         if before["enabled"] and not enabled:
             # Locked: a person acting on one of them right now finishes first; never overwritten.
             open_alerts = list(
@@ -520,15 +521,15 @@ def rule_update(
             Alert.all_tenants.bulk_update(open_alerts, ["status", "resolved_at", "resolved_by", "resolution"])
             audit_record_many(
                 actor=actor,
-                action="alert.resolved",
+                action=AuditAction.ALERT_RESOLVED,
                 at=now,
                 entries=[(a, a.tenant_id, {"resolution": a.resolution}) for a in open_alerts],
             )
             TimelineEntry.all_tenants.bulk_create(
-                TimelineEntry(
+                timeline_entry(
                     tenant_id=a.tenant_id,
                     at=now,
-                    kind="alert.resolved",
+                    kind=TimelineKind.ALERT_RESOLVED,
                     summary=f"Alert resolved: {a.resolution}",
                     data={"alert": a.id, "rule": rule.slug},
                 )

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from tenants.roles import staff_roles_of
+from core.roles import staff_roles_of
 
 from .selectors import in_app_messages_for_user
 

@@ -21,7 +21,7 @@ import yaml
 from django.conf import settings
 from django.utils.text import slugify
 
-from tenants.roles import StaffRole
+from core.roles import StaffRole
 
 from .conditions import ConditionError, holds_for_value, normalise_all
 from .facts import FACTS

@@ -29,9 +29,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q
 
+from core.events import TimelineKind
+from core.roles import ALL_STAFF_ROLES
 from tenants.models import Tenant, TimelineEntry
-from tenants.roles import ALL_STAFF_ROLES
-from tenants.services import timeline_record
+from tenants.services import timeline_entry, timeline_record
 
 from . import channels
 from .bulk import deliveries_write
@@ -353,7 +354,7 @@ def _mark_sent(deliveries: list[Delivery], now: datetime) -> int:
             _apply_receipts(d, now)
         deliveries_write(mine, SENT_FIELDS)
         TimelineEntry.all_tenants.bulk_create(
-            TimelineEntry(
+            timeline_entry(
                 tenant_id=d.tenant_id,
                 at=now,
                 kind=f"touchpoint.{d.step.channel}",
@@ -430,7 +431,7 @@ def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result:
             timeline_record(
                 tenant=delivery.tenant,
                 at=now,
-                kind="touchpoint.failed",
+                kind=TimelineKind.TOUCHPOINT_FAILED,
                 summary=f"{delivery.step.get_channel_display()} to {delivery.recipient or 'the tenant'} failed: {exc}",
                 data={"delivery": delivery.id, "code": exc.code},
             )
@@ -536,7 +537,7 @@ def deliveries_sweep_stuck(*, now: datetime) -> int:
             timeline_record(
                 tenant=d.tenant,
                 at=now,
-                kind="touchpoint.needs_review",
+                kind=TimelineKind.TOUCHPOINT_NEEDS_REVIEW,
                 summary=f"{d.step.get_channel_display()} “{d.rendered_subject or d.step.key}” needs review: "
                 "the send was interrupted",
                 data={"delivery": d.id},

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 
 from billing.models import Subscription
 from billing.selectors import portal_url
+from core.events import AuditAction
 from tenants.models import TimelineEntry
 from tenants.services import audit_record, timeline_record
 
@@ -137,7 +138,7 @@ def portal_link_resend(
     )
     audit_record(
         actor=actor,
-        action="billing.portal_link_sent",
+        action=AuditAction.PORTAL_LINK_SENT,
         target=subscription,
         tenant=tenant,
         at=now,

@@ -3,7 +3,7 @@ brought the facts up to date (order 40+)."""
 
 from datetime import datetime
 
-from tenants import ticks
+from core import ticks
 
 from . import alerts, dispatch, notify, scheduling
 

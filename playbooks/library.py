@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
+from core.events import AuditAction
 from tenants.services import audit_record
 
 from .definitions import DefinitionError, content_hash, parse
@@ -97,7 +98,7 @@ def playbook_version_save(
         playbook.save(update_fields=["current", "updated_at"])
         audit_record(
             actor=actor,
-            action="playbook.version_create",
+            action=AuditAction.PLAYBOOK_VERSION_CREATE,
             target=playbook,
             at=now,
             before={"version": current.number} if current else None,

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.scoping import TenantOwnedModel
 from tenants.labels import humanize, role_label
 from tenants.models import Tenant
-from tenants.scoping import TenantScopedManager
 
 
 class Trigger(models.TextChoices):
@@ -133,7 +133,7 @@ class Step(models.Model):
         return role_label(self.owner_role) if self.owner_role else ""
 
 
-class Run(models.Model):
+class Run(TenantOwnedModel):
     """One tenant going through one playbook version. `enrolment_key` names the occurrence
     of the trigger (signup, one past-due episode, one alert, one manual start): the unique
     constraint makes a second tick starting the same occurrence a no-op."""
@@ -157,11 +157,7 @@ class Run(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     cancelled_reason = models.CharField(max_length=300, blank=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "playbook", "enrolment_key"], name="run_once_per_enrolment"),
             # Two starts at once (a double click, a tick and a CSM) cannot both run: every
@@ -176,7 +172,7 @@ class Run(models.Model):
         return f"{self.tenant_id} · {self.version} ({self.status})"
 
 
-class Delivery(models.Model):
+class Delivery(TenantOwnedModel):
     """One step of one run: the row the dispatcher claims. Unique per run × step, so a step
     is scheduled once however many ticks race; status only moves forward."""
 
@@ -209,11 +205,7 @@ class Delivery(models.Model):
     trace = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["run", "step"], name="delivery_once_per_run_step")]
         indexes = [
@@ -227,7 +219,7 @@ class Delivery(models.Model):
         return f"{self.step} → {self.status}"
 
 
-class Task(models.Model):
+class Task(TenantOwnedModel):
     """Work for a person: made by a `task` step (or by staff), assigned to the tenant's CSM or
     to a role queue."""
 
@@ -252,11 +244,7 @@ class Task(models.Model):
     )
     note = models.TextField(blank=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [models.Index(fields=["status", "due_at"], name="task_status_due")]
 
     def __str__(self) -> str:
@@ -267,7 +255,7 @@ class Task(models.Model):
         return role_label(self.role) if self.role else ""
 
 
-class InAppMessage(models.Model):
+class InAppMessage(TenantOwnedModel):
     """Shown to the tenant's owner on the wizard and account pages until dismissed."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
@@ -282,11 +270,7 @@ class InAppMessage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         indexes = [models.Index(fields=["tenant"], condition=Q(dismissed_at__isnull=True), name="inapp_open")]
 
     def __str__(self) -> str:
@@ -315,7 +299,7 @@ class Suppression(models.Model):
         return f"{self.channel}:{self.address} ({self.reason})"
 
 
-class TouchpointPause(models.Model):
+class TouchpointPause(TenantOwnedModel):
     """Staff paused every touchpoint of a tenant: due deliveries are skipped while it exists."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="touchpoint_pause")
@@ -325,12 +309,6 @@ class TouchpointPause(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
-
     def __str__(self) -> str:
         return f"{self.tenant_id} paused"
 
@@ -339,7 +317,7 @@ class TouchpointPause(models.Model):
 from .alert_models import Alert, AlertNotification, AlertRule  # noqa: E402, F401
 
 
-class VariantDecision(models.Model):
+class VariantDecision(TenantOwnedModel):
     """Which member of a variant group a run sends, decided once: the first member whose
     conditions held when the group first came due (or none), with the facts it read. The
     unique (run, group) makes two workers deciding at once agree — the second reads the
@@ -352,11 +330,7 @@ class VariantDecision(models.Model):
     checks = models.JSONField(default=dict, help_text="Each member's conditions as read at decided_at.")
     decided_at = models.DateTimeField()
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "group"], name="variant_decided_once_per_run")]
 
     def __str__(self) -> str:

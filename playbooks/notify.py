@@ -22,7 +22,7 @@ from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tenants.roles import StaffRole
+from core.roles import StaffRole
 
 from . import channels
 from .alert_models import Alert, AlertNotification, Route, Severity

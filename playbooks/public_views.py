@@ -10,12 +10,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.http import safe_next
 from tenants.validators import parse_id
 
 from . import selectors, services
@@ -69,15 +68,6 @@ def in_app_dismiss(request: HttpRequest, message_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponse("")
     return redirect(safe_next(request, default="after-login"))
-
-
-def safe_next(request: HttpRequest, *, default: str) -> str:
-    """The `next` the form carries when it is a path on this site; else the default page."""
-    target = request.POST.get("next", "")
-    allowed = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return target if target and allowed else reverse(default)
 
 
 def _twilio_signature_ok(request: HttpRequest) -> bool:

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q
 from billing.selectors import dunning_enrolment_key, dunning_episode_prefix, past_due_subscriptions
 from billing.services import dunning_episode_fix
 from billing.trials import trials_converted_since
+from core.events import AuditAction, TimelineKind
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -210,12 +211,12 @@ def run_start(
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="playbook.started",
+            kind=TimelineKind.PLAYBOOK_STARTED,
             summary=f"Playbook “{version.name}” (v{version.number}) started: {Trigger(trigger).label.lower()}",
             data={"playbook": playbook.slug, "version": version.number, "run": run.id},
         )
         if actor is not None:
-            audit_record(actor=actor, action="playbook.start", target=run, tenant=tenant, at=now)
+            audit_record(actor=actor, action=AuditAction.PLAYBOOK_START, target=run, tenant=tenant, at=now)
     return run
 
 
@@ -337,7 +338,7 @@ def runs_cancel(*, runs: list[Run], reason: str, now: datetime) -> int:
             timeline_record(
                 tenant=run.tenant,
                 at=now,
-                kind="playbook.cancelled",
+                kind=TimelineKind.PLAYBOOK_CANCELLED,
                 summary=f"Playbook “{run.version.name}” cancelled: {reason}",
                 data={"playbook": run.playbook.slug, "run": run.id},
             )

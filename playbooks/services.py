@@ -12,6 +12,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.events import AuditAction, TimelineKind
 from health.ingest import IngestRejected, events_ingest
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
@@ -44,7 +45,7 @@ def playbook_set_enabled(*, playbook: Playbook, enabled: bool, actor: AbstractBa
             cancelled = runs_cancel(runs=runs, reason=f"playbook disabled by {actor.get_username()}", now=now)
         audit_record(
             actor=actor,
-            action="playbook.enable" if enabled else "playbook.disable",
+            action=AuditAction.PLAYBOOK_ENABLE if enabled else "playbook.disable",
             target=playbook,
             at=now,
             before={"enabled": not enabled},
@@ -77,12 +78,12 @@ def touchpoints_pause(*, tenant: Tenant, actor: AbstractBaseUser, note: str, now
             timeline_record(
                 tenant=tenant,
                 at=now,
-                kind="touchpoints.paused",
+                kind=TimelineKind.TOUCHPOINTS_PAUSED,
                 summary=f"All touchpoints paused by {actor.get_username()}" + (f": {pause.note}" if pause.note else ""),
             )
             audit_record(
                 actor=actor,
-                action="touchpoints.pause",
+                action=AuditAction.TOUCHPOINTS_PAUSE,
                 target=tenant,
                 tenant=tenant,
                 at=now,
@@ -98,10 +99,10 @@ def touchpoints_resume(*, tenant: Tenant, actor: AbstractBaseUser, now: datetime
             timeline_record(
                 tenant=tenant,
                 at=now,
-                kind="touchpoints.resumed",
+                kind=TimelineKind.TOUCHPOINTS_RESUMED,
                 summary=f"Touchpoints resumed by {actor.get_username()}",
             )
-            audit_record(actor=actor, action="touchpoints.resume", target=tenant, tenant=tenant, at=now)
+            audit_record(actor=actor, action=AuditAction.TOUCHPOINTS_RESUME, target=tenant, tenant=tenant, at=now)
     return bool(deleted)
 
 
@@ -153,7 +154,7 @@ def delivery_review_decide(
         timeline_record(
             tenant=locked.tenant,
             at=now,
-            kind="touchpoint.reviewed",
+            kind=TimelineKind.TOUCHPOINT_REVIEWED,
             summary=f"Interrupted touchpoint reviewed: {REVIEW_DECISIONS[decision].lower()} ({label})",
         )
     return locked
@@ -173,11 +174,16 @@ def task_complete(*, task: Task, actor: AbstractBaseUser, note: str, now: dateti
         timeline_record(
             tenant=task.tenant,
             at=now,
-            kind="task.completed",
+            kind=TimelineKind.TASK_COMPLETED,
             summary=f"Task done by {actor.get_username()}: {task.title}" + (f" — {task.note}" if task.note else ""),
         )
         audit_record(
-            actor=actor, action="task.complete", target=task, tenant=task.tenant, at=now, after={"note": task.note}
+            actor=actor,
+            action=AuditAction.TASK_COMPLETE,
+            target=task,
+            tenant=task.tenant,
+            at=now,
+            after={"note": task.note},
         )
     return task
 
@@ -204,8 +210,12 @@ def screenshare_task_create(*, tenant: Tenant, actor: AbstractBaseUser, now: dat
             due_at=now + timedelta(days=1),
             created_at=now,
         )
-        timeline_record(tenant=tenant, at=now, kind="task.created", summary=f"Task for {task.assignee}: {title}")
-        audit_record(actor=actor, action="task.create", target=task, tenant=tenant, at=now, after={"title": title})
+        timeline_record(
+            tenant=tenant, at=now, kind=TimelineKind.TASK_CREATED, summary=f"Task for {task.assignee}: {title}"
+        )
+        audit_record(
+            actor=actor, action=AuditAction.TASK_CREATE, target=task, tenant=tenant, at=now, after={"title": title}
+        )
     return task, True
 
 
@@ -239,7 +249,7 @@ def email_unsubscribe(*, token: str, now: datetime) -> str:
             timeline_record(
                 tenant=tenant,
                 at=now,
-                kind="touchpoints.unsubscribed",
+                kind=TimelineKind.TOUCHPOINTS_UNSUBSCRIBED,
                 summary=f"{payload['email']} unsubscribed from touchpoint emails",
             )
     return payload["email"]
@@ -332,7 +342,7 @@ def sms_status_update(
             timeline_record(
                 tenant=delivery.tenant,
                 at=now,
-                kind="touchpoint.failed",
+                kind=TimelineKind.TOUCHPOINT_FAILED,
                 summary=f"SMS to {delivery.recipient} {status}"
                 + (f": Twilio error {error_code}" if error_code else ""),
             )

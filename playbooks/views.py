@@ -11,9 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.access import staff_required
+from core.access import staff_required
+from core.http import safe_next
+from core.roles import Ability, may, staff_roles_of
 from tenants.models import ConsentSource, Tenant
-from tenants.roles import StaffRole, staff_roles_of
 from tenants.selectors import tenant_get_for_staff
 from tenants.services import tenant_sms_consent_record
 from tenants.validators import parse_id
@@ -23,15 +24,12 @@ from .alert_models import AlertRule
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
 from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Channel, Playbook, Trigger
-from .public_views import safe_next
 from .rules import RULES
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
 from .templating import render as render_template
 
-PLAYBOOK_EDITORS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
-TENANT_ACTORS = frozenset({StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN})
 MAX_SIMULATED_DAYS = 120
 
 
@@ -57,7 +55,7 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "version": playbook.current,
             "steps": list(playbook.current.steps.all()),
             "versions": selectors.playbook_versions(playbook=playbook),
-            "can_edit": bool(staff_roles_of(request.user) & PLAYBOOK_EDITORS),
+            "can_edit": may(request.user, Ability.EDIT_PLAYBOOKS),
             "not_raised_yet": _not_raised_yet(playbook),
             "trigger_rule": RULES.get(playbook.current.trigger_rule),
         },
@@ -80,7 +78,7 @@ def _not_raised_yet(playbook: Playbook) -> str | None:
     return None
 
 
-@staff_required(PLAYBOOK_EDITORS)
+@staff_required(Ability.EDIT_PLAYBOOKS)
 @require_POST
 def playbook_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     playbook = selectors.playbook_get_for_staff(slug=slug)
@@ -99,7 +97,7 @@ def playbook_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("cockpit:playbook-detail", slug=slug)
 
 
-@staff_required(PLAYBOOK_EDITORS)
+@staff_required(Ability.EDIT_PLAYBOOKS)
 @require_http_methods(["GET", "POST"])
 def playbook_edit(request: HttpRequest, slug: str) -> HttpResponse:
     playbook = selectors.playbook_get_for_staff(slug=slug)
@@ -212,7 +210,7 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
 
 
 def _can_act(request: HttpRequest) -> bool:
-    return bool(staff_roles_of(request.user) & TENANT_ACTORS)
+    return may(request.user, Ability.ACT_ON_TENANTS)
 
 
 @staff_required()
@@ -225,7 +223,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def delivery_review(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = selectors.delivery_get_for_staff(delivery_id=delivery_id)
@@ -272,7 +270,7 @@ def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
     return redirect(safe_next(request, default="cockpit:tasks"))
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def tenant_screenshare_task(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
@@ -284,7 +282,7 @@ def tenant_screenshare_task(request: HttpRequest, external_id: str) -> HttpRespo
     return redirect("cockpit:onboarding")
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def tenant_touchpoints_pause(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
@@ -293,7 +291,7 @@ def tenant_touchpoints_pause(request: HttpRequest, external_id: str) -> HttpResp
     return redirect("cockpit:tenant-detail", external_id=external_id)
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def tenant_touchpoints_resume(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
@@ -302,7 +300,7 @@ def tenant_touchpoints_resume(request: HttpRequest, external_id: str) -> HttpRes
     return redirect("cockpit:tenant-detail", external_id=external_id)
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def tenant_playbook_start(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
@@ -320,7 +318,7 @@ def tenant_playbook_start(request: HttpRequest, external_id: str) -> HttpRespons
     return redirect("cockpit:tenant-detail", external_id=external_id)
 
 
-@staff_required(TENANT_ACTORS)
+@staff_required(Ability.ACT_ON_TENANTS)
 @require_POST
 def tenant_sms_consent(request: HttpRequest, external_id: str) -> HttpResponse:
     """Staff record SMS consent the owner gave by phone (or its withdrawal); audited."""

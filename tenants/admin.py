@@ -3,7 +3,9 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from .models import ApiKey, AuditLog, JobHeartbeat, Membership, Tenant, TimelineEntry
+from core.events import AuditAction
+
+from .models import ApiKey, AuditLog, Membership, Tenant, TimelineEntry
 from .services import api_key_revoke, audit_record, tenant_timezone_change
 
 
@@ -35,7 +37,7 @@ class AuditedAdmin(admin.ModelAdmin):
         with transaction.atomic():
             audit_record(
                 actor=request.user,
-                action="admin.delete",
+                action=AuditAction.ADMIN_DELETE,
                 target=obj,
                 tenant=None if isinstance(obj, Tenant) else getattr(obj, "tenant", None),
                 at=timezone.now(),
@@ -136,8 +138,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key, actor=request.user, now=now)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
-
-
-@admin.register(JobHeartbeat)
-class JobHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["name", "last_now", "last_finished_at", "last_summary", "last_error"]

@@ -2,7 +2,9 @@
 
 from datetime import datetime
 
-from . import services, ticks
+from core import ticks
+
+from . import services
 
 
 @ticks.register("tenants.lifecycle", order=10)

@@ -25,6 +25,6 @@ def humanize(name: str) -> str:
 
 def role_label(role: str) -> str:
     """A staff role's name (“CS lead”), for role queues and the signed-in header."""
-    from .roles import StaffRole  # roles.py reads the auth models; keep this module import-free
+    from core.roles import StaffRole  # roles.py reads the auth models; keep this module import-free
 
     return StaffRole(role).label if role in StaffRole.values else humanize(role)

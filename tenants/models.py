@@ -6,8 +6,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from core.scoping import TenantOwnedModel
+
 from .labels import humanize
-from .scoping import TenantScopedManager
 from .validators import validate_e164_phone, validate_external_id, validate_timezone
 
 
@@ -113,7 +114,7 @@ class Tenant(models.Model):
         return self.imported_at or self.signed_up_at
 
 
-class Membership(models.Model):
+class Membership(TenantOwnedModel):
     """A user's place in a tenant: the tenant's owner or one of its members."""
 
     class Role(models.TextChoices):
@@ -125,18 +126,14 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012 (ruff sees only `objects` as a manager)
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_tenant")]
 
     def __str__(self) -> str:
         return f"{self.user} – {self.role} of {self.tenant_id}"
 
 
-class TimelineEntry(models.Model):
+class TimelineEntry(TenantOwnedModel):
     """One thing that happened to a tenant. Every app writes here through timeline_record()."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="timeline_entries")
@@ -146,11 +143,7 @@ class TimelineEntry(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantScopedManager()
-    all_tenants = models.Manager()  # noqa: DJ012 (ruff sees only `objects` as a manager)
-
-    class Meta:
-        default_manager_name = "all_tenants"
+    class Meta(TenantOwnedModel.Meta):
         verbose_name_plural = "timeline entries"
         indexes = [models.Index(fields=["tenant", "-at", "-id"], name="timeline_tenant_at")]
 
@@ -237,18 +230,3 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
-
-
-class JobHeartbeat(models.Model):
-    """When each periodic job (and the tick as a whole, name "tick") last finished.
-    /readyz reads the tick's row."""
-
-    name = models.CharField(max_length=100, unique=True)
-    last_now = models.DateTimeField(help_text="The `now` the job ran as of (differs from wall time for --at).")
-    last_started_at = models.DateTimeField()
-    last_finished_at = models.DateTimeField(null=True, blank=True)
-    last_summary = models.CharField(max_length=500, blank=True)
-    last_error = models.TextField(blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.name} @ {self.last_finished_at}"

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import Http404
 
-from .models import ApiKey, HealthBucket, JobHeartbeat, Membership, Tenant, TimelineEntry
-from .roles import StaffRole
+from core.roles import StaffRole
+
+from .models import ApiKey, HealthBucket, Membership, Tenant, TimelineEntry
 from .services import API_KEY_PREFIX, api_key_hash
 
 
@@ -105,11 +105,6 @@ def csm_choices() -> QuerySet:
         .distinct()
         .order_by("username")
     )
-
-
-def tick_last_finished_at() -> datetime | None:
-    heartbeat = JobHeartbeat.objects.filter(name="tick").first()
-    return heartbeat.last_finished_at if heartbeat else None
 
 
 def tenant_get_for_staff(*, external_id: str) -> Tenant:

@@ -18,9 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from core.events import AuditAction, TimelineKind
+from core.roles import StaffRole
+
 from .hooks import timezone_hooks_run
 from .models import ApiKey, AuditLog, ChurnReason, ConsentSource, Membership, Tenant, TimelineEntry
-from .roles import StaffRole
 from .validators import validate_timezone
 
 ONBOARDING_WINDOW = timedelta(days=30)
@@ -41,11 +43,21 @@ class TenantAlreadyExists(Exception):
 # --- timeline and audit ----------------------------------------------------------------------
 
 
+def timeline_entry(
+    *, tenant_id: int, at: datetime, kind: str, summary: str, data: dict[str, Any] | None = None
+) -> TimelineEntry:
+    """An unsaved timeline row, for writers that insert many at once (bulk_create). `kind` is
+    one of core.events.TimelineKind: anything else is a programming error, raised here."""
+    return TimelineEntry(tenant_id=tenant_id, at=at, kind=TimelineKind(kind), summary=summary[:500], data=data or {})
+
+
 def timeline_record(
     *, tenant: Tenant, at: datetime, kind: str, summary: str, data: dict[str, Any] | None = None
 ) -> TimelineEntry:
     """The one way any app puts something on a tenant's timeline."""
-    return TimelineEntry.objects.create(tenant=tenant, at=at, kind=kind, summary=summary[:500], data=data or {})
+    entry = timeline_entry(tenant_id=tenant.pk, at=at, kind=kind, summary=summary, data=data)
+    entry.save(force_insert=True)
+    return entry
 
 
 def _actor_fields(actor: Actor) -> dict[str, Any]:
@@ -69,7 +81,7 @@ def _audit_row(
 ) -> AuditLog:
     return AuditLog(
         at=at,
-        action=action,
+        action=AuditAction(action),  # one of core.events.AuditAction, or a ValueError here
         target_type=type(target).__name__,
         target_id=str(getattr(target, "pk", "")),
         target_repr=str(target)[:200],
@@ -211,13 +223,13 @@ def _tenant_insert(*, tenant: Tenant, now: datetime, actor: Actor, ip: str | Non
         timeline_record(
             tenant=tenant,
             at=tenant.signed_up_at,
-            kind="tenant.created",
+            kind=TimelineKind.TENANT_CREATED,
             summary=f"{tenant.name} signed up on the {tenant.get_plan_display()} plan",
             data={"plan": tenant.plan},
         )
         audit_record(
             actor=actor,
-            action="tenant.create",
+            action=AuditAction.TENANT_CREATE,
             target=tenant,
             tenant=tenant,
             at=now,
@@ -261,7 +273,7 @@ def tenant_sms_consent_record(
         _tenant_change_record(
             tenant=tenant,
             before=before,
-            action="tenant.sms_consent",
+            action=AuditAction.TENANT_SMS_CONSENT,
             summary=f"The owner agreed to SMS {CONSENT_GIVEN[source]}"
             if given
             else f"SMS consent withdrawn ({CONSENT_WITHDRAWN[source]})",
@@ -323,7 +335,7 @@ def tenant_timezone_change(
         _tenant_change_record(
             tenant=tenant,
             before=before,
-            action="tenant.timezone",
+            action=AuditAction.TENANT_TIMEZONE,
             summary=f"Time zone changed from {previous} to {timezone}; scheduled touchpoints follow",
             data={"from": previous, "to": timezone},
             actor=actor,
@@ -340,7 +352,7 @@ def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reaso
     timeline_record(
         tenant=tenant,
         at=now,
-        kind="tenant.lifecycle_changed",
+        kind=TimelineKind.LIFECYCLE_CHANGED,
         summary=f"Lifecycle stage {old} → {stage}: {reason}",
         data={"from": old, "to": stage},
     )
@@ -414,13 +426,13 @@ def tenant_reactivate(*, tenant: Tenant, at: datetime, why: str, actor: Actor, n
         timeline_record(
             tenant=tenant,
             at=at,
-            kind="tenant.reactivated",
+            kind=TimelineKind.TENANT_REACTIVATED,
             summary=f"Back as a customer: {why}",
             data={"churned_at": before["churned_at"].isoformat() if before["churned_at"] else None},
         )
         audit_record(
             actor=actor,
-            action="tenant.reactivate",
+            action=AuditAction.TENANT_REACTIVATE,
             target=tenant,
             tenant=tenant,
             at=now,
@@ -466,12 +478,12 @@ def membership_create(*, tenant: Tenant, user: AbstractBaseUser, role: str, acto
         timeline_record(
             tenant=tenant,
             at=now,
-            kind="membership.created",
+            kind=TimelineKind.MEMBERSHIP_CREATED,
             summary=f"{user.get_username()} joined as {membership.get_role_display().lower()}",
         )
         audit_record(
             actor=actor,
-            action="membership.create",
+            action=AuditAction.MEMBERSHIP_CREATE,
             target=membership,
             tenant=tenant,
             at=now,
@@ -495,7 +507,7 @@ def staff_user_create(
             is_staff=StaffRole.ADMIN in roles,  # Django admin (/admin/) is for the admin role
         )
         user.groups.set(Group.objects.filter(name__in=roles))
-        audit_record(actor=actor, action="staff.create", target=user, at=now, after={"roles": sorted(roles)})
+        audit_record(actor=actor, action=AuditAction.STAFF_CREATE, target=user, at=now, after={"roles": sorted(roles)})
     return user
 
 
@@ -532,7 +544,7 @@ def api_key_create(*, name: str, scope: str, tenant: Tenant | None, actor: Actor
         )
         audit_record(
             actor=actor,
-            action="api_key.create",
+            action=AuditAction.API_KEY_CREATE,
             target=api_key,
             tenant=tenant,
             at=now,
@@ -547,5 +559,5 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor, now: datetime) -> ApiKey:
     with transaction.atomic():
         api_key.revoked_at = now
         api_key.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="api_key.revoke", target=api_key, tenant=api_key.tenant, at=now)
+        audit_record(actor=actor, action=AuditAction.API_KEY_REVOKE, target=api_key, tenant=api_key.tenant, at=now)
     return api_key

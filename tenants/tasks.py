@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import ticks
+from core import ticks
 
 
 @shared_task(acks_late=True, name="tenants.tasks.tick")

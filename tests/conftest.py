@@ -20,9 +20,9 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from core.roles import StaffRole
 from onboarding.services import onboarding_start
 from tenants.models import ApiKey, Membership, Tenant
-from tenants.roles import StaffRole
 from tenants.services import api_key_create
 
 from .factories import MembershipFactory, TenantFactory, UserFactory
@@ -76,7 +76,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
-    from tenants.roles import admin_role_permissions_sync
+    from tenants.apps import admin_role_permissions_sync
 
     import_module("tenants.migrations.0002_staff_role_groups").create_groups(apps, None)
     import_module("health.migrations.0002_default_health_model").create_default_model(apps, None)

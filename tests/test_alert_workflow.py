@@ -13,6 +13,7 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
+from core import ticks
 from playbooks import notify
 from playbooks.alert_models import Alert, AlertNotification
 from playbooks.alert_selectors import sla_attainment
@@ -26,7 +27,6 @@ from playbooks.alerts import (
     alerts_check_sla,
     rules_evaluate,
 )
-from tenants import ticks
 from tenants.models import AuditLog, TimelineEntry
 
 from .alert_helpers import NOW, active_of, alerts_of, evaluate, ingest, set_current_score, tenant_at

@@ -15,10 +15,10 @@ from django.urls import reverse
 
 from billing import payloads
 from billing.models import Subscription
+from core.ticks import run_tick
 from playbooks import sms
 from playbooks.models import Channel, Suppression
 from tenants.models import AuditLog, TimelineEntry
-from tenants.ticks import run_tick
 
 from .alert_helpers import NOW, tenant_at
 from .billing_helpers import StripeStory, feed, stripe_settings

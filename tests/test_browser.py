@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.roles import StaffRole
 from tenants.models import Tenant
-from tenants.roles import StaffRole
 
 from .conftest import CHROMIUM
 from .factories import TenantFactory, UserFactory

@@ -18,11 +18,11 @@ from billing import payloads
 from billing.models import Subscription
 from billing.revenue import revenue_summary
 from billing.selectors import days_past_due
+from core.ticks import run_tick
 from playbooks import sms
 from playbooks.alert_models import Alert
 from playbooks.dunning import dunning_progress
 from tenants.models import AuditLog
-from tenants.ticks import run_tick
 
 from .alert_helpers import tenant_at
 from .billing_helpers import StripeStory, feed, stripe_settings

@@ -9,10 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from core.roles import StaffRole
+from core.ticks import run_tick
 from health.ingest import events_ingest
 from tenants.models import Tenant
-from tenants.roles import StaffRole
-from tenants.ticks import run_tick
 
 from .factories import UserFactory
 from .test_browser import browser_type_launch_args  # noqa: F401  (Debian's Chromium)

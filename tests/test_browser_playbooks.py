@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from core.roles import StaffRole
 from playbooks.models import Delivery, InAppMessage, Task
 from playbooks.templating import survey_token
 from tenants.models import Membership
-from tenants.roles import StaffRole
 
 from .conftest import tenant_user
 from .factories import UserFactory

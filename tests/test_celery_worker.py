@@ -9,8 +9,9 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.utils import timezone
 
+from core.models import JobHeartbeat
 from cs_cockpit.celery import app
-from tenants.models import JobHeartbeat, Tenant, TimelineEntry
+from tenants.models import Tenant, TimelineEntry
 
 from .factories import TenantFactory
 

@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from billing.models import Invoice, StripeEvent, Subscription
 from billing.revenue import recovery_report
+from core.roles import StaffRole
 from health.models import DailyRollup, HealthScore
 from onboarding.models import TenantOnboarding
 from playbooks.models import Delivery, Run
 from tenants.models import ApiKey, AuditLog, Membership, Tenant
-from tenants.roles import StaffRole
 from tenants.services import api_key_hash
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,8 @@ from django.utils.html import escape
 
 from billing.demo import TRIAL_DAYS
 from billing.models import Subscription
+from core.roles import StaffRole, staff_roles_of
+from core.ticks import run_tick
 from cs_cockpit.demo_data import DEMO_BILLING_LOGIN, DEMO_LOGIN, seed_demo
 from health.models import Event
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
@@ -25,8 +27,6 @@ from playbooks.alert_models import ACTIVE_STATUSES, Alert
 from playbooks.channels import email_send
 from playbooks.models import Delivery, Task
 from tenants.models import Tenant
-from tenants.roles import StaffRole, staff_roles_of
-from tenants.ticks import run_tick
 
 pytestmark = pytest.mark.django_db
 

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import time_machine
 
+from core.ticks import run_tick
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
 from onboarding.selectors import funnel_for
 from onboarding.services import milestone_complete, milestones_complete_from_events
@@ -22,7 +23,6 @@ from playbooks.alert_models import Alert, AlertRule
 from playbooks.alerts import alert_acknowledge, alert_assign
 from playbooks.models import Delivery
 from tenants.models import Tenant
-from tenants.ticks import run_tick
 
 from .alert_helpers import NOW, ingest, tenant_at
 from .billing_helpers import StripeStory, stripe_settings

@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from tenants.ticks import run_tick
+from core.ticks import run_tick
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from core.roles import StaffRole
 from cs_cockpit.demo_data import seed_demo
 from health.models import DailyRollup
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
@@ -26,7 +27,6 @@ from playbooks.facts import FACTS
 from playbooks.models import Delivery, Playbook, PlaybookVersion, Step, Task
 from playbooks.templating import survey_token
 from tenants.models import Membership, Tenant, TimelineEntry
-from tenants.roles import StaffRole
 
 from .factories import UserFactory
 from .test_route_matrix import MATRIX, all_route_names

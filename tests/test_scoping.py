@@ -1,7 +1,7 @@
 import pytest
 
+from core.scoping import TenantScopeError
 from tenants.models import Membership, TimelineEntry
-from tenants.scoping import TenantScopeError
 from tenants.services import timeline_record
 
 from .factories import FIXED_SIGNUP
@@ -26,11 +26,29 @@ def test_a_query_without_a_tenant_fails_closed(query):
 
 
 def test_for_tenant_returns_only_that_tenants_rows(tenant_a, tenant_b):
-    timeline_record(tenant=tenant_a, at=FIXED_SIGNUP, kind="note", summary="A's note")
-    timeline_record(tenant=tenant_b, at=FIXED_SIGNUP, kind="note", summary="B's note")
+    timeline_record(tenant=tenant_a, at=FIXED_SIGNUP, kind="task.created", summary="A's note")
+    timeline_record(tenant=tenant_b, at=FIXED_SIGNUP, kind="task.created", summary="B's note")
 
     assert [e.summary for e in TimelineEntry.objects.for_tenant(tenant_a)] == ["A's note"]
     # Cross-tenant reads exist, under a name nobody types by accident.
     assert TimelineEntry.all_tenants.count() == 2
     # Reverse relations are bound to their parent row, so they stay scoped.
     assert [e.summary for e in tenant_b.timeline_entries.all()] == ["B's note"]
+
+
+def test_the_timeline_and_the_audit_log_take_only_the_kinds_and_actions_core_lists(tenant_a):
+    """core.events is the list of what the product records: a writer that makes up a kind or
+    an action fails at once (in its tests), instead of adding an unnamed row."""
+    from core.events import AuditAction, TimelineKind
+    from tenants.services import audit_record
+
+    with pytest.raises(ValueError, match="not a valid TimelineKind"):
+        timeline_record(tenant=tenant_a, at=FIXED_SIGNUP, kind="tenant.renamed", summary="?")
+    with pytest.raises(ValueError, match="not a valid AuditAction"):
+        audit_record(actor=None, action="tenant.rename", target=tenant_a, at=FIXED_SIGNUP)
+    entry = timeline_record(tenant=tenant_a, at=FIXED_SIGNUP, kind=TimelineKind.TENANT_CREATED, summary="ok")
+    assert entry.kind == "tenant.created"
+    assert (
+        audit_record(actor=None, action=AuditAction.TENANT_VIEW, target=tenant_a, at=FIXED_SIGNUP).action
+        == "tenant.view"
+    )

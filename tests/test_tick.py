@@ -5,9 +5,10 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
+from core import ticks
+from core.models import JobHeartbeat
 from health.models import HealthScore
-from tenants import ticks
-from tenants.models import AuditLog, JobHeartbeat, Tenant, TimelineEntry
+from tenants.models import AuditLog, Tenant, TimelineEntry
 
 from .factories import TenantFactory
 

@@ -10,9 +10,9 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from core import ticks
 from playbooks.dispatch import SENDING_TIMEOUT
 from playbooks.models import Delivery
-from tenants import ticks
 from tenants.models import AuditLog, TimelineEntry
 
 from .backends import ProcessKilled

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import time_machine
 from django.core import mail
 
+from core import ticks
 from onboarding.services import onboarding_start
 from playbooks import sms
 from playbooks.models import Delivery
-from tenants import ticks
 from tenants.models import Tenant
 
 from .factories import TenantFactory

@@ -3,7 +3,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from tenants import ticks
+from core import ticks
 
 
 def parse_at(value: str) -> datetime:
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--at", type=str, default=None, help="ISO 8601 moment to run as of, with offset.")
 
     def handle(self, *args: object, **options: object) -> None:
-        from tenants.startup import refuse_unsafe_start
+        from core.startup import refuse_unsafe_start
 
         refuse_unsafe_start("the tick")
         now = parse_at(str(options["at"])) if options["at"] else timezone.now()

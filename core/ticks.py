@@ -71,6 +71,12 @@ def _heartbeat(name: str, *, now: datetime, started_at: datetime, summary: str, 
         JobHeartbeat.objects.update_or_create(name=name, defaults=fields)
 
 
+def tick_last_finished_at() -> datetime | None:
+    """When the last whole tick finished (its heartbeat, "tick"); None before the first."""
+    heartbeat = JobHeartbeat.objects.filter(name="tick").first()
+    return heartbeat.last_finished_at if heartbeat else None
+
+
 def run_tick(*, now: datetime) -> list[JobResult]:
     results: list[JobResult] = []
     tick_started = timezone.now()

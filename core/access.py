@@ -10,12 +10,16 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from tenants.roles import ALL_STAFF_ROLES, StaffRole, has_staff_role
+from core.roles import ALL_STAFF_ROLES, Ability, StaffRole, has_staff_role, roles_for
 
 View = Callable[..., HttpResponse]
 
 
-def staff_required(roles: frozenset[str] = ALL_STAFF_ROLES) -> Callable[[View], View]:
+def staff_required(ability: str = Ability.SEE_COCKPIT) -> Callable[[View], View]:
+    """The view is for staff who have `ability` (core.roles.POLICY); anyone else signed in gets
+    a 403 naming the roles that may."""
+    roles = roles_for(ability)
+
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
