@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from common import BENCH_DATABASE_URL, line, setup_django
 
-# Before Django reads its settings: messages stay in memory (mail.outbox, playbooks.sms.outbox).
+# Before Django reads its settings: messages stay in memory (mail.outbox, messaging.sms.outbox).
 os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
 os.environ["SMS_BACKEND"] = "locmem"
 # As in production: DEBUG off (no per-query logging in the ORM cursor wrapper).
@@ -84,7 +84,7 @@ def reset() -> None:
     from django.core import mail
     from django.db import connection
 
-    from playbooks import sms
+    from messaging import sms
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE tenants_tenant CASCADE")
@@ -165,7 +165,7 @@ def duplicates() -> tuple[int, int]:
     messages point at theirs."""
     from django.core import mail
 
-    from playbooks import sms
+    from messaging import sms
     from playbooks.models import InAppMessage, Task
 
     emails = [(m.to[0], m.subject) for m in getattr(mail, "outbox", [])]

@@ -55,7 +55,7 @@ def main() -> None:
     from django.core import mail
     from django.core.management import call_command
 
-    from playbooks import sms
+    from messaging import sms
     from playbooks.models import Playbook
     from playbooks.simulation import simulate
     from tenants.models import Tenant

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "tenants",
+    "messaging",
     "onboarding",
     "health",
     "billing",

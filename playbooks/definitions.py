@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from django.conf import settings
 from django.utils.text import slugify
 
 from core.roles import StaffRole
+from messaging.webhook import webhook_hosts
 
 from .conditions import ConditionError, holds_for_value, normalise_all
 from .facts import FACTS
@@ -233,10 +233,6 @@ def _markdown_to_raw(text: str) -> tuple[dict[str, Any], dict[tuple, int]]:
 
 
 # --- validation into the canonical form ---------------------------------------------------------
-
-
-def webhook_hosts() -> list[str]:
-    return [h.lower() for h in settings.PLAYBOOK_WEBHOOK_HOSTS]
 
 
 def check_public_address(address: str) -> None:

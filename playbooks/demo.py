@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from django.core import mail
 from django.test.utils import override_settings
 
-from . import sms
+from messaging import sms
+
 from .dispatch import deliveries_dispatch_due, deliveries_sweep_stuck
 from .scheduling import runs_reconcile
 
@@ -23,7 +24,7 @@ def seed_touchpoint_history(*, now: datetime, days: int = 31) -> int:
     sent = 0
     in_memory = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {}}}
     # Nobody is messaged while seeding, so the per-message log lines would only mislead.
-    quiet = [logging.getLogger(name) for name in ("playbooks.channels", "playbooks.sms")]
+    quiet = [logging.getLogger(name) for name in ("messaging.email", "messaging.sms", "playbooks.channels")]
     levels = [logger.level for logger in quiet]
     for logger in quiet:
         logger.setLevel(logging.WARNING)

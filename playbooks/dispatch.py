@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,8 @@ from django.db.models import Q
 
 from core.events import TimelineKind
 from core.roles import ALL_STAFF_ROLES
+from messaging.errors import ProviderError, RetryableError
+from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
 from tenants.models import Tenant, TimelineEntry
 from tenants.services import timeline_entry, timeline_record
 
@@ -49,7 +51,6 @@ from .models import (
     TouchpointPause,
 )
 from .scheduling import STALE_AFTER, earliest_send, next_window_opening
-from .sms import ProviderError, RetryableError
 from .templating import TemplateError, check, render
 from .variants import VariantGroups
 
@@ -57,9 +58,6 @@ logger = logging.getLogger(__name__)
 
 LOCAL_CHANNELS = (Channel.TASK, Channel.IN_APP)
 Clock = Callable[[], datetime]  # `now` plus the time this dispatch has really taken
-SENDING_TIMEOUT = timedelta(minutes=10)  # longer than any provider timeout (SMTP, Twilio: 10 s)
-MAX_ATTEMPTS = 5
-BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)]
 ADVISORY_NAMESPACE = 7_305  # pg_advisory_xact_lock(namespace, tenant id): the throttle's lock
 
 
@@ -78,17 +76,6 @@ class DispatchResult:
             f"{self.sent} sent, {self.skipped} skipped, {self.deferred} deferred, {self.retried} to retry, "
             f"{self.failed} failed, {self.unknown} left for review"
         )
-
-
-def advisory_locks(namespace: int, ids: Iterable[int]) -> None:
-    """Transaction-scoped advisory locks (namespace, id), taken in id order (no deadlock): a
-    second transaction asking for one waits for the first's commit. SQLite serialises
-    writers anyway."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for key in sorted(set(ids)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
 def _lock_tenants_for_throttle(tenant_ids: list[int]) -> None:
@@ -417,7 +404,7 @@ def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result:
     if isinstance(exc, RetryableError) and delivery.attempts < MAX_ATTEMPTS:
         fields.update(
             status=Delivery.Status.SCHEDULED,
-            due_at=now + BACKOFF[min(delivery.attempts - 1, len(BACKOFF) - 1)],
+            due_at=now + retry_at_after(delivery.attempts),
             reason=f"retrying after: {exc}"[:500],
         )
         result.retried += 1

@@ -14,12 +14,13 @@ from django.core.exceptions import ValidationError
 from billing.models import Subscription
 from billing.selectors import portal_url
 from core.events import AuditAction
+from messaging.email import email_send
+from messaging.errors import ProviderError
+from messaging.sms import SmsMessage, sms_send
 from tenants.models import TimelineEntry
 from tenants.services import audit_record, timeline_record
 
-from .channels import email_send
 from .models import Channel, Delivery, Run, Suppression, Trigger
-from .sms import ProviderError, SmsMessage, sms_send
 
 RESEND_COOLDOWN = timedelta(minutes=5)
 RESEND_KIND = "billing.portal_link_sent"

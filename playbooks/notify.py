@@ -1,7 +1,7 @@
 """Alert notifications: who hears of an alert and how, within each person's attention budget,
 and the daily and weekly digests. Every message is an AlertNotification row (unique dedupe
 key: a second tick makes no second row), sent by the same channel senders as touchpoints
-(channels.email_send / channels.webhook_post) with the same never-twice discipline: claimed
+(messaging's email_send / webhook_post) with the same never-twice discipline: claimed
 with SKIP LOCKED and committed SENDING before the provider is called; an unknown outcome is
 left for review, never resent.
 """
@@ -23,11 +23,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from core.roles import StaffRole
+from messaging import email as email_provider
+from messaging import webhook as webhook_provider
+from messaging.errors import ProviderError, RetryableError
+from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
+from messaging.webhook import slack_escape
 
-from . import channels
 from .alert_models import Alert, AlertNotification, Route, Severity
-from .dispatch import BACKOFF, MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks
-from .sms import ProviderError, RetryableError
 
 logger = logging.getLogger(__name__)
 Kind, Status = AlertNotification.Kind, AlertNotification.Status
@@ -118,7 +120,7 @@ def _alert_webhook(alert: Alert, url: str, *, kind: str, now: datetime) -> Alert
     headline = "SLA breached, escalated to the CS lead" if kind == Kind.ESCALATION else "Alert opened"
     text = (
         f"*{alert.severity} · {alert.rule.slug}* — {headline}\n"
-        f"{channels.slack_escape(alert.rationale)}\n<{link}|{channels.slack_escape(tenant.name)} in the cockpit>"
+        f"{slack_escape(alert.rationale)}\n<{link}|{slack_escape(tenant.name)} in the cockpit>"
     )
     return AlertNotification(
         dedupe_key=f"alert:{alert.id}:{kind}:webhook:{alert.route}",
@@ -257,19 +259,19 @@ class NotifyResult:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed, {self.unknown} left for review"
 
 
-def _send(notification: AlertNotification, *, session: Any, resolver: channels.Resolver) -> str:
+def _send(notification: AlertNotification, *, session: Any, resolver: webhook_provider.Resolver) -> str:
     if notification.channel == AlertNotification.Channel.WEBHOOK:
-        return channels.webhook_post(
+        return webhook_provider.webhook_post(
             url=notification.recipient, payload=notification.payload, session=session, resolver=resolver
         )
-    return channels.email_send(to=notification.recipient, subject=notification.subject, text=notification.body)
+    return email_provider.email_send(to=notification.recipient, subject=notification.subject, text=notification.body)
 
 
 def _record_error(n: AlertNotification, exc: ProviderError, now: datetime, result: NotifyResult) -> None:
     if isinstance(exc, RetryableError) and n.attempts < MAX_ATTEMPTS:
         fields = {
             "status": Status.SCHEDULED,
-            "due_at": now + BACKOFF[min(n.attempts - 1, len(BACKOFF) - 1)],
+            "due_at": now + retry_at_after(n.attempts),
             "reason": f"retrying after: {exc}"[:500],
         }
         result.retried += 1
@@ -285,7 +287,7 @@ def notifications_dispatch(
     batch_size: int = 100,
     limit: int = 2000,
     session: Any = None,
-    resolver: channels.Resolver = channels.resolve_host,
+    resolver: webhook_provider.Resolver = webhook_provider.resolve_host,
 ) -> NotifyResult:
     """Sends due notifications. `session` / `resolver`: the HTTP session and DNS lookup for
     webhooks (requests and the system resolver unless a test hands in its own)."""

@@ -6,7 +6,7 @@ import smtplib
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 
-from playbooks.sms import LocmemBackend, SmsMessage
+from messaging.sms import LocmemBackend, SmsMessage
 
 
 class ProcessKilled(BaseException):

@@ -91,7 +91,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def empty_sms_outbox() -> None:
     """Like Django's mail.outbox: every test starts with no SMS sent (locmem backend)."""
-    from playbooks import sms
+    from messaging import sms
 
     sms.outbox.clear()
 

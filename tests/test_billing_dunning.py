@@ -16,7 +16,7 @@ from django.test import Client
 from billing.models import Subscription
 from billing.services import subscription_dunning_pause, subscription_dunning_resume
 from core.ticks import run_tick
-from playbooks import sms
+from messaging import sms
 from playbooks.models import Delivery, Run, Trigger
 
 from .alert_helpers import NOW, active_of, alerts_of, ingest, tenant_at

@@ -16,7 +16,7 @@ from django.urls import reverse
 from billing import payloads
 from billing.models import Subscription
 from core.ticks import run_tick
-from playbooks import sms
+from messaging import sms
 from playbooks.models import Channel, Suppression
 from tenants.models import AuditLog, TimelineEntry
 

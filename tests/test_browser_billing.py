@@ -19,7 +19,7 @@ from billing.models import Subscription
 from billing.revenue import revenue_summary
 from billing.selectors import days_past_due
 from core.ticks import run_tick
-from playbooks import sms
+from messaging import sms
 from playbooks.alert_models import Alert
 from playbooks.dunning import dunning_progress
 from tenants.models import AuditLog

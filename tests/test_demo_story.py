@@ -21,10 +21,10 @@ from core.roles import StaffRole, staff_roles_of
 from core.ticks import run_tick
 from cs_cockpit.demo_data import DEMO_BILLING_LOGIN, DEMO_LOGIN, seed_demo
 from health.models import Event
+from messaging import sms
+from messaging.email import email_send
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
-from playbooks import sms
 from playbooks.alert_models import ACTIVE_STATUSES, Alert
-from playbooks.channels import email_send
 from playbooks.models import Delivery, Task
 from tenants.models import Tenant
 
@@ -159,7 +159,7 @@ def test_each_message_sent_is_one_line_in_the_log(caplog):
     body = "Your payment failed. Update your card here: http://127.0.0.1:8123/billing/portal/abc/"
     sms.sms_send(sms.SmsMessage(to="+14155550123", body=body, tenant="harbor", delivery_id=None))
 
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("playbooks.")]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("messaging.")]
     assert lines == [
         "email to dana@harbor.example: Welcome to Harbor HVAC",
         f"sms to +14155550123: {body[:60]}",

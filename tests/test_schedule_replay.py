@@ -31,8 +31,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from messaging import sms
 from onboarding.services import onboarding_start
-from playbooks import sms
 from playbooks.models import Delivery
 from playbooks.scheduling import TERMINAL
 from playbooks.services import sms_inbound

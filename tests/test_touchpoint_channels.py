@@ -22,7 +22,10 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from playbooks import dispatch, sms
+from messaging import sms
+from messaging.errors import PermanentError, RetryableError
+from messaging.sms import TwilioBackend
+from playbooks import dispatch
 from playbooks.channels import send_webhook
 from playbooks.definitions import DefinitionError, parse
 from playbooks.dispatch import MAX_ATTEMPTS, deliveries_sweep_stuck
@@ -30,7 +33,6 @@ from playbooks.facts import facts_for_tenants
 from playbooks.library import playbook_version_save
 from playbooks.models import Channel, Delivery, Playbook, Run, Suppression, Trigger
 from playbooks.scheduling import run_start
-from playbooks.sms import PermanentError, RetryableError, TwilioBackend
 from playbooks.templating import render
 from tenants.models import Tenant, TimelineEntry
 

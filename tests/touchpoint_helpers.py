@@ -11,8 +11,8 @@ import time_machine
 from django.core import mail
 
 from core import ticks
+from messaging import sms
 from onboarding.services import onboarding_start
-from playbooks import sms
 from playbooks.models import Delivery
 from tenants.models import Tenant
 

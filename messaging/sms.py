@@ -22,21 +22,9 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .errors import PermanentError, ProviderError, RetryableError, request_never_left
+
 logger = logging.getLogger(__name__)
-
-
-class ProviderError(Exception):
-    def __init__(self, message: str, *, code: str = "", invalid_address: bool = False, opted_out: bool = False):
-        super().__init__(message)
-        self.code, self.invalid_address, self.opted_out = code, invalid_address, opted_out
-
-
-class RetryableError(ProviderError):
-    """Nothing was sent; the provider says trying again later may work."""
-
-
-class PermanentError(ProviderError):
-    """The provider refused this message; sending it again would fail the same way."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ _outbox_lock = threading.Lock()
 
 
 class LocmemBackend(BaseSmsBackend):
-    """Keeps messages in `playbooks.sms.outbox`: for tests and benchmarks."""
+    """Keeps messages in `messaging.sms.outbox`: for tests and benchmarks."""
 
     def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
         with _outbox_lock:
@@ -152,25 +140,6 @@ def twilio_error(exc: Any) -> ProviderError | None:
     if status >= 500:
         return None
     return PermanentError(text, code=code)
-
-
-def request_never_left(exc: BaseException) -> bool:
-    """For an exception from `requests`: True when the connection itself could not be made
-    (name resolution, refused, connect timeout), so the other side cannot have seen the request
-    and a retry is safe. False for a connection dropped after the request went out ("Connection
-    aborted.", a read timeout): the provider may have acted on it."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.exceptions.ConnectionError):
-        return False
-    cause = exc.args[0] if exc.args else None
-    if isinstance(cause, MaxRetryError):
-        cause = cause.reason
-    # NewConnectionError and NameResolutionError are ConnectTimeoutErrors in urllib3.
-    return isinstance(cause, ConnectTimeoutError)
 
 
 BACKENDS = {
