@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db.models import Q, QuerySet, Sum
+from django.http import Http404
 from django.urls import reverse
 
 from health.models import DailyRollup
@@ -243,3 +244,18 @@ def subscription_block(tenant: Tenant) -> dict[str, Any] | None:
 def subscription_blocks(tenants: Sequence[Tenant]) -> dict[int, dict[str, Any] | None]:
     current = subscriptions_current(tenant_ids=[t.id for t in tenants])
     return {t.id: _block(current.get(t.id)) for t in tenants}
+
+
+def subscription_for_ops(*, subscription_id: int) -> Subscription:
+    """A tenant's subscription for a billing-ops action (any tenant: a staff read); 404 when
+    there is none, or it belongs to no tenant."""
+    subscription = (
+        Subscription.all_tenants.filter(pk=subscription_id, tenant__isnull=False)
+        .select_related(
+            "tenant", "tenant__csm_owner", "customer", "latest_invoice", "escalated_to", "dunning_paused_by"
+        )
+        .first()
+    )
+    if subscription is None:
+        raise Http404("No such subscription.")
+    return subscription

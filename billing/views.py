@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from tenants.models import Membership, Tenant
-from tenants.selectors import tenant_owned_by
+from tenants.models import Tenant
+from tenants.selectors import memberships_of, tenant_owned_by
 
 from . import selectors, services, trials
 from .models import Customer, Trial
@@ -126,7 +126,7 @@ def portal_for_tenant(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("This billing link is not valid any more. Sign in to manage billing.")
     if request.user.is_authenticated:
         # A signed-in tenant user following another account's link: not theirs to open.
-        own = set(Membership.all_tenants.filter(user=request.user).values_list("tenant_id", flat=True))
+        own = {m.tenant_id for m in memberships_of(user=request.user)}
         if own and tenant.id not in own:
             raise Http404("This billing link is not valid any more. Sign in to manage billing.")
     try:

@@ -64,19 +64,6 @@ def past_due_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "cockpit/billing_queue.html", context)
 
 
-def _subscription_for_action(subscription_id: int) -> Subscription:
-    subscription = (
-        Subscription.all_tenants.filter(pk=subscription_id, tenant__isnull=False)
-        .select_related(
-            "tenant", "tenant__csm_owner", "customer", "latest_invoice", "escalated_to", "dunning_paused_by"
-        )
-        .first()
-    )
-    if subscription is None:
-        raise Http404("No such subscription.")
-    return subscription
-
-
 def _perform(request: HttpRequest, subscription: Subscription, action: str, now: datetime) -> str:
     note = request.POST.get("note", "")
     if action == "resend":
@@ -108,7 +95,7 @@ def _perform(request: HttpRequest, subscription: Subscription, action: str, now:
 def queue_action(request: HttpRequest, subscription_id: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404(f"“{action}” is not something one can do to a past-due subscription.")
-    subscription = _subscription_for_action(subscription_id)
+    subscription = billing.subscription_for_ops(subscription_id=subscription_id)
     now = timezone.now()
     error, done = "", ""
     try:
@@ -116,7 +103,7 @@ def queue_action(request: HttpRequest, subscription_id: int, action: str) -> Htt
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if request.htmx:
-        fresh = _subscription_for_action(subscription_id)
+        fresh = billing.subscription_for_ops(subscription_id=subscription_id)
         context: dict[str, Any] = {"row": _rows([fresh], now)[0], "error": error, "done": done, "now": now}
         if error:  # the refused form shows what was sent, beside the error, to be corrected
             context["posted"] = request.POST

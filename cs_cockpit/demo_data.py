@@ -20,12 +20,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 
+from alerts.services import rules_evaluate
 from billing.demo import TRIAL_DAYS, BillingPlan, seed_subscriptions
 from core.roles import StaffRole
 from health.demo import UsagePlan, seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding, seed_onboarding_settle
-from playbooks.alerts import rules_evaluate
 from playbooks.demo import seed_touchpoint_history
 from tenants.models import ChurnReason, ConsentSource, Membership, Tenant
 from tenants.services import membership_create, tenant_create, tenant_mark_churned

@@ -42,7 +42,7 @@ INSECURE_DEFAULT_SECRET_KEY = "django-insecure-cs-cockpit-development-key-do-not
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 # A missing or default key is allowed for management commands that serve nothing (migrate,
 # makemigrations, check); every process that serves or sends — the web app, Celery worker and
-# beat, `manage.py tick` — refuses to start with it when DEBUG is off (cs_cockpit/startup.py).
+# beat, `manage.py tick` — refuses to start with it when DEBUG is off (core/startup.py).
 SECRET_KEY_UNSAFE = not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY
 if SECRET_KEY_UNSAFE:
     SECRET_KEY = INSECURE_DEFAULT_SECRET_KEY
@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "onboarding",
     "health",
     "billing",
+    "alerts",
     "playbooks",
     "cs_cockpit",
 ]

@@ -4,13 +4,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from alerts import api as alert_api
+from alerts import views as alert_views
 from billing import views as billing_views
 from health import api as health_api
 from health import views as health_views
 from onboarding import api as onboarding_api
 from onboarding import cockpit as onboarding_cockpit
 from onboarding import views as onboarding_views
-from playbooks import alert_api, alert_views
 from playbooks import api as playbook_api
 from playbooks import public_views as playbook_public
 from playbooks import views as playbook_views

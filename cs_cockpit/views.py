@@ -12,6 +12,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from alerts import selectors as alert_selectors
 from billing import selectors as billing_selectors
 from billing import trials as billing_trials
 from core.access import staff_required
@@ -19,10 +20,9 @@ from core.events import AuditAction
 from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
-from playbooks import alert_selectors
 from playbooks import selectors as playbook_selectors
 from tenants import selectors as tenant_selectors
-from tenants.models import HealthBucket, Membership, Tenant
+from tenants.models import HealthBucket, Tenant
 from tenants.services import audit_record
 from tenants.validators import parse_id
 
@@ -45,7 +45,7 @@ def after_login(request: HttpRequest) -> HttpResponse:
     """Staff land in the cockpit, owners in their onboarding wizard, members on their account page."""
     if has_staff_role(request.user):
         return redirect("cockpit:tenant-list")
-    if Membership.all_tenants.filter(user=request.user, role=Membership.Role.OWNER).exists():
+    if tenant_selectors.tenant_owned_by(user=request.user) is not None:
         return redirect("onboarding:wizard")
     return redirect("account")
 
@@ -53,7 +53,7 @@ def after_login(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    memberships = Membership.all_tenants.filter(user=request.user).select_related("tenant").order_by("tenant__name")
+    memberships = tenant_selectors.memberships_of(user=request.user)
     return render(request, "cockpit/account.html", {"memberships": memberships})
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django import forms
 
+from .components import SIGNALS
 from .models import HealthModel
-from .signals import SIGNALS
 
 
 def format_points(points: list[list[float]]) -> str:

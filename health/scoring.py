@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from .components import NON_USAGE_PREFIXES, SIGNALS, Facts
 from .models import DailyRollup, HealthModel
-from .signals import NON_USAGE_PREFIXES, SIGNALS, Facts
 
 WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment)
 ZERO_FACTS: dict[str, float] = {

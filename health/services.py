@@ -17,9 +17,9 @@ from core.events import AuditAction, TimelineKind
 from tenants.models import HealthBucket, Tenant, TimelineEntry
 from tenants.services import audit_record, timeline_entry
 
+from .components import SIGNALS
 from .models import HealthModel
 from .scoring import as_of_day, facts_for, is_warming_up, score_tenant, tenure_days
-from .signals import SIGNALS
 from .sql import bulk_cursor, row_source
 
 STALE_AFTER = timedelta(hours=1)  # signals move with the clock (windows), not only with events

@@ -17,9 +17,9 @@ from tenants.validators import parse_id
 
 from . import selectors, services
 from .backtest import backtest
+from .components import SIGNALS
 from .forms import HealthModelForm, format_points
 from .models import HealthModel
-from .signals import SIGNALS
 
 HORIZONS = [7, 14, 21, 30, 45, 60]
 

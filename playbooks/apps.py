@@ -17,11 +17,14 @@ class PlaybooksConfig(AppConfig):
     verbose_name = "Playbooks"
 
     def ready(self) -> None:
+        from alerts.hooks import register_digest_section
         from tenants import hooks
 
         from . import jobs  # noqa: F401  (registers the tick jobs)
         from .scheduling import deliveries_follow_timezone
+        from .selectors import tasks_due_for_digest
 
         hooks.register_timezone_hook("playbooks.reschedule", deliveries_follow_timezone)
+        register_digest_section("playbooks.tasks", tasks_due_for_digest)
 
         post_migrate.connect(install_builtin_playbooks, sender=self, dispatch_uid="playbooks.builtin_library")

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .facts import FACTS, MAX_EVENT_DAYS, UNAVAILABLE_FACTS, EventWindow, TenantFacts, unknown_reason
+from .facts import FACTS, MAX_EVENT_DAYS, EventWindow, TenantFacts, unknown_reason
 
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -135,10 +135,6 @@ def describe(condition: dict[str, Any]) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         shown = f"{value:g}"
     return f"{fact} {condition['op']} {shown}"
-
-
-def needs_unavailable_fact(conditions: list[dict[str, Any]]) -> bool:
-    return any(c["fact"] in UNAVAILABLE_FACTS for c in conditions)
 
 
 def windows_of(conditions: list[dict[str, Any]]) -> set[EventWindow]:

@@ -14,7 +14,6 @@ import ipaddress
 import itertools
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -528,12 +527,6 @@ def variant_gaps(definition: dict[str, Any]) -> list[str]:
 
 def _holds_for(conditions: list[dict[str, Any]], values: dict[str, Any]) -> bool:
     return all(holds_for_value(condition, values[condition["fact"]]) for condition in conditions)
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    definition: dict[str, Any]
-    source: str
 
 
 def parse(text: str, *, source: str = "", markdown: bool | None = None) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from django.db.models import Count, Q, Sum
 
 from billing.selectors import subscriptions_current
 from billing.trials import trial_statuses
+from health.components import NON_USAGE_PREFIXES
 from health.models import DailyRollup
-from health.signals import NON_USAGE_PREFIXES
 from onboarding.selectors import onboarding_blocks
 from tenants.models import Tenant
 
@@ -28,9 +28,6 @@ from .models import Channel, Suppression
 HIGH_USAGE_DAYS = 4
 MEDIUM_USAGE_DAYS = 2
 
-# Facts no tenant has in this installation (none today; subscription_status was one until
-# billing): a condition on one is unknown for everybody, so nobody's facts need computing.
-UNAVAILABLE_FACTS: frozenset[str] = frozenset()
 UNKNOWN_WHY: dict[str, str] = {
     "onboarding_percent": "the tenant has no onboarding checklist",
     "health_score": "the tenant has not been scored yet",

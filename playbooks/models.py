@@ -29,9 +29,6 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
-# Triggers nothing in this installation raises yet, and what will: such a playbook runs only
-# when staff start it by hand, and its page says so.
-TRIGGERS_NOT_RAISED_YET: dict[str, str] = {}  # trial_converted: billing settles trials now
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})  # what the daily throttle counts
 CUSTOMER_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.IN_APP})  # rendered strictly
 
@@ -311,10 +308,6 @@ class TouchpointPause(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} paused"
-
-
-# Escalation rules, alerts and their notifications live in their own module (same app).
-from .alert_models import Alert, AlertNotification, AlertRule  # noqa: E402, F401
 
 
 class VariantDecision(TenantOwnedModel):

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from alerts.models import ACTIVE_STATUSES, Alert
 from billing.selectors import dunning_enrolment_key, dunning_episode_prefix, past_due_subscriptions
 from billing.services import dunning_episode_fix
 from billing.trials import trials_converted_since
@@ -24,7 +25,7 @@ from core.events import AuditAction, TimelineKind
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
-from .conditions import describe, evaluate, needs_unavailable_fact, windows_of
+from .conditions import describe, evaluate, windows_of
 from .facts import facts_for_tenants
 from .models import MESSAGE_CHANNELS, Channel, Delivery, Playbook, PlaybookVersion, Run, Step, Trigger
 
@@ -252,11 +253,6 @@ def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
         )
         if not candidates:
             continue
-        audience = version.definition["audience"]
-        if needs_unavailable_fact(audience):
-            # E.g. trial-conversion before billing exists: unknown for everyone, and it says so.
-            result.waiting_unknown += len(candidates)
-            continue
         _runs_start_where_audience_holds(
             playbook=playbook,
             starts=[(tenant, tenant.signed_up_at) for tenant in candidates],
@@ -357,11 +353,8 @@ def runs_reconcile_active(*, now: datetime, result: ReconcileResult) -> None:
     for run in with_stops:
         by_version.setdefault(run.version_id, []).append(run)
     for runs in by_version.values():
-        # Any one stop condition that holds stops the run; one on a fact nobody has yet
-        # (subscription_status before billing) cannot hold, so it costs no query.
-        stop_when = [c for c in runs[0].version.definition["stop_when"] if not needs_unavailable_fact([c])]
-        if not stop_when:
-            continue
+        # Any one stop condition that holds stops the run.
+        stop_when = runs[0].version.definition["stop_when"]
         facts = facts_for_tenants([r.tenant for r in runs], now=now, windows=windows_of(stop_when))
         for run in runs:
             met = next((c for c in stop_when if evaluate([c], facts[run.tenant_id]).holds), None)
@@ -422,11 +415,69 @@ def past_due_runs_start(*, now: datetime, result: ReconcileResult) -> None:
             result.started += run is not None
 
 
+def alert_runs_start(*, now: datetime, result: ReconcileResult) -> None:
+    """A playbook triggered by an escalation rule runs for each open alert of that rule (the
+    enrolment is the alert). Level-triggered: whichever tick first sees the alert open without
+    its run starts it — the one after the rules' evaluation in the same tick, or the next if
+    that one failed. Alerts opened more than STALE_AFTER ago are left alone: enabling a
+    playbook does not reach back to old alerts. The playbook's re-enrolment policy ("once"
+    ever, or once per N days) is counted over the tenant's earlier runs of it."""
+    playbooks = list(
+        Playbook.objects.filter(enabled=True, current__trigger=Trigger.ALERT)
+        .exclude(current__trigger_rule="")
+        .select_related("current")
+        .order_by("slug")
+    )
+    for playbook in playbooks:
+        alerts = list(
+            Alert.all_tenants.filter(
+                rule__slug=playbook.current.trigger_rule,
+                status__in=ACTIVE_STATUSES,
+                opened_at__gt=now - STALE_AFTER,
+                opened_at__lte=now,
+            )
+            .select_related("tenant")
+            .order_by("opened_at", "id")
+        )
+        if not alerts:
+            continue
+        earlier: dict[int, list[tuple[datetime, str]]] = {}
+        for tenant_id, started_at, key in Run.all_tenants.filter(
+            playbook=playbook, tenant_id__in={a.tenant_id for a in alerts}
+        ).values_list("tenant_id", "started_at", "enrolment_key"):
+            earlier.setdefault(tenant_id, []).append((started_at, key))
+        reenrol = playbook.current.definition.get("reenrol", {"policy": "once"})
+        steps = list(playbook.current.steps.all())
+        for alert in alerts:
+            key = f"alert:{alert.id}"
+            runs = earlier.get(alert.tenant_id, [])
+            if any(k == key for _, k in runs):
+                continue  # started already (the unique enrolment key would refuse it anyway)
+            if reenrol["policy"] == "every":
+                runs = [r for r in runs if r[0] > now - timedelta(days=reenrol["days"])]
+            if runs:
+                continue
+            # None when the tenant is already in this playbook (one active run per playbook).
+            run = run_start(
+                tenant=alert.tenant,
+                playbook=playbook,
+                trigger=Trigger.ALERT,
+                enrolment_key=key,
+                anchor=alert.opened_at,
+                now=now,
+                steps=steps,
+            )
+            if run is not None:
+                result.started += 1
+                earlier.setdefault(alert.tenant_id, []).append((now, key))
+
+
 def runs_reconcile(*, now: datetime) -> ReconcileResult:
     result = ReconcileResult()
     signup_runs_start(now=now, result=result)
     trial_converted_runs_start(now=now, result=result)
     past_due_runs_start(now=now, result=result)
+    alert_runs_start(now=now, result=result)
     runs_reconcile_active(now=now, result=result)
     return result
 

@@ -10,7 +10,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from tenants.models import Membership, Tenant
 
@@ -22,11 +21,6 @@ OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
 
 
 # --- one tenant -------------------------------------------------------------------------------
-
-
-def delivery_get(*, tenant: Tenant, delivery_id: int) -> Delivery:
-    # Same 404 for "missing" and "someone else's": never reveal that an id exists.
-    return get_object_or_404(Delivery.objects.for_tenant(tenant), id=delivery_id)
 
 
 def touchpoints_for_tenant(*, tenant: Tenant) -> QuerySet[Delivery]:
@@ -231,3 +225,13 @@ def task_get_for_staff(*, task_id: int) -> Task:
     if task is None:
         raise Http404("No such task.")
     return task
+
+
+def tasks_due_for_digest(*, user: AbstractBaseUser, until: datetime) -> dict[str, list[Task]]:
+    """The morning digest's tasks (alerts.hooks): this person's open tasks due before `until`."""
+    tasks = (
+        Task.all_tenants.filter(assignee=user, status=Task.Status.OPEN, due_at__lt=until)
+        .select_related("tenant")
+        .order_by("due_at")
+    )
+    return {"tasks": list(tasks)}

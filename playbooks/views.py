@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.models import AlertRule
+from alerts.rules import RULES
 from core.access import staff_required
 from core.http import safe_next
 from core.roles import Ability, may, staff_roles_of
@@ -20,11 +22,9 @@ from tenants.services import tenant_sms_consent_record
 from tenants.validators import parse_id
 
 from . import selectors, services
-from .alert_models import AlertRule
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import CUSTOMER_CHANNELS, TRIGGERS_NOT_RAISED_YET, Channel, Playbook, Trigger
-from .rules import RULES
+from .models import CUSTOMER_CHANNELS, Channel, Playbook, Trigger
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
@@ -63,16 +63,14 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _not_raised_yet(playbook: Playbook) -> str | None:
-    """Why nothing starts this playbook by itself, if nothing does: billing triggers before
-    billing exists, or an alert rule that is disabled or cannot run yet."""
+    """Why nothing starts this playbook by itself, if nothing does: its alert rule does not
+    exist or is disabled."""
     version = playbook.current
     if version.trigger != Trigger.ALERT:
-        return TRIGGERS_NOT_RAISED_YET.get(version.trigger)
+        return None
     spec, rule = RULES.get(version.trigger_rule), AlertRule.objects.filter(slug=version.trigger_rule).first()
     if spec is None:
         return f"there is no alert rule “{version.trigger_rule}”"
-    if spec.unavailable:
-        return f"the “{spec.name}” rule cannot run yet: {spec.unavailable}"
     if rule is not None and not rule.enabled:
         return f"the “{spec.name}” rule is disabled"
     return None

@@ -115,6 +115,11 @@ def tenant_get_for_staff(*, external_id: str) -> Tenant:
     return tenant
 
 
+def memberships_of(*, user: object) -> QuerySet:
+    """The signed-in user's own memberships, with their tenants (the user is the scope)."""
+    return Membership.all_tenants.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
 def tenant_owned_by(*, user: object) -> Tenant | None:
     """The tenant this user owns (the first, if several); None for staff, members, strangers."""
     membership = (

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.models import Alert
+from alerts.services import rules_evaluate
 from health.ingest import events_ingest
 from health.models import HealthScore
 from health.services import published_model
 from onboarding.services import onboarding_start
-from playbooks.alert_models import Alert
-from playbooks.alerts import rules_evaluate
 from tenants.models import Tenant
 
 from .factories import TenantFactory
@@ -45,7 +45,12 @@ def ingest(
 
 
 def evaluate(at: datetime) -> None:
+    """The rules, then the playbook reconcile's step that starts what an open alert triggers —
+    as the tick runs them (alerts at order 30, playbook runs at 40)."""
+    from playbooks.scheduling import ReconcileResult, alert_runs_start
+
     rules_evaluate(now=at)
+    alert_runs_start(now=at, result=ReconcileResult())
 
 
 def alerts_of(tenant: Tenant, rule: str) -> list[Alert]:

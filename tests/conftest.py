@@ -84,7 +84,9 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     from playbooks.library import library_install_missing
 
     library_install_missing(now=timezone.now())
-    import_module("playbooks.migrations.0004_alert_rules").create(apps, None)
+    from alerts.services import rules_sync
+
+    rules_sync(now=timezone.now())  # what playbooks migration 0004 seeded: the rules' rows
     admin_role_permissions_sync()
 
 
@@ -234,6 +236,6 @@ def alert_playbooks_off(db) -> None:
     """For tests about one playbook's own schedule (onboarding-30): the escalation rules are
     switched off, so the playbooks they start (white-glove setup at 72 h, at-risk recovery)
     stay out of its sends and counts. The rules' own tests cover what they start."""
-    from playbooks.alert_models import AlertRule
+    from alerts.models import AlertRule
 
     AlertRule.objects.update(enabled=False)

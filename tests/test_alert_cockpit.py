@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from playbooks.alert_models import Alert, AlertRule
+from alerts.models import Alert, AlertRule
 from tenants.models import ApiKey, AuditLog
 
 from .alert_helpers import active_of, evaluate, tenant_at
@@ -102,7 +102,7 @@ def test_an_unknown_action_is_refused(client, csm, silent):
 
 def test_weekly_export_csv(client, cs_lead, silent, now, tenant_b):
     client.force_login(cs_lead)
-    from playbooks.alert_selectors import week_of
+    from alerts.selectors import week_of
 
     type(tenant_b).objects.filter(id=tenant_b.id).update(name="=HYPERLINK(evil)", signed_up_at=now - timedelta(days=30))
     evaluate(now + timedelta(seconds=1))

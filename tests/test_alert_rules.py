@@ -9,10 +9,10 @@ from importlib import import_module
 
 import pytest
 
+from alerts.models import Alert, AlertRule
+from alerts.services import rule_update, rules_evaluate
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
 from onboarding.services import milestone_complete
-from playbooks.alert_models import Alert, AlertRule
-from playbooks.alerts import rule_update, rules_evaluate
 from playbooks.models import Run, Task
 from tenants.models import Tenant, TimelineEntry
 
@@ -241,9 +241,12 @@ def test_nps_detractor_latest_answer_counts():
 
 def test_billing_rules_run_and_the_migration_enables_rows_created_disabled(cs_lead):
     """Before billing they were created disabled (their facts did not exist); migration 0005
-    enables those rows — but not a rule a person has since disabled on purpose."""
-    from django.apps import apps
+    enables those rows — but not a rule a person has since disabled on purpose. It runs with the
+    models as they were at 0005 (AlertRule still in playbooks), as migrate runs it."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
+    apps = MigrationLoader(connection).project_state(("playbooks", "0005_billing_rules_enabled")).apps
     AlertRule.objects.filter(slug__in=["subscription_past_due", "expansion_signal"]).update(enabled=False)
     AlertRule.objects.filter(slug="expansion_signal").update(updated_by=cs_lead)
     import_module("playbooks.migrations.0005_billing_rules_enabled").enable(apps, None)
@@ -263,7 +266,7 @@ def test_churned_tenants_never_alert_and_their_alerts_resolve():
 
 
 def test_a_person_resolving_while_the_condition_holds_does_not_reopen_it_until_it_clears(csm):
-    from playbooks.alerts import alert_resolve
+    from alerts.services import alert_resolve
 
     tenant = tenant_at(signed_up_at=NOW - timedelta(days=30))
     evaluate(NOW)

@@ -13,11 +13,10 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
-from core import ticks
-from playbooks import notify
-from playbooks.alert_models import Alert, AlertNotification
-from playbooks.alert_selectors import sla_attainment
-from playbooks.alerts import (
+from alerts import notify
+from alerts.models import Alert, AlertNotification
+from alerts.selectors import sla_attainment
+from alerts.services import (
     AlertActionError,
     add_business_days,
     alert_acknowledge,
@@ -27,6 +26,7 @@ from playbooks.alerts import (
     alerts_check_sla,
     rules_evaluate,
 )
+from core import ticks
 from tenants.models import AuditLog, TimelineEntry
 
 from .alert_helpers import NOW, active_of, alerts_of, evaluate, ingest, set_current_score, tenant_at
@@ -151,7 +151,7 @@ def test_the_attention_budget_holds_lower_severities_for_the_digest_but_p1_alway
     assert notified == ["digest", "digest", "push", "push", "push"]
 
     # Over budget, a P1 still pushes.
-    from playbooks.alert_models import AlertRule
+    from alerts.models import AlertRule
 
     AlertRule.objects.filter(slug="health_critical").update(severity="P1")
     set_current_score(tenants[0], 20, NOW)

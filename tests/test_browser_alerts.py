@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from alerts.models import Alert, AlertRule
 from onboarding.services import onboarding_start
-from playbooks.alert_models import Alert, AlertRule
 
 from .alert_helpers import evaluate, set_current_score
 from .factories import TenantFactory

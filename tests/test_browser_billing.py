@@ -14,13 +14,13 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from alerts.models import Alert
 from billing import payloads
 from billing.models import Subscription
 from billing.revenue import revenue_summary
 from billing.selectors import days_past_due
 from core.ticks import run_tick
 from messaging import sms
-from playbooks.alert_models import Alert
 from playbooks.dunning import dunning_progress
 from tenants.models import AuditLog
 

@@ -15,6 +15,7 @@ from django.core import mail
 from django.db.models import Max, Min
 from django.utils.html import escape
 
+from alerts.models import ACTIVE_STATUSES, Alert
 from billing.demo import TRIAL_DAYS
 from billing.models import Subscription
 from core.roles import StaffRole, staff_roles_of
@@ -24,7 +25,6 @@ from health.models import Event
 from messaging import sms
 from messaging.email import email_send
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
-from playbooks.alert_models import ACTIVE_STATUSES, Alert
 from playbooks.models import Delivery, Task
 from tenants.models import Tenant
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from alerts.models import Alert
 from health.models import HealthScore
 from health.services import published_model
-from playbooks.alert_models import Alert
 from playbooks.models import Delivery, Run
 from tenants.models import AuditLog, HealthBucket, Tenant, TimelineEntry
 

@@ -15,12 +15,12 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import time_machine
 
+from alerts.models import Alert, AlertRule
+from alerts.services import alert_acknowledge, alert_assign
 from core.ticks import run_tick
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
 from onboarding.selectors import funnel_for
 from onboarding.services import milestone_complete, milestones_complete_from_events
-from playbooks.alert_models import Alert, AlertRule
-from playbooks.alerts import alert_acknowledge, alert_assign
 from playbooks.models import Delivery
 from tenants.models import Tenant
 

@@ -17,11 +17,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from alerts.models import AlertRule
 from core.roles import StaffRole
 from cs_cockpit.demo_data import seed_demo
 from health.models import DailyRollup
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
-from playbooks.alert_models import AlertRule
 from playbooks.channels import unsubscribe_token
 from playbooks.facts import FACTS
 from playbooks.models import Delivery, Playbook, PlaybookVersion, Step, Task

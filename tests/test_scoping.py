@@ -52,3 +52,28 @@ def test_the_timeline_and_the_audit_log_take_only_the_kinds_and_actions_core_lis
         audit_record(actor=None, action=AuditAction.TENANT_VIEW, target=tenant_a, at=FIXED_SIGNUP).action
         == "tenant.view"
     )
+
+
+def test_no_page_or_api_module_reads_across_tenants_itself():
+    """`all_tenants` is for staff-side selectors and jobs. Owner pages, public pages and the
+    API (tenant-bound keys among its callers) read through selectors that name their scope,
+    so a view can never forget the tenant: a module that serves requests and says
+    `all_tenants` fails here, with its line."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    serving = [
+        path
+        for pattern in ("*/views.py", "*/public_views.py", "*/api.py", "*/cockpit.py", "cs_cockpit/*.py")
+        for path in root.glob(pattern)
+        if ".venv" not in path.parts and path.name not in {"demo_data.py", "settings.py"}
+    ]
+    assert len(serving) > 10, serving  # the globs found the modules
+    offenders = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in serving
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "all_tenants"
+    ]
+    assert offenders == [], offenders

@@ -6,14 +6,14 @@ from django.utils import timezone
 
 
 def create(apps, schema_editor) -> None:
-    from playbooks.rules import RULES
+    from alerts.rules import RULES
 
     AlertRule = apps.get_model("playbooks", "AlertRule")
     existing = set(AlertRule.objects.values_list("slug", flat=True))
     AlertRule.objects.bulk_create(
         AlertRule(
             slug=spec.slug,
-            enabled=not spec.unavailable,
+            enabled=True,
             severity=spec.severity,
             route=spec.route,
             params=dict(spec.defaults),

@@ -20,13 +20,13 @@ from django.db.models.functions import Coalesce
 
 from billing.plans import money
 from billing.selectors import days_past_due, past_due_subscriptions, plan_usage
+from health.components import NON_USAGE_PREFIXES
 from health.ingest import NAME_RE
 from health.models import DailyRollup, Event, HealthScore
-from health.signals import NON_USAGE_PREFIXES
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
 from tenants.models import HealthBucket, Tenant
 
-from .alert_models import Route, Severity
+from .models import Route, Severity
 
 Params = dict[str, Any]
 
@@ -77,8 +77,6 @@ class RuleSpec:
     route: str
     evaluate: Evaluator
     params: tuple[ParamSpec, ...] = ()
-    # Why the rule cannot run in this installation yet; it stays disabled and says so.
-    unavailable: str = ""
     seed: str = ""  # where the rule comes from
     cleared: str = "the condition no longer holds"  # the reason an alert of it resolves itself
     defaults: Params = field(init=False)

@@ -22,11 +22,9 @@ from tenants.models import Tenant, TimelineEntry
 from tenants.services import audit_record, audit_record_many, timeline_entry, timeline_record
 
 from . import notify
-from .alert_models import ACTIVE_STATUSES, Alert, AlertRule, Route, Severity
-from .alert_selectors import routes_visible_to
-from .models import Playbook, Run, Trigger
+from .models import ACTIVE_STATUSES, Alert, AlertRule, Route, Severity
 from .rules import RULES, Finding, RuleSpec
-from .scheduling import run_start
+from .selectors import routes_visible_to
 
 MAX_SNOOZE = timedelta(days=30)
 logger = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ def rules_sync(*, now: datetime) -> None:
     missing = [
         AlertRule(
             slug=spec.slug,
-            enabled=not spec.unavailable,
+            enabled=True,
             severity=spec.severity,
             route=spec.route,
             params=dict(spec.defaults),
@@ -91,12 +89,9 @@ class EvaluationResult:
     resolved: int = 0
     rules: int = 0
     skipped: list[str] = field(default_factory=list)
-    runs_started: int = 0
 
     def summary(self) -> str:
         text = f"{self.rules} rule(s) evaluated: {self.opened} alert(s) opened, {self.resolved} resolved"
-        if self.runs_started:
-            text += f", {self.runs_started} playbook run(s) started"
         if self.skipped:
             text += f"; not evaluated: {', '.join(self.skipped)}"
         return text
@@ -107,9 +102,7 @@ def rules_evaluate(*, now: datetime) -> EvaluationResult:
     result = EvaluationResult()
     for rule in AlertRule.objects.order_by("slug"):
         spec = RULES.get(rule.slug)
-        if spec is None or spec.unavailable or not rule.enabled:
-            if spec is not None and spec.unavailable:
-                result.skipped.append(f"{rule.slug} (not available yet)")
+        if spec is None or not rule.enabled:
             continue
         try:
             rule_evaluate(rule_id=rule.id, spec=spec, now=now, result=result)
@@ -140,7 +133,6 @@ def rule_evaluate(*, rule_id: int, spec: RuleSpec, now: datetime, result: Evalua
         to_resolve = [a for tenant_id, a in active.items() if tenant_id not in findings]
         opened = _alerts_open(rule=rule, spec=spec, findings=findings, tenant_ids=to_open, now=now)
         resolved = _alerts_auto_resolve(rule=rule, spec=spec, alerts=to_resolve, now=now)
-        result.runs_started += _playbooks_start(rule=rule, alerts=opened, now=now)
         notify.alerts_opened_notify(alerts=opened, now=now)
         rule.last_evaluated_at = now
         rule.last_result = f"holds for {len(findings)}; {len(opened)} opened, {resolved} resolved"
@@ -252,41 +244,6 @@ def _alerts_auto_resolve(*, rule: AlertRule, spec: RuleSpec, alerts: list[Alert]
         entries=[(a, a.tenant_id, {"resolution": a.resolution}) for a in alerts],
     )
     return len(alerts)
-
-
-def _playbooks_start(*, rule: AlertRule, alerts: list[Alert], now: datetime) -> int:
-    """Playbooks triggered by this rule start for each new alert (enrolment: the alert)."""
-    if not alerts:
-        return 0
-    playbooks = list(
-        Playbook.objects.filter(enabled=True, current__trigger=Trigger.ALERT, current__trigger_rule=rule.slug)
-        .select_related("current")
-        .order_by("slug")
-    )
-    started = 0
-    for playbook in playbooks:
-        steps = list(playbook.current.steps.all())
-        reenrol = playbook.current.definition.get("reenrol", {"policy": "once"})
-        earlier = Run.all_tenants.filter(playbook=playbook, tenant_id__in=[a.tenant_id for a in alerts])
-        if reenrol["policy"] == "every":
-            earlier = earlier.filter(started_at__gt=now - timedelta(days=reenrol["days"]))
-        # The playbook's re-enrolment policy: "once" ever, or once per N days.
-        recently = set(earlier.values_list("tenant_id", flat=True))
-        for alert in alerts:
-            if alert.tenant_id in recently:
-                continue
-            # None when the tenant is already in this playbook (one active run per playbook).
-            run = run_start(
-                tenant=alert.tenant,
-                playbook=playbook,
-                trigger=Trigger.ALERT,
-                enrolment_key=f"alert:{alert.id}",
-                anchor=now,
-                now=now,
-                steps=steps,
-            )
-            started += run is not None
-    return started
 
 
 # --- SLA and snoozes ---------------------------------------------------------------------------
@@ -498,8 +455,6 @@ def rule_update(
         errors["severity"] = f"“{severity}” is not a severity: P1, P2, P3 or info."
     if route not in Route.values:
         errors["route"] = f"“{route}” is not a queue: csm, cs_lead or billing_ops."
-    if enabled and spec.unavailable:
-        errors["enabled"] = f"This rule cannot run yet: {spec.unavailable}."
     if errors:
         return rule, errors
     with transaction.atomic():

@@ -15,7 +15,8 @@ from tenants import selectors as tenant_selectors
 from tenants.api_auth import scopes_required
 from tenants.models import ApiKey
 
-from .alert_models import Alert, Severity
+from . import selectors
+from .models import Alert, Severity
 from .rules import RULES
 
 MAX_RESULTS = 1000
@@ -61,26 +62,23 @@ class AlertListView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        tenants = tenant_selectors.tenants_visible_to_key(api_key=request.auth)
-        alerts = Alert.all_tenants.filter(tenant__in=tenants).select_related("tenant", "rule", "assignee")
+        tenant = None
         if params.get("tenant"):
             # Unknown and another tenant's are the same 404.
-            alerts = alerts.filter(
-                tenant=tenant_selectors.tenant_get_for_key(api_key=request.auth, external_id=params["tenant"])
-            )
-        if status := params.get("status"):
-            if status not in Alert.Status.values:
-                raise ValidationError({"status": [f"status must be one of {', '.join(Alert.Status.values)}."]})
-            alerts = alerts.filter(status=status)
-        if rule := params.get("rule"):
-            if rule not in RULES:
-                raise ValidationError({"rule": [f"“{rule}” is not a rule; rules: {', '.join(sorted(RULES))}."]})
-            alerts = alerts.filter(rule__slug=rule)
-        if raw := params.get("opened_after"):
-            alerts = alerts.filter(opened_at__gte=_parse_time("opened_after", raw))
-        if raw := params.get("opened_before"):
-            alerts = alerts.filter(opened_at__lt=_parse_time("opened_before", raw))
-        page = list(alerts.order_by("-opened_at", "-id")[: MAX_RESULTS + 1])
+            tenant = tenant_selectors.tenant_get_for_key(api_key=request.auth, external_id=params["tenant"])
+        if (status := params.get("status")) and status not in Alert.Status.values:
+            raise ValidationError({"status": [f"status must be one of {', '.join(Alert.Status.values)}."]})
+        if (rule := params.get("rule")) and rule not in RULES:
+            raise ValidationError({"rule": [f"“{rule}” is not a rule; rules: {', '.join(sorted(RULES))}."]})
+        alerts = selectors.alerts_for_key(
+            api_key=request.auth,
+            tenant=tenant,
+            status=status or "",
+            rule=rule or "",
+            opened_after=_parse_time("opened_after", raw) if (raw := params.get("opened_after")) else None,
+            opened_before=_parse_time("opened_before", raw) if (raw := params.get("opened_before")) else None,
+        )
+        page = list(alerts[: MAX_RESULTS + 1])
         response = Response(AlertSerializer(page[:MAX_RESULTS], many=True).data)
         if len(page) > MAX_RESULTS:
             response["X-Truncated"] = "true"

@@ -50,6 +50,7 @@ class AlertRule(models.Model):
     last_result = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        db_table = "playbooks_alertrule"  # moved from playbooks with the alerts app; the table stayed
         ordering = ["slug"]
 
     def __str__(self) -> str:
@@ -108,6 +109,7 @@ class Alert(TenantOwnedModel):
     rearm_pending = models.BooleanField(default=False)
 
     class Meta(TenantOwnedModel.Meta):
+        db_table = "playbooks_alert"  # moved from playbooks with the alerts app; the table stayed
         constraints = [
             # The exactly-once guard: two evaluations racing insert one alert; the loser's
             # insert is skipped (ON CONFLICT DO NOTHING). A resolved alert frees the slot, so a
@@ -176,6 +178,7 @@ class AlertNotification(models.Model):
     reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        db_table = "playbooks_alertnotification"  # moved from playbooks with the alerts app; the table stayed
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="alert_notification_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="alert_notification_sending"),

@@ -1,4 +1,5 @@
-"""Health signals: what each component measures, read from one row of aggregated facts.
+"""The health model's components (its signals): what each one measures, read from one row
+of aggregated facts.
 
 Each signal turns a tenant's facts into a value (or None: no data, and the component is left
 out of the weighting) and explains it in one line. Thresholds and weights are not here: they

@@ -19,9 +19,9 @@ from core.http import safe_next
 from core.roles import Ability, may
 from tenants.validators import parse_id
 
-from . import alert_selectors as selectors
-from . import alerts
-from .alert_models import Alert, AlertRule, Route, Severity
+from . import selectors
+from . import services as alerts
+from .models import Alert, AlertRule, Route, Severity
 from .rules import RULES
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
@@ -77,7 +77,7 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
         "team_timezone": settings.CS_TEAM_TIMEZONE,
         "now": now,
     }
-    template = "playbooks/alerts.html#alert-table" if request.htmx else "playbooks/alerts.html"
+    template = "alerts/alerts.html#alert-table" if request.htmx else "alerts/alerts.html"
     return render(request, template, context)
 
 
@@ -140,7 +140,7 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         # in every mode, never the bare row instead of the page.
         return render(
             request,
-            "playbooks/alerts.html#alert-row",
+            "alerts/alerts.html#alert-row",
             _row_context(request, alert, now, error),
             status=422 if error else 200,
         )
@@ -183,7 +183,7 @@ def _safe_cells(row: list[str]) -> list[str]:
 def alert_rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "playbooks/alert_rules.html",
+        "alerts/alert_rules.html",
         {
             "rows": selectors.rules_overview(user=request.user),
             "can_edit": may(request.user, Ability.EDIT_ALERT_RULES),
@@ -216,7 +216,7 @@ def alert_rule_edit(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("cockpit:alert-rules")
     return render(
         request,
-        "playbooks/alert_rule_edit.html",
+        "alerts/alert_rule_edit.html",
         {
             "rule": rule,
             "spec": spec,

@@ -29,7 +29,7 @@ from messaging.errors import ProviderError, RetryableError
 from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
 from messaging.webhook import slack_escape
 
-from .alert_models import Alert, AlertNotification, Route, Severity
+from .models import Alert, AlertNotification, Route, Severity
 
 logger = logging.getLogger(__name__)
 Kind, Status = AlertNotification.Kind, AlertNotification.Status
@@ -91,7 +91,7 @@ def _alert_email(alert: Alert, user: AbstractBaseUser, *, kind: str, now: dateti
     else:
         subject = f"[{alert.severity}] {alert.rule.slug.replace('_', ' ')} — {tenant.name}"
     body = render_to_string(
-        "playbooks/email/alert.txt",
+        "alerts/email/alert.txt",
         {
             "alert": alert,
             "kind": kind,
@@ -195,7 +195,7 @@ def digests_create(*, now: datetime) -> int:
     """From ALERT_DIGEST_HOUR (CS team time) on: one daily digest per CSM, CS lead and billing
     ops person, and on Mondays one
     weekly digest per CS lead. Nothing to say → a SKIPPED row, so the day is done."""
-    from . import alert_selectors
+    from . import selectors as alert_selectors
 
     local = now.astimezone(ZoneInfo(settings.CS_TEAM_TIMEZONE))
     if local.hour < settings.ALERT_DIGEST_HOUR:
@@ -223,7 +223,7 @@ def digests_create(*, now: datetime) -> int:
             content, empty = lead_digest, False
             subject = f"Alerts, week {content['week']}: {content['opened']} opened"
         body = render_to_string(
-            f"playbooks/email/{kind}.txt",
+            f"alerts/email/{kind}.txt",
             {**content, "user": user, "queue_url": _url("cockpit:alerts"), "now": now},
         )
         rows.append(

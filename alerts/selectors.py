@@ -20,8 +20,8 @@ from health.models import HealthScore
 from tenants.models import Tenant
 from tenants.validators import parse_id
 
-from .alert_models import ACTIVE_STATUSES, SEVERITY_ORDER, Alert, AlertRule, Route
-from .models import Task
+from .hooks import digest_sections
+from .models import ACTIVE_STATUSES, SEVERITY_ORDER, Alert, AlertRule, Route
 from .rules import RULES
 
 # Billing ops work billing alerts only; the other roles see every queue.
@@ -366,11 +366,6 @@ def digest_for_csm(*, user: AbstractBaseUser, now: datetime) -> dict[str, Any]:
         .select_related("tenant", "rule")
         .order_by(_severity_rank(), "opened_at")
     )
-    tasks = list(
-        Task.all_tenants.filter(assignee=user, status=Task.Status.OPEN, due_at__lt=end_of_day)
-        .select_related("tenant")
-        .order_by("due_at")
-    )
     owned = {t.id: t for t in Tenant.objects.filter(csm_owner=user).exclude(health_computed_at__isnull=True)}
     changed = []
     if owned:
@@ -384,7 +379,8 @@ def digest_for_csm(*, user: AbstractBaseUser, now: datetime) -> dict[str, Any]:
             days = sorted(by_day)
             if len(days) >= 2 and by_day[days[-1]] != by_day[days[-2]]:
                 changed.append((owned[tenant_id], by_day[days[-2]], by_day[days[-1]]))
-    return {"alerts": alerts, "tasks": tasks, "bucket_changes": changed}
+    # Tasks due today come from playbooks (alerts.hooks): "tasks" is empty until it registers.
+    return {"alerts": alerts, "tasks": [], "bucket_changes": changed, **digest_sections(user=user, until=end_of_day)}
 
 
 def digest_for_lead(*, now: datetime) -> dict[str, Any]:
@@ -406,3 +402,30 @@ def digest_for_lead(*, now: datetime) -> dict[str, Any]:
         "breaches": [a for a in last_week if sla_state(a, now) == "breached"][:20],
         "open_now": {row["severity"]: row["n"] for row in open_now},
     }
+
+
+def alerts_for_key(
+    *,
+    api_key: object,
+    tenant: Tenant | None,
+    status: str,
+    rule: str,
+    opened_after: datetime | None,
+    opened_before: datetime | None,
+) -> QuerySet[Alert]:
+    """The alerts API's list: what the key may see (a tenant-bound key, its tenant's), narrowed
+    by the filters given, newest first."""
+    from tenants.selectors import tenants_visible_to_key
+
+    alerts = Alert.all_tenants.filter(tenant__in=tenants_visible_to_key(api_key=api_key))
+    if tenant is not None:
+        alerts = alerts.filter(tenant=tenant)
+    if status:
+        alerts = alerts.filter(status=status)
+    if rule:
+        alerts = alerts.filter(rule__slug=rule)
+    if opened_after is not None:
+        alerts = alerts.filter(opened_at__gte=opened_after)
+    if opened_before is not None:
+        alerts = alerts.filter(opened_at__lt=opened_before)
+    return alerts.select_related("tenant", "rule", "assignee").order_by("-opened_at", "-id")
