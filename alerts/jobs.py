@@ -1,6 +1,7 @@
 """Periodic jobs of the alerts app. Escalation rules run after health and onboarding (order
 15–20) have brought their facts up to date, and before the playbook runs (40), so a playbook
-an alert starts sends this tick. Notifications go out after the touchpoints (43)."""
+an alert starts sends this tick. Their messages leave through the outbox (messaging.dispatch,
+43)."""
 
 from datetime import datetime
 
@@ -23,9 +24,3 @@ def check_sla(now: datetime) -> str:
 @ticks.register("alerts.digests", order=32)
 def create_digests(now: datetime) -> str:
     return f"{notify.digests_create(now=now)} digest(s) to send"
-
-
-@ticks.register("alerts.notify", order=43)
-def send_notifications(now: datetime) -> str:
-    swept = notify.notifications_sweep_stuck(now=now)
-    return notify.notifications_dispatch(now=now).summary() + f", {swept} interrupted"

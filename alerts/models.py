@@ -1,9 +1,9 @@
-"""Escalation rules, the alerts they open and the notifications those send.
+"""Escalation rules and the alerts they open (their messages are messaging.Message rows).
 
-A rule is reconciled every tick (alerts.py): the tenants where its condition holds get an
+A rule is reconciled every tick (services.py): the tenants where its condition holds get an
 alert, open alerts whose condition cleared are resolved. One open alert per tenant × rule is
-a database constraint, so two evaluations racing cannot open two. Notifications are rows
-too — one per alert × recipient × kind — claimed and sent like touchpoint deliveries.
+a database constraint, so two evaluations racing cannot open two. Notifications are outbox
+messages — one per alert × recipient × kind (notify.py).
 """
 
 from __future__ import annotations
@@ -132,58 +132,3 @@ class Alert(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.status != self.Status.RESOLVED
-
-
-class AlertNotification(models.Model):
-    """One message about alerts to one recipient: a push when an alert opens or escalates, a
-    daily or weekly digest. `dedupe_key` is unique, so a second tick makes no second row; the
-    row is claimed with SKIP LOCKED and marked SENDING before the provider hears of it."""
-
-    class Kind(models.TextChoices):
-        PUSH = "push", "Alert opened"
-        ESCALATION = "escalation", "SLA breached"
-        DIGEST = "digest", "Daily digest"
-        WEEKLY = "weekly", "Weekly digest"
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
-
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        NEEDS_REVIEW = "needs_review", "Needs review"
-        SKIPPED = "skipped", "Skipped (nothing to say)"
-
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    recipient = models.CharField(max_length=500, help_text="Email address or webhook URL.")
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    payload = models.JSONField(default=dict, blank=True, help_text="Webhooks: the JSON posted.")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    provider_id = models.CharField(max_length=200, blank=True)
-    reason = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        db_table = "playbooks_alertnotification"  # moved from playbooks with the alerts app; the table stayed
-        indexes = [
-            models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="alert_notification_due"),
-            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="alert_notification_sending"),
-            models.Index(fields=["user", "created_at"], name="alert_notification_user"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.channel} → {self.recipient} ({self.status})"

@@ -1,15 +1,13 @@
 """Alert notifications: who hears of an alert and how, within each person's attention budget,
-and the daily and weekly digests. Every message is an AlertNotification row (unique dedupe
-key: a second tick makes no second row), sent by the same channel senders as touchpoints
-(messaging's email_send / webhook_post) with the same never-twice discipline: claimed
-with SKIP LOCKED and committed SENDING before the provider is called; an unknown outcome is
-left for review, never resent.
+and the daily and weekly digests. Every one is a messaging.Message enqueued in the
+transaction that opened or escalated the alert (unique dedupe key: a second tick makes no
+second row); the outbox sends it once. A push about an alert resolved before it went out is
+skipped at send time (alert_messages_still_news, registered in AlertsConfig.ready).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,23 +15,37 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from core.roles import StaffRole
-from messaging import email as email_provider
-from messaging import webhook as webhook_provider
-from messaging.errors import ProviderError, RetryableError
-from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
+from messaging.models import Message
+from messaging.outbox import messages_enqueue
+from messaging.retry import advisory_locks
 from messaging.webhook import slack_escape
 
-from .models import Alert, AlertNotification, Route, Severity
+from .models import Alert, Route, Severity
 
 logger = logging.getLogger(__name__)
-Kind, Status = AlertNotification.Kind, AlertNotification.Status
-INTERRUPTIVE = [Kind.PUSH, Kind.ESCALATION]
+Status = Message.Status
+
+
+class Kind(models.TextChoices):
+    """What an alert message is (its Message.purpose is “alert.<kind>”)."""
+
+    PUSH = "push", "Alert opened"
+    ESCALATION = "escalation", "SLA breached"
+    DIGEST = "digest", "Daily digest"
+    WEEKLY = "weekly", "Weekly digest"
+
+
+def purpose(kind: str) -> str:
+    return f"alert.{kind}"
+
+
+INTERRUPTIVE = [purpose(Kind.PUSH), purpose(Kind.ESCALATION)]
 BUDGET_LOCK_NAMESPACE = 7_306  # pg_advisory_xact_lock(namespace, user id): the budget's lock
 
 
@@ -74,9 +86,7 @@ def _lock_budgets(user_ids: set[int]) -> None:
 
 def pushes_today(user_ids: set[int], now: datetime) -> dict[int, int]:
     rows = (
-        AlertNotification.objects.filter(
-            user_id__in=user_ids, kind__in=INTERRUPTIVE, channel=AlertNotification.Channel.EMAIL
-        )
+        Message.objects.filter(user_id__in=user_ids, purpose__in=INTERRUPTIVE, channel=Message.Channel.EMAIL)
         .filter(created_at__gte=_team_day_start(now))
         .values("user_id")
         .annotate(n=Count("id"))
@@ -84,7 +94,7 @@ def pushes_today(user_ids: set[int], now: datetime) -> dict[int, int]:
     return {row["user_id"]: row["n"] for row in rows}
 
 
-def _alert_email(alert: Alert, user: AbstractBaseUser, *, kind: str, now: datetime) -> AlertNotification:
+def _alert_email(alert: Alert, user: AbstractBaseUser, *, kind: str, now: datetime) -> Message:
     tenant = alert.tenant
     if kind == Kind.ESCALATION:
         subject = f"[{alert.severity} SLA breached] {alert.rule.slug.replace('_', ' ')} — {tenant.name}"
@@ -100,11 +110,12 @@ def _alert_email(alert: Alert, user: AbstractBaseUser, *, kind: str, now: dateti
             "budget": settings.ALERT_DAILY_PUSH_BUDGET,
         },
     )
-    return AlertNotification(
+    return Message(
         dedupe_key=f"alert:{alert.id}:{kind}:email:{user.id}",
-        kind=kind,
-        channel=AlertNotification.Channel.EMAIL,
-        alert=alert,
+        purpose=purpose(kind),
+        topic=f"alert:{alert.id}",
+        channel=Message.Channel.EMAIL,
+        tenant_id=alert.tenant_id,
         user=user,
         recipient=user.email,
         subject=" ".join(subject.split())[:300],
@@ -114,7 +125,7 @@ def _alert_email(alert: Alert, user: AbstractBaseUser, *, kind: str, now: dateti
     )
 
 
-def _alert_webhook(alert: Alert, url: str, *, kind: str, now: datetime) -> AlertNotification:
+def _alert_webhook(alert: Alert, url: str, *, kind: str, now: datetime) -> Message:
     tenant = alert.tenant
     link = _url("cockpit:tenant-detail", tenant.external_id)
     headline = "SLA breached, escalated to the CS lead" if kind == Kind.ESCALATION else "Alert opened"
@@ -122,11 +133,12 @@ def _alert_webhook(alert: Alert, url: str, *, kind: str, now: datetime) -> Alert
         f"*{alert.severity} · {alert.rule.slug}* — {headline}\n"
         f"{slack_escape(alert.rationale)}\n<{link}|{slack_escape(tenant.name)} in the cockpit>"
     )
-    return AlertNotification(
+    return Message(
         dedupe_key=f"alert:{alert.id}:{kind}:webhook:{alert.route}",
-        kind=kind,
-        channel=AlertNotification.Channel.WEBHOOK,
-        alert=alert,
+        purpose=purpose(kind),
+        topic=f"alert:{alert.id}",
+        channel=Message.Channel.WEBHOOK,
+        tenant_id=alert.tenant_id,
         recipient=url,
         subject=f"{alert.severity} {alert.rule.slug} — {tenant.name}"[:300],
         body=text,
@@ -168,7 +180,7 @@ def alerts_opened_notify(*, alerts: list[Alert], now: datetime) -> None:
         if url := settings.ALERT_WEBHOOK_URLS.get(alert.route):
             rows.append(_alert_webhook(alert, url, kind=Kind.PUSH, now=now))
     # The unique dedupe key: a notification that already exists is not made twice.
-    AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    messages_enqueue(rows)
     # One UPDATE per outcome (three at most), not a CASE per row: the first tick of a big
     # installation opens thousands of alerts at once.
     for state in Alert.Notified.values:
@@ -185,7 +197,7 @@ def alerts_escalated_notify(*, alerts: list[Alert], now: datetime) -> None:
     rows = [_alert_email(a, lead, kind=Kind.ESCALATION, now=now) for a in alerts for lead in leads]
     if url := settings.ALERT_WEBHOOK_URLS.get(Route.CS_LEAD):
         rows += [_alert_webhook(a, url, kind=Kind.ESCALATION, now=now) for a in alerts]
-    AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    messages_enqueue(rows)
 
 
 # --- digests -----------------------------------------------------------------------------------
@@ -209,7 +221,7 @@ def digests_create(*, now: datetime) -> int:
         week = alert_selectors.week_of(now - timedelta(days=7))
         for user in members[StaffRole.CS_LEAD]:
             wanted[f"weekly:{user.id}:{week}"] = (Kind.WEEKLY, user)
-    existing = set(AlertNotification.objects.filter(dedupe_key__in=list(wanted)).values_list("dedupe_key", flat=True))
+    existing = set(Message.objects.filter(dedupe_key__in=list(wanted)).values_list("dedupe_key", flat=True))
     rows, lead_digest = [], None
     for key, (kind, user) in wanted.items():
         if key in existing:
@@ -227,10 +239,10 @@ def digests_create(*, now: datetime) -> int:
             {**content, "user": user, "queue_url": _url("cockpit:alerts"), "now": now},
         )
         rows.append(
-            AlertNotification(
+            Message(
                 dedupe_key=key,
-                kind=kind,
-                channel=AlertNotification.Channel.EMAIL,
+                purpose=purpose(kind),
+                channel=Message.Channel.EMAIL,
                 user=user,
                 recipient=user.email,
                 subject=subject,
@@ -241,104 +253,21 @@ def digests_create(*, now: datetime) -> int:
                 reason="nothing open, due or changed" if empty else "",
             )
         )
-    AlertNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    messages_enqueue(rows)
     return sum(r.status == Status.SCHEDULED for r in rows)
 
 
-# --- sending -----------------------------------------------------------------------------------
-
-
-@dataclass
-class NotifyResult:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    unknown: int = 0
-
-    def summary(self) -> str:
-        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed, {self.unknown} left for review"
-
-
-def _send(notification: AlertNotification, *, session: Any, resolver: webhook_provider.Resolver) -> str:
-    if notification.channel == AlertNotification.Channel.WEBHOOK:
-        return webhook_provider.webhook_post(
-            url=notification.recipient, payload=notification.payload, session=session, resolver=resolver
-        )
-    return email_provider.email_send(to=notification.recipient, subject=notification.subject, text=notification.body)
-
-
-def _record_error(n: AlertNotification, exc: ProviderError, now: datetime, result: NotifyResult) -> None:
-    if isinstance(exc, RetryableError) and n.attempts < MAX_ATTEMPTS:
-        fields = {
-            "status": Status.SCHEDULED,
-            "due_at": now + retry_at_after(n.attempts),
-            "reason": f"retrying after: {exc}"[:500],
-        }
-        result.retried += 1
-    else:
-        fields = {"status": Status.FAILED, "reason": str(exc)[:500]}
-        result.failed += 1
-    AlertNotification.objects.filter(id=n.id, status=Status.SENDING).update(**fields)
-
-
-def notifications_dispatch(
-    *,
-    now: datetime,
-    batch_size: int = 100,
-    limit: int = 2000,
-    session: Any = None,
-    resolver: webhook_provider.Resolver = webhook_provider.resolve_host,
-) -> NotifyResult:
-    """Sends due notifications. `session` / `resolver`: the HTTP session and DNS lookup for
-    webhooks (requests and the system resolver unless a test hands in its own)."""
-    result, handled = NotifyResult(), 0
-    while handled < limit:
-        with transaction.atomic():
-            # SKIP LOCKED: a second worker takes other rows, never these.
-            batch = list(
-                AlertNotification.objects.filter(status=Status.SCHEDULED, due_at__lte=now)
-                .select_for_update(skip_locked=True)
-                .order_by("due_at", "id")[:batch_size]
-            )
-            # A push about an alert resolved since (a retry after a backoff, a slow queue) is
-            # news nobody needs: skipped, not sent.
-            resolved = set(
-                Alert.all_tenants.filter(
-                    id__in=[n.alert_id for n in batch if n.alert_id], status=Alert.Status.RESOLVED
-                ).values_list("id", flat=True)
-            )
-            for n in batch:
-                if n.alert_id in resolved:
-                    n.status, n.reason = Status.SKIPPED, "the alert was resolved before this went out"
-                else:
-                    n.status, n.claimed_at, n.attempts = Status.SENDING, now, n.attempts + 1
-            AlertNotification.objects.bulk_update(batch, ["status", "claimed_at", "attempts", "reason"])
-        # Committed: these rows are SENDING before any provider hears of them.
-        if not batch:
-            break
-        handled += len(batch)
-        batch = [n for n in batch if n.status == Status.SENDING]
-        for n in batch:
-            try:
-                provider_id = _send(n, session=session, resolver=resolver)
-            except ProviderError as exc:
-                _record_error(n, exc, now, result)
-                continue
-            except Exception:
-                # Unknown outcome (a timeout after the request left): it stays SENDING and the
-                # sweep hands it to a person; a resend could notify twice.
-                logger.exception("alert notification %s: send outcome unknown", n.id)
-                result.unknown += 1
-                continue
-            result.sent += AlertNotification.objects.filter(
-                id=n.id, status__in=[Status.SENDING, Status.NEEDS_REVIEW]
-            ).update(status=Status.SENT, sent_at=now, provider_id=provider_id[:200], reason="")
-    return result
-
-
-def notifications_sweep_stuck(*, now: datetime) -> int:
-    """SENDING longer than any provider timeout: interrupted mid-send. Never resent blindly."""
-    return AlertNotification.objects.filter(status=Status.SENDING, claimed_at__lt=now - SENDING_TIMEOUT).update(
-        status=Status.NEEDS_REVIEW,
-        reason="the send was interrupted: it may or may not have gone out",
+def alert_messages_still_news(messages: list[Message]) -> dict[int, str]:
+    """The outbox's send check for alert messages: a push about an alert resolved since (a
+    retry after a back-off, a slow queue) is news nobody needs — skipped, not sent."""
+    alert_ids = {int(m.topic.split(":")[1]) for m in messages if m.topic.startswith("alert:")}
+    if not alert_ids:
+        return {}
+    resolved = set(
+        Alert.all_tenants.filter(id__in=alert_ids, status=Alert.Status.RESOLVED).values_list("id", flat=True)
     )
+    return {
+        m.id: "the alert was resolved before this went out"
+        for m in messages
+        if m.topic.startswith("alert:") and int(m.topic.split(":")[1]) in resolved
+    }

@@ -439,7 +439,8 @@ def report(
 
 
 def written_rows() -> dict[str, int]:
-    from alerts.models import Alert, AlertNotification
+    from alerts.models import Alert
+    from messaging.models import Message
     from playbooks.models import Delivery, Run
     from tenants.models import AuditLog, TimelineEntry
 
@@ -447,7 +448,7 @@ def written_rows() -> dict[str, int]:
         "alerts": Alert.all_tenants.count(),
         "timeline": TimelineEntry.all_tenants.count(),
         "audit": AuditLog.objects.count(),
-        "push": AlertNotification.objects.filter(kind="push").count(),
+        "push": Message.objects.filter(purpose="alert.push").count(),
         "digest": Alert.all_tenants.filter(notified="digest").count(),
         "runs": Run.all_tenants.count(),
         "deliveries": Delivery.all_tenants.count(),

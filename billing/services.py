@@ -15,10 +15,11 @@ from typing import Any
 import stripe
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 
 from core.events import AuditAction
+from messaging.models import Message
+from messaging.outbox import messages_enqueue, messages_send_now
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -237,10 +238,20 @@ def subscription_dunning_resume(*, subscription: Subscription, actor: AbstractBa
     return subscription
 
 
+@dataclass(frozen=True)
+class EscalationResult:
+    subscription: Subscription
+    email_sent: bool
+    summary: str  # for billing ops: who it went to, and whether the email left
+
+
 def subscription_escalate(
     *, subscription: Subscription, note: str, actor: AbstractBaseUser, now: datetime
-) -> Subscription:
-    """Hands the account to its CSM: an email to them now, and the escalation on the page."""
+) -> EscalationResult:
+    """Hands the account to its CSM: the escalation on the page and an email to them, both in
+    one transaction (the email is an outbox message: it exists if and only if the escalation
+    was recorded), sent at once. One email per past-due episode and CSM: escalating again
+    records it again but does not write to the same person twice."""
     note = _clean_note(note, required=False)
     with transaction.atomic():
         subscription = _subscription_locked(subscription)
@@ -251,9 +262,8 @@ def subscription_escalate(
             raise ValidationError({"subscription": "This tenant has no CSM with an email address to escalate to."})
         subscription.escalated_at, subscription.escalated_to = now, csm
         subscription.save(update_fields=["escalated_at", "escalated_to", "updated_at"])
-        summary = f"Escalated to {csm.get_full_name() or csm.get_username()} by billing ops" + (
-            f": {note}" if note else ""
-        )
+        who = csm.get_full_name() or csm.get_username()
+        summary = f"Escalated to {who} by billing ops" + (f": {note}" if note else "")
         _trace(subscription, actor, now, "escalated", summary, {"escalated_to": None}, note)
         body = (
             f"{tenant.name}'s subscription is past due since {subscription.past_due_since:%-d %b %Y}.\n\n"
@@ -261,18 +271,37 @@ def subscription_escalate(
             + f"The account: {site_url('cockpit:tenant-detail', tenant.external_id)}\n"
             + f"The past-due queue: {site_url('billing-ops:queue')}\n"
         )
-        try:
-            # Sent inside the transaction: if the mail server refuses, nothing is recorded and
-            # billing ops can try again (an escalation nobody received must not look done).
-            send_mail(f"Past due: {tenant.name} needs you", body, None, [csm.email], fail_silently=False)
-        except Exception as exc:  # SMTP, connection or backend errors: all mean “not sent”
-            raise ValidationError(
-                {
-                    "subscription": f"The email to {csm.email} could not be sent ({exc.__class__.__name__}); "
-                    "nothing was recorded. Try again."
-                }
-            ) from None
-    return subscription
+        episode = (subscription.dunning_episode_at or subscription.past_due_since or now).isoformat()
+        key = f"billing-escalation:{subscription.id}:{episode}:{csm.id}"
+        messages_enqueue(
+            [
+                Message(
+                    dedupe_key=key,
+                    purpose="billing.escalation",
+                    topic=f"subscription:{subscription.id}",
+                    channel=Message.Channel.EMAIL,
+                    tenant=tenant,
+                    user=csm,
+                    recipient=csm.email,
+                    subject=f"Past due: {tenant.name} needs you",
+                    body=body,
+                    created_at=now,
+                    due_at=now,
+                )
+            ]
+        )
+    # Committed: sent now through the outbox's claim (the tick sends it if this fails to).
+    [message] = messages_send_now(dedupe_keys=[key], now=now)
+    if message.created_at < now and message.status == Message.Status.SENT:
+        return EscalationResult(subscription, True, f"Escalated to {who} (emailed already for this episode)")
+    if message.status == Message.Status.SENT:
+        return EscalationResult(subscription, True, f"Escalated to {who}: the email to {csm.email} went out")
+    return EscalationResult(
+        subscription,
+        False,
+        f"Escalated to {who}, but the email to {csm.email} did not go out ({message.reason or message.status}); "
+        "the outbox retries what can be retried",
+    )
 
 
 def _trace(

@@ -86,8 +86,10 @@ def _perform(request: HttpRequest, subscription: Subscription, action: str, now:
     if action == "resume":
         billing_services.subscription_dunning_resume(subscription=subscription, actor=request.user, now=now)
         return "Dunning resumed: the next tick sends what is still due"
-    billing_services.subscription_escalate(subscription=subscription, note=note, actor=request.user, now=now)
-    return "Escalated to the CSM"
+    escalation = billing_services.subscription_escalate(
+        subscription=subscription, note=note, actor=request.user, now=now
+    )
+    return escalation.summary
 
 
 @staff_required(Ability.WORK_BILLING_QUEUE)

@@ -1,6 +1,6 @@
 """Dunning as billing ops see it: each past-due tenant's dunning progress (the runs of the
 past-due playbooks), and “resend the portal link now” — a message a person sends on purpose,
-through the same senders, suppression list and portal links as the playbook's own."""
+through the outbox, with the same suppression list and portal links as the playbook's own."""
 
 from __future__ import annotations
 
@@ -10,20 +10,19 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from billing.models import Subscription
 from billing.selectors import portal_url
-from core.events import AuditAction
-from messaging.email import email_send
-from messaging.errors import ProviderError
-from messaging.sms import SmsMessage, sms_send
-from tenants.models import TimelineEntry
+from core.events import AuditAction, TimelineKind
+from messaging.models import Message
+from messaging.outbox import messages_enqueue, messages_send_now
+from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
 from .models import Channel, Delivery, Run, Suppression, Trigger
 
 RESEND_COOLDOWN = timedelta(minutes=5)
-RESEND_KIND = "billing.portal_link_sent"
 
 
 @dataclass(frozen=True)
@@ -76,22 +75,61 @@ class ResendResult:
     failed: list[str]
 
 
-def _recent_resend(subscription: Subscription, now: datetime) -> bool:
-    # Not atomic with the send below: two clicks in the same instant could both pass. The
-    # button is disabled while its request runs (hx-disabled-elt), which covers the double click.
-    return (
-        TimelineEntry.objects.for_tenant(subscription.tenant)
-        .filter(kind=RESEND_KIND, at__gt=now - RESEND_COOLDOWN, at__lte=now)
-        .exists()
-    )
+PORTAL_LINK = "billing.portal_link"  # the Message purpose
+
+
+def _recent_resend(topic: str, now: datetime) -> bool:
+    return Message.objects.filter(
+        purpose=PORTAL_LINK, topic=topic, created_at__gt=now - RESEND_COOLDOWN, created_at__lte=now
+    ).exists()
+
+
+def _portal_link_messages(
+    *, tenant: Tenant, topic: str, link: str, email: bool, sms: bool, now: datetime
+) -> list[Message]:
+    # The n-th message about this subscription's link: two resends that raced past the lock
+    # (there is none on SQLite) compute the same keys, and the unique key keeps one of each.
+    sequence = Message.objects.filter(purpose=PORTAL_LINK, topic=topic).count()
+    first_name = (tenant.owner_name or "").split(" ")[0] or "there"
+    common = {"purpose": PORTAL_LINK, "topic": topic, "tenant": tenant, "created_at": now, "due_at": now}
+    rows = []
+    if email:
+        text = (
+            f"Hi {first_name},\n\nThe latest payment for {tenant.name} did not go through. You can update "
+            f"your card in a minute here: {link}\n\nIf you have already fixed it, thank you — you can ignore "
+            "this message.\n\nThe billing team"
+        )
+        rows.append(
+            Message(
+                dedupe_key=f"portal-link:{topic}:{sequence}:email",
+                channel=Message.Channel.EMAIL,
+                recipient=tenant.owner_email,
+                subject=f"Update your payment details for {tenant.name}",
+                body=text,
+                **common,
+            )
+        )
+    if sms:
+        body = f"The payment for {tenant.name} failed. Update your card: {link} Reply STOP to opt out."
+        rows.append(
+            Message(
+                dedupe_key=f"portal-link:{topic}:{sequence}:sms",
+                channel=Message.Channel.SMS,
+                recipient=tenant.owner_phone,
+                body=body,
+                **common,
+            )
+        )
+    return rows
 
 
 def portal_link_resend(
     *, subscription: Subscription, email: bool, sms: bool, actor: AbstractBaseUser, now: datetime
 ) -> ResendResult:
-    """Sends the owner the portal link now, by email and/or SMS. Refused with the reason when
-    nothing can be sent (no channel chosen, no phone or consent, an opted-out number, no Stripe
-    customer) or when it was just sent — a double click must not text a customer twice."""
+    """Sends the owner the portal link now, by email and/or SMS, through the outbox. Refused
+    with the reason when nothing can be sent (no channel chosen, no phone or consent, an
+    opted-out number, no Stripe customer) or when it was just sent — two clicks, by one person
+    or two, make one message."""
     tenant = subscription.tenant
     if tenant is None:
         raise ValidationError({"channels": "This subscription belongs to no tenant: nobody to send the link to."})
@@ -105,44 +143,46 @@ def portal_link_resend(
     link = portal_url(tenant=tenant)
     if link is None:
         raise ValidationError({"channels": f"{tenant.name} has no Stripe customer: there is no portal to link to."})
-    if _recent_resend(subscription, now):
-        raise ValidationError({"channels": "The link was sent less than 5 minutes ago; wait before sending again."})
-    first_name = (tenant.owner_name or "").split(" ")[0] or "there"
+    topic = f"subscription:{subscription.id}"
+    with transaction.atomic():
+        # Locked: a second click (or a second billing-ops person) waits for this one's commit,
+        # then finds its messages and is refused by the cooldown.
+        Subscription.all_tenants.select_for_update().filter(pk=subscription.pk).first()
+        if _recent_resend(topic, now):
+            raise ValidationError({"channels": "The link was sent less than 5 minutes ago; wait before sending again."})
+        rows = _portal_link_messages(tenant=tenant, topic=topic, link=link, email=email, sms=sms, now=now)
+        messages_enqueue(rows)
+    # Committed: the messages exist. Sent now through the outbox's own claim (a tick that took
+    # them first sends them instead), so billing ops see at once whether they went.
+    outcomes = messages_send_now(dedupe_keys=[r.dedupe_key for r in rows], now=now)
     sent, failed = [], []
-    if email:
-        text = (
-            f"Hi {first_name},\n\nThe latest payment for {tenant.name} did not go through. You can update "
-            f"your card in a minute here: {link}\n\nIf you have already fixed it, thank you — you can ignore "
-            "this message.\n\nThe billing team"
-        )
-        try:
-            email_send(to=tenant.owner_email, subject=f"Update your payment details for {tenant.name}", text=text)
-            sent.append(f"email to {tenant.owner_email}")
-        except ProviderError as exc:
-            failed.append(f"email to {tenant.owner_email}: {exc}")
-    if sms:
-        body = f"The payment for {tenant.name} failed. Update your card: {link} Reply STOP to opt out."
-        try:
-            sms_send(SmsMessage(to=tenant.owner_phone, body=body, tenant=tenant.external_id, delivery_id=None))
-            sent.append(f"SMS to {tenant.owner_phone}")
-        except ProviderError as exc:
-            failed.append(f"SMS to {tenant.owner_phone}: {exc}")
+    for m in outcomes:
+        what = f"{'email' if m.channel == Message.Channel.EMAIL else 'SMS'} to {m.recipient}"
+        if m.status == Message.Status.SENT:
+            sent.append(what)
+        elif m.status == Message.Status.SCHEDULED and m.attempts:
+            failed.append(f"{what}: {m.reason} (it will be tried again)")
+        elif m.status in (Message.Status.FAILED, Message.Status.SKIPPED, Message.Status.NEEDS_REVIEW):
+            failed.append(f"{what}: {m.reason}")
+        else:
+            sent.append(f"{what} (queued)")
     summary = "Portal link sent by billing ops: " + ", ".join(sent) if sent else "Portal link not sent"
     if failed:
         summary += " (failed: " + "; ".join(failed) + ")"
-    timeline_record(
-        tenant=tenant,
-        at=now,
-        kind=RESEND_KIND,
-        summary=summary,
-        data={"subscription": subscription.stripe_id, "by": actor.get_username(), "sent": sent, "failed": failed},
-    )
-    audit_record(
-        actor=actor,
-        action=AuditAction.PORTAL_LINK_SENT,
-        target=subscription,
-        tenant=tenant,
-        at=now,
-        after={"sent": sent, "failed": failed},
-    )
+    with transaction.atomic():
+        timeline_record(
+            tenant=tenant,
+            at=now,
+            kind=TimelineKind.PORTAL_LINK_SENT,
+            summary=summary,
+            data={"subscription": subscription.stripe_id, "by": actor.get_username(), "sent": sent, "failed": failed},
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.PORTAL_LINK_SENT,
+            target=subscription,
+            tenant=tenant,
+            at=now,
+            after={"sent": sent, "failed": failed},
+        )
     return ResendResult(sent=sent, failed=failed)

@@ -31,3 +31,10 @@ class MailAcceptedThenQuitFails(BaseEmailBackend):
 
     def close(self) -> None:
         raise smtplib.SMTPResponseException(421, b"4.4.2 closing connection")
+
+
+class RefusingEmailBackend(BaseEmailBackend):
+    """The mail server is there and says "try later" (451) to every message."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPResponseException(451, b"4.3.0 try again later")

@@ -14,7 +14,7 @@ from django.core import mail
 from django.db import connection
 
 from alerts import notify
-from alerts.models import Alert, AlertNotification
+from alerts.models import Alert
 from alerts.selectors import sla_attainment
 from alerts.services import (
     AlertActionError,
@@ -27,6 +27,8 @@ from alerts.services import (
     rules_evaluate,
 )
 from core import ticks
+from messaging import outbox
+from messaging.models import Message
 from tenants.models import AuditLog, TimelineEntry
 
 from .alert_helpers import NOW, active_of, alerts_of, evaluate, ingest, set_current_score, tenant_at
@@ -103,7 +105,7 @@ def test_an_unacknowledged_p2_past_two_hours_is_breached_and_escalated_to_the_cs
     alert.refresh_from_db()
     assert alert.sla_breached_at == NOW + timedelta(hours=2)
     assert alert.assignee == csm and alert.route == "csm"  # the CSM keeps it; the leads are told
-    escalation = AlertNotification.objects.get(alert=alert, kind="escalation", user=cs_lead)
+    escalation = Message.objects.get(topic=f"alert:{alert.id}", purpose="alert.escalation", user=cs_lead)
     assert escalation.subject == f"[P2 SLA breached] no activity — {tenant.name}"
     assert TimelineEntry.objects.for_tenant(tenant).filter(kind="alert.sla_breached").count() == 1
 
@@ -145,7 +147,7 @@ def test_the_attention_budget_holds_lower_severities_for_the_digest_but_p1_alway
     settings.ALERT_DAILY_PUSH_BUDGET = 3
     tenants = [silent_tenant(f"quiet-{i}", csm_owner=csm) for i in range(5)]
     evaluate(NOW)
-    pushes = AlertNotification.objects.filter(user=csm, kind="push")
+    pushes = Message.objects.filter(user=csm, purpose="alert.push")
     assert pushes.count() == 3
     notified = sorted(a.notified for t in tenants for a in active_of(t, "no_activity"))
     assert notified == ["digest", "digest", "push", "push", "push"]
@@ -170,8 +172,8 @@ def test_an_unassigned_alert_notifies_everyone_in_its_queue(cs_lead):
     tenant = tenant_at(signed_up_at=NOW - timedelta(days=4))  # onboarding_incomplete → cs_lead queue
     evaluate(NOW)
     [alert] = active_of(tenant, "onboarding_incomplete")
-    assert list(AlertNotification.objects.filter(alert=alert).values_list("user__username", "kind")) == [
-        ("cs-lead", "push")
+    assert list(Message.objects.filter(topic=f"alert:{alert.id}").values_list("user__username", "purpose")) == [
+        ("cs-lead", "alert.push")
     ]
 
 
@@ -181,8 +183,8 @@ def test_notifications_are_sent_once_by_email_and_to_the_queue_webhook(settings,
     tenant = silent_tenant(csm_owner=csm, name="Acme <!channel> Plumbing")
     evaluate(NOW)
     session = FakeSession()
-    result = notify.notifications_dispatch(now=NOW, session=session, resolver=Resolver("3.3.3.3"))
-    again = notify.notifications_dispatch(now=NOW + timedelta(minutes=1), session=session, resolver=Resolver("3.3.3.3"))
+    result = outbox.messages_dispatch(now=NOW, session=session, resolver=Resolver("3.3.3.3"))
+    again = outbox.messages_dispatch(now=NOW + timedelta(minutes=1), session=session, resolver=Resolver("3.3.3.3"))
 
     assert (result.sent, again.sent) == (2, 0)
     [email] = mail.outbox
@@ -194,7 +196,7 @@ def test_notifications_are_sent_once_by_email_and_to_the_queue_webhook(settings,
     assert url == "https://hooks.slack.com/services/T0/B0/alerts"
     text = json.loads(kwargs["data"])["text"]  # what Slack shows: a tenant's name cannot @-mention
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text
-    assert set(AlertNotification.objects.values_list("status", flat=True)) == {"sent"}
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
 
 
 def test_a_webhook_to_a_private_address_fails_and_is_not_retried(settings):
@@ -202,19 +204,19 @@ def test_a_webhook_to_a_private_address_fails_and_is_not_retried(settings):
     settings.ALERT_WEBHOOK_URLS = {"cs_lead": "https://hooks.slack.com/services/T0/B0/lead"}
     tenant_at(signed_up_at=NOW - timedelta(days=4))
     evaluate(NOW)
-    result = notify.notifications_dispatch(now=NOW, session=FakeSession(), resolver=Resolver("10.0.0.7"))
+    result = outbox.messages_dispatch(now=NOW, session=FakeSession(), resolver=Resolver("10.0.0.7"))
     assert result.failed == 1
-    [n] = AlertNotification.objects.filter(channel="webhook")
+    [n] = Message.objects.filter(channel="webhook")
     assert n.status == "failed" and "private address" in n.reason
 
 
 def test_a_send_interrupted_mid_way_is_left_for_review_never_resent(csm):
     silent_tenant(csm_owner=csm)
     evaluate(NOW)
-    AlertNotification.objects.update(status="sending", claimed_at=NOW)  # a worker died after claiming
-    assert notify.notifications_sweep_stuck(now=NOW + timedelta(minutes=5)) == 0
-    assert notify.notifications_sweep_stuck(now=NOW + timedelta(minutes=11)) == 1
-    assert notify.notifications_dispatch(now=NOW + timedelta(minutes=12)).sent == 0
+    Message.objects.update(status="sending", claimed_at=NOW)  # a worker died after claiming
+    assert outbox.messages_sweep_stuck(now=NOW + timedelta(minutes=5)) == 0
+    assert outbox.messages_sweep_stuck(now=NOW + timedelta(minutes=11)) == 1
+    assert outbox.messages_dispatch(now=NOW + timedelta(minutes=12)).sent == 0
     assert mail.outbox == []
 
 
@@ -226,14 +228,14 @@ def test_daily_digest_for_each_csm_once_from_the_digest_hour(settings, csm):
     assert notify.digests_create(now=morning) == 0
     assert notify.digests_create(now=morning + timedelta(minutes=1)) == 1
     assert notify.digests_create(now=morning + timedelta(minutes=2)) == 0
-    digest = AlertNotification.objects.get(kind="digest")
+    digest = Message.objects.get(purpose="alert.digest")
     assert digest.user == csm and digest.subject == "Your day: 1 open alert(s), 0 task(s) due"
     assert f"- {tenant.name} · No activity (open): no events since signing up 30 days ago" in digest.body
 
 
 def test_a_csm_with_nothing_open_gets_no_digest(csm):
     assert notify.digests_create(now=NOW.replace(hour=9)) == 0
-    assert AlertNotification.objects.get(kind="digest").status == "skipped"
+    assert Message.objects.get(purpose="alert.digest").status == "skipped"
 
 
 def test_weekly_digest_for_the_cs_lead_on_monday(cs_lead, csm):
@@ -241,9 +243,9 @@ def test_weekly_digest_for_the_cs_lead_on_monday(cs_lead, csm):
     evaluate(NOW)  # Wednesday
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     notify.digests_create(now=monday - timedelta(days=1))
-    assert not AlertNotification.objects.filter(kind="weekly").exists()  # Sunday: no weekly
+    assert not Message.objects.filter(purpose="alert.weekly").exists()  # Sunday: no weekly
     notify.digests_create(now=monday)
-    weekly = AlertNotification.objects.get(kind="weekly")
+    weekly = Message.objects.get(purpose="alert.weekly")
     assert weekly.user == cs_lead and weekly.subject == "Alerts, week 2026-W47: 1 opened"
     assert "- No activity (P2): 1" in weekly.body
     assert "SLA attainment: 0 % (0 acknowledged in time, 1 late)" in weekly.body
@@ -309,9 +311,9 @@ def test_a_push_about_an_alert_resolved_meanwhile_is_skipped(csm):
     evaluate(NOW)
     [alert] = active_of(tenant, "no_activity")
     alert_resolve(alert=alert, actor=csm, note="seen it in the app", now=NOW)
-    assert notify.notifications_dispatch(now=NOW).sent == 0
+    assert outbox.messages_dispatch(now=NOW).sent == 0
     assert mail.outbox == []
-    assert AlertNotification.objects.get(alert=alert).status == "skipped"
+    assert Message.objects.get(topic=f"alert:{alert.id}").status == "skipped"
 
 
 def test_alerts_are_assigned_only_to_people_who_work_their_queue(csm, billing_ops):
@@ -326,5 +328,5 @@ def test_the_cs_leads_daily_digest_lists_their_queue(cs_lead):
     tenant = tenant_at(signed_up_at=NOW - timedelta(days=4))  # onboarding_incomplete, unassigned
     evaluate(NOW)
     notify.digests_create(now=NOW.replace(hour=9) + timedelta(days=1))
-    digest = AlertNotification.objects.get(kind="digest", user=cs_lead)
+    digest = Message.objects.get(purpose="alert.digest", user=cs_lead)
     assert f"- {tenant.name} · Onboarding incomplete (open)" in digest.body

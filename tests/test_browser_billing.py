@@ -220,7 +220,9 @@ def test_billing_ops_works_the_past_due_queue_in_place(page: Page, live_server, 
     with act(page, f"/subscriptions/{birch.id}/escalate/") as answer:
         row["birch"].get_by_role("button", name="Escalate to CSM").click()
     assert answer.value.status == 200
-    expect(row["birch"].get_by_role("status")).to_have_text("Escalated to the CSM")
+    expect(row["birch"].get_by_role("status")).to_have_text(
+        "Escalated to Casey Morgan: the email to csm@example.com went out"
+    )
     expect(row["birch"].locator("td").nth(5)).to_contain_text(f"escalated {timezone.now():%-d %b}")
     expect(row["birch"].get_by_role("button", name="Escalate to CSM")).to_have_count(0)
     [escalation] = [m for m in mail.outbox if m.to == [csm.email]]

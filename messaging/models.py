@@ -1,0 +1,74 @@
+"""The outbox: one row per message that is to leave (or left) through a provider.
+
+`dedupe_key` is unique, so whatever enqueues the same message twice — a second tick, a
+retried request, two billing-ops people clicking at once — makes one row. A row is claimed
+with SKIP LOCKED and committed `sending` before the provider hears of it; an outcome nobody
+knows (a timeout after the request left) is left for a person (`needs_review`), never sent
+again. Touchpoint deliveries still have their own outbox (playbooks.Delivery) and use the
+same providers and retry rules; everything else — alert pushes and escalations, digests,
+portal-link resends, billing escalations — is a Message.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenants.models import Tenant
+
+
+class Message(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        SKIPPED = "skipped", "Skipped"
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    purpose = models.CharField(
+        max_length=40, help_text="What it is, as “app.kind”: alert.push, alert.digest, billing.portal_link, …"
+    )
+    topic = models.CharField(
+        max_length=100, blank=True, help_text="What it is about, as “kind:id” (alert:12, subscription:3)."
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The staff member it is for, when it is for one (budgets count per person).",
+    )
+    recipient = models.CharField(max_length=500, help_text="Email address, phone number or webhook URL.")
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    payload = models.JSONField(default=dict, blank=True, help_text="Webhooks: the JSON posted.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="message_due"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_sending"),
+            models.Index(fields=["user", "created_at"], name="message_user_created"),
+            models.Index(fields=["topic", "purpose"], name="message_topic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.channel} → {self.recipient} ({self.status})"
