@@ -157,38 +157,33 @@ def health_recompute_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> Reco
     published model. Batches of tenants are claimed with SKIP LOCKED, so two ticks split the
     work instead of scoring (and timelining) the same tenant twice."""
     model = published_model()
-    scored = changes = last_id = 0
-    while True:
-        with transaction.atomic():
-            # The row locks also order us with ingest: a batch that commits events for a locked
-            # tenant waits, then moves data_as_of past what we stored, so the tenant is due at
-            # the next tick. NO KEY: event inserts only need a key-share lock on the tenant, so
-            # they are not blocked. `last_id` moves forward: a tenant made due again by ingest
-            # during this tick waits for the next one, so busy ingest cannot keep a tick going.
-            tenants = list(
-                Tenant.objects.filter(_due(now, model), id__gt=last_id)
-                .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
-                .select_for_update(skip_locked=True, no_key=True)
-                .order_by("id")
-                .values(*TENANT_FIELDS)[:batch_size]
-            )
-            if not tenants:
-                return RecomputeResult(scored=scored, bucket_changes=changes)
-            changes += _score_batch(tenants=tenants, model=model, now=now)
-            scored += len(tenants)
-            last_id = tenants[-1]["id"]
+    # The row locks also order us with ingest: a batch that commits events for a locked
+    # tenant waits, then moves data_as_of past what we stored, so the tenant is due at the next
+    # tick. NO KEY: event inserts only need a key-share lock on the tenant, so they are not
+    # blocked. `last_id` moves forward: a tenant made due again by ingest during this tick
+    # waits for the next one, so busy ingest cannot keep a tick going.
+    return _score_in_batches(
+        Tenant.objects.filter(_due(now, model)), {"skip_locked": True, "no_key": True}, model, now, batch_size
+    )
 
 
 def health_recompute_all(*, now: datetime, batch_size: int = BATCH_SIZE) -> RecomputeResult:
     """Scores every tenant that is not churned, due or not (manage.py recompute_health)."""
-    model = published_model()
+    return _score_in_batches(Tenant.objects.all(), {}, published_model(), now, batch_size)
+
+
+def _score_in_batches(
+    tenants_query: Any, lock: dict[str, bool], model: HealthModel, now: datetime, batch_size: int
+) -> RecomputeResult:
+    """Scores the tenants of `tenants_query` that are not churned, a locked batch at a time in
+    id order."""
     scored = changes = last_id = 0
     while True:
         with transaction.atomic():
             tenants = list(
-                Tenant.objects.filter(id__gt=last_id)
+                tenants_query.filter(id__gt=last_id)
                 .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
-                .select_for_update()
+                .select_for_update(**lock)
                 .order_by("id")
                 .values(*TENANT_FIELDS)[:batch_size]
             )

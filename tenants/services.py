@@ -294,11 +294,15 @@ def _tenant_change_record(
     data: dict[str, Any],
     actor: Actor,
     now: datetime,
-    ip: str | None,
+    ip: str | None = None,
+    kind: str = "",
+    at: datetime | None = None,
+    after_extra: dict[str, Any] | None = None,
 ) -> None:
-    """A change to a tenant's own fields: on its timeline (kind = the audit action) and in the
-    audit log with the state before and after."""
-    timeline_record(tenant=tenant, at=now, kind=action, summary=summary, data=data)
+    """A change to a tenant's own fields: on its timeline (`kind`, the audit action unless
+    named; at `at`, when the change takes effect, else now) and in the audit log with the
+    state before and after."""
+    timeline_record(tenant=tenant, at=at or now, kind=kind or action, summary=summary, data=data)
     audit_record(
         actor=actor,
         action=action,
@@ -306,7 +310,7 @@ def _tenant_change_record(
         tenant=tenant,
         at=now,
         before=before,
-        after=tenant_snapshot(tenant),
+        after={**tenant_snapshot(tenant), **(after_extra or {})},
         ip=ip,
     )
 
@@ -391,21 +395,17 @@ def tenant_mark_churned(
         else:
             return tenant  # already churned, nothing new to say: a second tick is a no-op
         tenant.save(update_fields=["lifecycle_stage", "churned_at", "churn_reason", "churn_note", "updated_at"])
-        timeline_record(
+        _tenant_change_record(
             tenant=tenant,
-            at=when,
+            before=before,
+            action=action,
             kind=kind,
+            at=when,
             summary=summary + (f" — {note}" if note else ""),
             data={"reason": reason, "note": note, "churned_at": tenant.churned_at.isoformat()},
-        )
-        audit_record(
+            after_extra={"churn_reason": reason, "churn_note": note},
             actor=actor,
-            action=action,
-            target=tenant,
-            tenant=tenant,
-            at=now,
-            before=before,
-            after={**tenant_snapshot(tenant), "churn_reason": reason, "churn_note": note},
+            now=now,
         )
     return tenant
 
