@@ -429,3 +429,16 @@ def alerts_for_key(
     if opened_before is not None:
         alerts = alerts.filter(opened_at__lt=opened_before)
     return alerts.select_related("tenant", "rule", "assignee").order_by("-opened_at", "-id")
+
+
+def alerts_for_export(*, start: datetime, end: datetime, user: AbstractBaseUser) -> QuerySet[Alert]:
+    """The weekly CSV's rows: alerts opened in [start, end) in the queues this person sees."""
+    return alerts_opened_in(start, end).filter(route__in=sorted(routes_visible_to(user)))
+
+
+def rule_get(*, slug: str) -> tuple[AlertRule, Any]:
+    """A rule's row and its spec; a 404 for a slug that is not a rule."""
+    rule, spec = AlertRule.objects.filter(slug=slug).first(), RULES.get(slug)
+    if rule is None or spec is None:
+        raise Http404(f"No rule “{slug}”.")
+    return rule, spec

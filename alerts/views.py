@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,7 +21,7 @@ from tenants.validators import parse_id
 
 from . import selectors
 from . import services as alerts
-from .models import Alert, AlertRule, Route, Severity
+from .models import Alert, Route, Severity
 from .rules import RULES
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
@@ -165,9 +165,7 @@ def alert_export(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="alerts-{week}.csv"'
     writer = csv.writer(response)
     writer.writerow(selectors.EXPORT_COLUMNS)
-    for alert in selectors.alerts_opened_in(start, end).filter(
-        route__in=sorted(selectors.routes_visible_to(request.user))
-    ):
+    for alert in selectors.alerts_for_export(start=start, end=end, user=request.user):
         writer.writerow(_safe_cells(selectors.export_row(alert, now)))
     return response
 
@@ -194,10 +192,7 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
 @staff_required(Ability.EDIT_ALERT_RULES)
 @require_http_methods(["GET", "POST"])
 def alert_rule_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    rule = AlertRule.objects.filter(slug=slug).first()
-    spec = RULES.get(slug)
-    if rule is None or spec is None:
-        raise Http404(f"No rule “{slug}”.")
+    rule, spec = selectors.rule_get(slug=slug)
     errors: dict[str, str] = {}
     values = spec.effective(rule.params)
     if request.method == "POST":

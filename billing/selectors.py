@@ -18,7 +18,7 @@ from django.urls import reverse
 from health.models import DailyRollup
 from tenants.models import Tenant
 
-from .models import PAST_DUE_STATUSES, Customer, StripeEvent, Subscription, SubscriptionStatus
+from .models import PAST_DUE_STATUSES, Customer, StripeEvent, Subscription, SubscriptionStatus, Trial
 from .plans import PLANS
 
 PORTAL_SALT = "billing.portal"
@@ -244,6 +244,14 @@ def subscription_block(tenant: Tenant) -> dict[str, Any] | None:
 def subscription_blocks(tenants: Sequence[Tenant]) -> dict[int, dict[str, Any] | None]:
     current = subscriptions_current(tenant_ids=[t.id for t in tenants])
     return {t.id: _block(current.get(t.id)) for t in tenants}
+
+
+def customer_for_tenant(*, tenant: Tenant) -> Customer | None:
+    return Customer.objects.filter(tenant=tenant).first()
+
+
+def tenant_had_trial(*, tenant: Tenant) -> bool:
+    return Trial.objects.for_tenant(tenant).exists()
 
 
 def subscription_for_ops(*, subscription_id: int) -> Subscription:

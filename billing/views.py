@@ -17,7 +17,6 @@ from tenants.models import Tenant
 from tenants.selectors import memberships_of, tenant_owned_by
 
 from . import selectors, services, trials
-from .models import Customer, Trial
 from .plans import PLANS, trial_days
 from .webhooks import WebhookRejected, stripe_event_process
 
@@ -42,7 +41,7 @@ def billing_home(request: HttpRequest) -> HttpResponse:
 def _home_context(tenant: Tenant, **extra: object) -> dict[str, object]:
     subscription = selectors.subscription_for_tenant(tenant=tenant)
     trial = trials.trial_for_tenant(tenant=tenant, now=timezone.now())
-    had_trial = Trial.objects.for_tenant(tenant).exists() or subscription is not None
+    had_trial = selectors.tenant_had_trial(tenant=tenant) or subscription is not None
     return {
         "tenant": tenant,
         "subscription": subscription,
@@ -51,7 +50,7 @@ def _home_context(tenant: Tenant, **extra: object) -> dict[str, object]:
         # Checkout offers the trial only to an account that never had one.
         "trial_days": 0 if had_trial else trial_days(),
         "plan_name": PLANS[subscription.plan].name if subscription and subscription.plan else "",
-        "customer": Customer.objects.filter(tenant=tenant).first(),
+        "customer": selectors.customer_for_tenant(tenant=tenant),
         # A running trial is finished by adding a card, not by a second Checkout.
         "can_subscribe": (subscription is None or subscription.status in selectors.ENDED)
         and not (trial is not None and trial.running),

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
 
@@ -70,3 +71,11 @@ def health_summary(tenant: Tenant) -> dict[str, Any] | None:
 
 def health_models() -> QuerySet[HealthModel]:
     return HealthModel.objects.select_related("created_by", "published_by").order_by("-version")
+
+
+def health_model_get(*, version: int) -> HealthModel:
+    """A health model version; a 404 for one that does not exist."""
+    model = HealthModel.objects.filter(version=version).first()
+    if model is None:
+        raise Http404(f"There is no health model v{version}.")
+    return model

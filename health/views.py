@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -58,7 +58,7 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
     published = services.published_model()
     candidate = published
     if (version := parse_id(request.GET.get("model"))) is not None:
-        candidate = get_object_or_404(HealthModel, version=version)
+        candidate = selectors.health_model_get(version=version)
     reports = [backtest(model=published, now=now, horizon_days=horizon)]
     if candidate != published:
         reports.append(backtest(model=candidate, now=now, horizon_days=horizon))
@@ -81,7 +81,7 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
 def health_model_new(request: HttpRequest) -> HttpResponse:
     base = services.published_model()
     if (version := parse_id(request.GET.get("from"))) is not None:
-        base = get_object_or_404(HealthModel, version=version)
+        base = selectors.health_model_get(version=version)
     form = HealthModelForm(request.POST or None, base=base)
     if request.method == "POST" and form.is_valid():
         components = form.components()
@@ -110,7 +110,7 @@ def health_model_new(request: HttpRequest) -> HttpResponse:
 @staff_required(Ability.EDIT_HEALTH_MODEL)
 @require_POST
 def health_model_publish(request: HttpRequest, version: int) -> HttpResponse:
-    model = get_object_or_404(HealthModel, version=version)
+    model = selectors.health_model_get(version=version)
     try:
         services.health_model_publish(model=model, actor=request.user, now=timezone.now())
     except ValidationError as error:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,7 +18,7 @@ from tenants.validators import parse_id
 
 from . import selectors, services
 from .forms import MILESTONE_FIELDS, MilestoneFormSet, TemplateEditForm
-from .models import MilestoneProgress, OnboardingTemplate
+from .models import MilestoneProgress
 
 # Who may tick a milestone on a tenant's behalf.
 # The page lists the longest stalled; the rest are a click away in the tenant list.
@@ -33,7 +33,7 @@ def onboarding_overview(request: HttpRequest) -> HttpResponse:
     started = selectors.onboardings_per_template()
     chosen = max(templates, key=lambda t: started.get(t.pk, 0), default=None)
     if (template_id := parse_id(request.GET.get("template"))) is not None:
-        chosen = get_object_or_404(OnboardingTemplate, pk=template_id)
+        chosen = selectors.template_get(template_id=template_id)
     return render(
         request,
         "onboarding/cockpit_overview.html",
@@ -42,7 +42,7 @@ def onboarding_overview(request: HttpRequest) -> HttpResponse:
             "funnel": selectors.funnel_for(template=chosen) if chosen else None,
             "stalled": selectors.stalled_with_overdue(now=timezone.now(), limit=STALLED_SHOWN),
             # The whole count, which the tenant list's "Stalled" filter shows in full.
-            "stalled_total": selectors.stalled_onboardings().count(),
+            "stalled_total": selectors.stalled_count(),
             "stalled_shown": STALLED_SHOWN,
             "now": timezone.now(),
         },
@@ -95,11 +95,11 @@ def milestone_complete_for_tenant(request: HttpRequest, external_id: str, key: s
 def onboarding_template(request: HttpRequest, template_id: int) -> HttpResponse:
     """A template version and, for CS leads and admins, its editor: saving makes the next
     version, which new signups get; tenants on this one keep it."""
-    template = get_object_or_404(OnboardingTemplate, pk=template_id)
+    template = selectors.template_get(template_id=template_id)
     can_edit = may(request.user, Ability.EDIT_ONBOARDING_TEMPLATES)
     if request.method == "POST" and not can_edit:
         raise PermissionDenied("Only CS leads and admins edit onboarding templates.")
-    initial = [{f: getattr(m, f) for f in MILESTONE_FIELDS} for m in template.milestones.order_by("position")]
+    initial = [{f: getattr(m, f) for f in MILESTONE_FIELDS} for m in selectors.template_milestones(template=template)]
     form = TemplateEditForm(request.POST or None, initial={"name": template.name, "description": template.description})
     formset = MilestoneFormSet(request.POST or None, initial=initial, prefix="m")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
@@ -123,7 +123,7 @@ def onboarding_template(request: HttpRequest, template_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved as {revised}; new signups get it.")
             return redirect("cockpit:onboarding-template", template_id=revised.pk)
-    versions = OnboardingTemplate.objects.filter(slug=template.slug).order_by("-version")
+    versions = selectors.template_versions(template=template)
     return render(
         request,
         "onboarding/cockpit_template.html",

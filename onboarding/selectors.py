@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.http import Http404
 
 from tenants.models import Tenant
 
@@ -304,3 +305,25 @@ def onboardings_per_template() -> dict[int, int]:
     return dict(
         TenantOnboarding.all_tenants.values("template_id").annotate(n=Count("id")).values_list("template_id", "n")
     )
+
+
+def template_get(*, template_id: int) -> OnboardingTemplate:
+    """A template version; a 404 for an id that is none."""
+    template = OnboardingTemplate.objects.filter(pk=template_id).first()
+    if template is None:
+        raise Http404(f"There is no onboarding template {template_id}.")
+    return template
+
+
+def template_milestones(*, template: OnboardingTemplate) -> QuerySet[Milestone]:
+    return template.milestones.order_by("position")
+
+
+def template_versions(*, template: OnboardingTemplate) -> QuerySet[OnboardingTemplate]:
+    """Every version of this template, newest first."""
+    return OnboardingTemplate.objects.filter(slug=template.slug).order_by("-version")
+
+
+def stalled_count() -> int:
+    """How many onboardings are stalled: the whole count the tenant list's filter shows."""
+    return stalled_onboardings().count()

@@ -11,10 +11,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from alerts.models import AlertRule
+from alerts.rules import RULES
 from tenants.models import Membership, Tenant
 
 from .facts import EventWindow, facts_for_tenants
-from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause
+from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause, Trigger
 from .templating import check, render_for_reading
 
 OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
@@ -235,3 +237,28 @@ def tasks_due_for_digest(*, user: AbstractBaseUser, until: datetime) -> dict[str
         .order_by("due_at")
     )
     return {"tasks": list(tasks)}
+
+
+def playbook_not_raised_yet(playbook: Playbook) -> str | None:
+    """Why nothing starts this playbook by itself, if nothing does: its alert rule does not
+    exist or is disabled."""
+    version = playbook.current
+    if version.trigger != Trigger.ALERT:
+        return None
+    spec, rule = RULES.get(version.trigger_rule), AlertRule.objects.filter(slug=version.trigger_rule).first()
+    if spec is None:
+        return f"there is no alert rule “{version.trigger_rule}”"
+    if rule is not None and not rule.enabled:
+        return f"the “{spec.name}” rule is disabled"
+    return None
+
+
+def playbook_find(*, slug: str) -> Playbook | None:
+    return Playbook.objects.select_related("current").filter(slug=slug).first()
+
+
+def playbook_version_or_current(*, playbook: Playbook, number: int | None) -> PlaybookVersion:
+    """Version `number` of the playbook; its current version when none is asked for or there
+    is no such number."""
+    version = playbook.versions.filter(number=number).first() if number else None
+    return version or playbook.current

@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts.models import AlertRule
 from alerts.rules import RULES
 from core.access import staff_required
 from core.http import safe_next
 from core.roles import Ability, may, staff_roles_of
-from tenants.models import ConsentSource, Tenant
+from tenants import selectors as tenant_selectors
+from tenants.models import ConsentSource
 from tenants.selectors import tenant_get_for_staff
 from tenants.services import tenant_sms_consent_record
 from tenants.validators import parse_id
@@ -24,7 +24,7 @@ from tenants.validators import parse_id
 from . import selectors, services
 from .definitions import DefinitionError, parse, to_yaml
 from .facts import facts_for_tenants
-from .models import CUSTOMER_CHANNELS, Channel, Playbook, Trigger
+from .models import CUSTOMER_CHANNELS, Channel
 from .scheduling import RunNotStarted, run_start_manual
 from .simulation import simulate, tenants_for_simulation
 from .templating import TemplateError, check
@@ -56,24 +56,10 @@ def playbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "steps": list(playbook.current.steps.all()),
             "versions": selectors.playbook_versions(playbook=playbook),
             "can_edit": may(request.user, Ability.EDIT_PLAYBOOKS),
-            "not_raised_yet": _not_raised_yet(playbook),
+            "not_raised_yet": selectors.playbook_not_raised_yet(playbook),
             "trigger_rule": RULES.get(playbook.current.trigger_rule),
         },
     )
-
-
-def _not_raised_yet(playbook: Playbook) -> str | None:
-    """Why nothing starts this playbook by itself, if nothing does: its alert rule does not
-    exist or is disabled."""
-    version = playbook.current
-    if version.trigger != Trigger.ALERT:
-        return None
-    spec, rule = RULES.get(version.trigger_rule), AlertRule.objects.filter(slug=version.trigger_rule).first()
-    if spec is None:
-        return f"there is no alert rule “{version.trigger_rule}”"
-    if rule is not None and not rule.enabled:
-        return f"the “{spec.name}” rule is disabled"
-    return None
 
 
 @staff_required(Ability.EDIT_PLAYBOOKS)
@@ -112,7 +98,7 @@ def playbook_edit(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.info(request, "Nothing changed: the definition equals the current version.")
             return redirect("cockpit:playbook-detail", slug=slug)
-    tenants = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).order_by("name")[:500]
+    tenants = tenant_selectors.tenants_to_preview_with()
     return render(
         request,
         "playbooks/edit.html",
@@ -127,7 +113,7 @@ def playbook_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """Renders the edited (unsaved) steps for one tenant: the htmx preview beside the editor."""
     playbook = selectors.playbook_get_for_staff(slug=slug)
     tenant_id = parse_id(request.POST.get("tenant"))
-    tenant = Tenant.objects.select_related("csm_owner").filter(id=tenant_id).first() if tenant_id else None
+    tenant = tenant_selectors.tenant_find_for_staff(tenant_id=tenant_id)
     context: dict = {"playbook": playbook, "tenant": tenant, "steps": []}
     try:
         definition = parse(request.POST.get("definition", ""), source="the editor", markdown=False)
@@ -187,9 +173,7 @@ def playbook_simulate(request: HttpRequest, slug: str) -> HttpResponse:
 def playbook_export(request: HttpRequest, slug: str) -> HttpResponse:
     playbook = selectors.playbook_get_for_staff(slug=slug)
     number = parse_id(request.GET.get("version"))
-    version = playbook.versions.filter(number=number).first() if number else playbook.current
-    if version is None:
-        version = playbook.current
+    version = selectors.playbook_version_or_current(playbook=playbook, number=number)
     response = HttpResponse(to_yaml(version.definition), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{playbook.slug}-v{version.number}.yaml"'
     return response
@@ -303,7 +287,7 @@ def tenant_touchpoints_resume(request: HttpRequest, external_id: str) -> HttpRes
 def tenant_playbook_start(request: HttpRequest, external_id: str) -> HttpResponse:
     tenant = tenant_get_for_staff(external_id=external_id)
     slug = request.POST.get("playbook", "")
-    playbook = Playbook.objects.select_related("current").filter(slug=slug).first()
+    playbook = selectors.playbook_find(slug=slug)
     if playbook is None:
         messages.error(request, "Choose a playbook to start.")
     else:

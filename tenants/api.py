@@ -91,22 +91,13 @@ class TenantListView(ListAPIView):
         return super().get_serializer(*args, **kwargs)
 
     def get_queryset(self):
-        tenants = selectors.tenants_visible_to_key(api_key=self.request.auth).select_related("csm_owner")
         params = self.request.query_params
-        plan = params.get("plan")
-        if plan:
-            if plan not in Tenant.Plan.values:
-                raise ValidationError({"plan": [f"plan must be one of {', '.join(Tenant.Plan.values)}."]})
-            tenants = tenants.filter(plan=plan)
-        csm = params.get("csm")
-        if csm:
-            tenants = tenants.filter(csm_owner__username=csm)
-        bucket = params.get("bucket")
-        if bucket:
-            if bucket not in HealthBucket.values:
-                raise ValidationError({"bucket": [f"bucket must be one of {', '.join(HealthBucket.values)}."]})
-            tenants = tenants.filter(health_bucket=bucket)
-        return tenants.order_by("external_id")
+        plan, csm, bucket = params.get("plan", ""), params.get("csm", ""), params.get("bucket", "")
+        if plan and plan not in Tenant.Plan.values:
+            raise ValidationError({"plan": [f"plan must be one of {', '.join(Tenant.Plan.values)}."]})
+        if bucket and bucket not in HealthBucket.values:
+            raise ValidationError({"bucket": [f"bucket must be one of {', '.join(HealthBucket.values)}."]})
+        return selectors.tenants_for_key(api_key=self.request.auth, plan=plan, csm=csm, bucket=bucket)
 
     @extend_schema(
         parameters=[

@@ -129,3 +129,24 @@ def tenant_owned_by(*, user: object) -> Tenant | None:
         .first()
     )
     return membership.tenant if membership else None
+
+
+def tenants_to_preview_with(*, limit: int = 500) -> QuerySet[Tenant]:
+    """Tenants a playbook editor can preview a step for: everyone not churned, by name."""
+    return Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).order_by("name")[:limit]
+
+
+def tenant_find_for_staff(*, tenant_id: int | None) -> Tenant | None:
+    return Tenant.objects.select_related("csm_owner").filter(id=tenant_id).first() if tenant_id else None
+
+
+def tenants_for_key(*, api_key: ApiKey, plan: str, csm: str, bucket: str) -> QuerySet[Tenant]:
+    """The tenant API's list: what the key may see, narrowed by the filters given."""
+    tenants = tenants_visible_to_key(api_key=api_key).select_related("csm_owner")
+    if plan:
+        tenants = tenants.filter(plan=plan)
+    if csm:
+        tenants = tenants.filter(csm_owner__username=csm)
+    if bucket:
+        tenants = tenants.filter(health_bucket=bucket)
+    return tenants.order_by("external_id")

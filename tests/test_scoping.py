@@ -54,11 +54,11 @@ def test_the_timeline_and_the_audit_log_take_only_the_kinds_and_actions_core_lis
     )
 
 
-def test_no_page_or_api_module_reads_across_tenants_itself():
+def test_no_page_or_api_module_queries_the_database_itself():
     """`all_tenants` is for staff-side selectors and jobs. Owner pages, public pages and the
     API (tenant-bound keys among its callers) read through selectors that name their scope,
-    so a view can never forget the tenant: a module that serves requests and says
-    `all_tenants` fails here, with its line."""
+    so a view can never forget the tenant: a module that serves requests and reaches for a
+    manager (`.objects`, `.all_tenants`) or get_object_or_404 fails here, with its line."""
     import ast
     from pathlib import Path
 
@@ -74,6 +74,7 @@ def test_no_page_or_api_module_reads_across_tenants_itself():
         f"{path.relative_to(root)}:{node.lineno}"
         for path in serving
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Attribute) and node.attr == "all_tenants"
+        if (isinstance(node, ast.Attribute) and node.attr in {"all_tenants", "objects"})
+        or (isinstance(node, ast.Name) and node.id == "get_object_or_404")
     ]
     assert offenders == [], offenders
