@@ -38,7 +38,8 @@ def drop_database(url: str) -> None:
 def row_counts() -> dict[str, int]:
     from django.db.models import Max
 
-    from playbooks.models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task
+    from messaging.models import Suppression
+    from playbooks.models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task
     from tenants.models import AuditLog, Tenant, TimelineEntry
 
     models = (Delivery, Run, Task, InAppMessage, TimelineEntry, AuditLog, Suppression, Playbook, PlaybookVersion)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "anymail",
     "core",
     "tenants",
     "messaging",
@@ -230,6 +231,12 @@ elif EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         timeout=10,
     )
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mail_options}}
+# An email service provider through django-anymail: EMAIL_BACKEND=anymail.backends.postmark.EmailBackend
+# (or sendgrid, brevo, ...) and its keys as ANYMAIL_<NAME> (ANYMAIL_POSTMARK_SERVER_TOKEN=...).
+# ANYMAIL_WEBHOOK_SECRET ("user:password") turns on /webhooks/email/<esp>/tracking/: bounces,
+# complaints and unsubscribes the provider reports become suppressions.
+ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
+ANYMAIL.setdefault("WEBHOOK_SECRET", "")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"{BRAND_NAME} <success@localhost>")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "locmem" if TESTING else "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from alerts import urls as alerts_urls
 from billing import urls as billing_urls
 from health import urls as health_urls
+from messaging import urls as messaging_urls
 from onboarding import urls as onboarding_urls
 from playbooks import urls as playbooks_urls
 from tenants import urls as tenants_urls
@@ -72,6 +73,7 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     *playbooks_urls.public,
     *billing_urls.public,
+    *messaging_urls.public,
     path("billing/", include((billing_urls.owner, "billing"))),
     # The cockpit lives under /admin/ by contract, so it must come before Django admin's
     # catch-all pattern.

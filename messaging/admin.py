@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Message
+from .models import Message, Suppression
 
 
 @admin.register(Message)
@@ -17,4 +17,19 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """Staff may remove a suppression (the customer asked to be contacted again): deleting is allowed."""
+
+    list_display = ["channel", "address", "reason", "detail", "created_at"]
+    list_filter = ["channel", "reason"]
+    search_fields = ["address"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

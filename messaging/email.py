@@ -17,6 +17,7 @@ from django.core.mail.message import make_msgid
 from .errors import PermanentError, RetryableError
 
 logger = logging.getLogger(__name__)
+ADDRESS_UNKNOWN_CODES = {550, 551, 553}
 URL_RE = re.compile(r"(https?://[^\s<>\"]+)")
 
 
@@ -61,7 +62,10 @@ def email_send(*, to: str, subject: str, text: str, headers: dict[str, str] | No
         if exc.recipients and all(400 <= code < 500 for code, _ in exc.recipients.values()):
             # 4xx at RCPT TO (greylisting, a full mailbox): nothing was accepted, try later.
             raise RetryableError(f"The mail server deferred {to}: {answers}") from exc
-        raise PermanentError(f"The mail server refused {to}: {answers}") from exc
+        # 550/551/553 at RCPT TO: no such mailbox. The address is suppressed by whoever records
+        # the failure (suppressions.suppression_from_provider_error): never written to again.
+        unknown = all(code in ADDRESS_UNKNOWN_CODES for code, _ in exc.recipients.values())
+        raise PermanentError(f"The mail server refused {to}: {answers}", invalid_address=unknown) from exc
     except (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror) as exc:
         raise RetryableError(f"Could not reach the mail server: {exc}") from exc
     except smtplib.SMTPResponseException as exc:

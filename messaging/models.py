@@ -72,3 +72,31 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.channel} → {self.recipient} ({self.status})"
+
+
+class Suppression(models.Model):
+    """An address we must not message on a channel: an SMS STOP, an email unsubscribe, a
+    bounce or complaint, or a number the provider rejected as invalid (suppressions.py). START
+    (SMS) removes an opt-out row."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    class Reason(models.TextChoices):
+        OPTED_OUT = "opted_out", "Opted out"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        INVALID = "invalid", "Invalid address"
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254, help_text="E.164 phone or lower-case email.")
+    reason = models.CharField(max_length=15, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "playbooks_suppression"  # moved from playbooks with messaging; the table stayed
+        constraints = [models.UniqueConstraint(fields=["channel", "address"], name="suppression_once")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address} ({self.reason})"

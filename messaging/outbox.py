@@ -30,6 +30,7 @@ from . import webhook as webhook_provider
 from .errors import ProviderError, RetryableError
 from .models import Message
 from .retry import MAX_ATTEMPTS, SENDING_TIMEOUT, retry_at_after
+from .suppressions import suppressed, suppression_from_provider_error
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -88,8 +89,22 @@ def _record_error(message: Message, exc: ProviderError, now: datetime, result: S
     else:
         fields = {"status": Status.FAILED, "reason": str(exc)[:500]}
         result.failed += 1
-    Message.objects.filter(id=message.id, status=Status.SENDING).update(**fields)
+    with transaction.atomic():
+        Message.objects.filter(id=message.id, status=Status.SENDING).update(**fields)
+        if fields["status"] == Status.FAILED:
+            suppression_from_provider_error(channel=message.channel, address=message.recipient, exc=exc, now=now)
     message.status, message.reason = fields["status"], fields["reason"]
+
+
+def _suppressed_recipients(batch: list[Message]) -> dict[int, str]:
+    # An address that bounced, complained, unsubscribed or replied STOP since the message was
+    # enqueued is not written to.
+    skips = {}
+    for channel in (Message.Channel.EMAIL, Message.Channel.SMS):
+        mine = [m for m in batch if m.channel == channel]
+        blocked = suppressed(channel=channel, addresses=[m.recipient for m in mine]) if mine else set()
+        skips.update({m.id: f"{m.recipient} is suppressed for {channel}" for m in mine if m.recipient in blocked})
+    return skips
 
 
 def _claim(rows: QuerySet[Message], *, now: datetime, batch_size: int, result: SendResult) -> list[Message]:
@@ -101,7 +116,7 @@ def _claim(rows: QuerySet[Message], *, now: datetime, batch_size: int, result: S
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("due_at", "id")[:batch_size]
         )
-        skips: dict[int, str] = {}
+        skips = _suppressed_recipients(batch)
         for prefix, check in _send_checks.items():
             skips.update(check([m for m in batch if m.purpose.startswith(prefix)]))
         for m in batch:

@@ -3,7 +3,7 @@ cockpit editor or load_playbooks), never by editing a row in place."""
 
 from django.contrib import admin
 
-from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause
+from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task, TouchpointPause
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,21 +54,6 @@ class TaskAdmin(ReadOnlyAdmin):
 @admin.register(InAppMessage)
 class InAppMessageAdmin(ReadOnlyAdmin):
     list_display = ["title", "tenant", "created_at", "dismissed_at"]
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
-    """Staff may remove a suppression (the customer asked to be contacted again): deleting is allowed."""
-
-    list_display = ["channel", "address", "reason", "detail", "created_at"]
-    list_filter = ["channel", "reason"]
-    search_fields = ["address"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(TouchpointPause)

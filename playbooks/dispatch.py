@@ -32,7 +32,9 @@ from django.db.models import Q
 from core.events import TimelineKind
 from core.roles import ALL_STAFF_ROLES
 from messaging.errors import ProviderError, RetryableError
+from messaging.models import Suppression
 from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
+from messaging.suppressions import suppression_from_provider_error
 from tenants.models import Tenant, TimelineEntry
 from tenants.services import timeline_entry, timeline_record
 
@@ -40,16 +42,7 @@ from . import channels
 from .bulk import deliveries_write
 from .conditions import evaluate, windows_of
 from .facts import EventWindow, TenantFacts, facts_for_tenants
-from .models import (
-    CUSTOMER_CHANNELS,
-    MESSAGE_CHANNELS,
-    Channel,
-    Delivery,
-    InAppMessage,
-    Suppression,
-    Task,
-    TouchpointPause,
-)
+from .models import CUSTOMER_CHANNELS, MESSAGE_CHANNELS, Channel, Delivery, InAppMessage, Task, TouchpointPause
 from .scheduling import STALE_AFTER, earliest_send, next_window_opening
 from .templating import TemplateError, check, render
 from .variants import VariantGroups
@@ -426,14 +419,7 @@ def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result:
 
 def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None:
     """An invalid number or an opt-out the provider reports: never message it again."""
-    if not (exc.invalid_address or exc.opted_out) or not delivery.recipient:
-        return
-    reason = Suppression.Reason.INVALID if exc.invalid_address else Suppression.Reason.OPTED_OUT
-    Suppression.objects.get_or_create(
-        channel=delivery.step.channel,
-        address=delivery.recipient,
-        defaults={"reason": reason, "detail": str(exc)[:300], "created_at": now},
-    )
+    suppression_from_provider_error(channel=delivery.step.channel, address=delivery.recipient, exc=exc, now=now)
 
 
 SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}

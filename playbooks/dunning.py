@@ -15,12 +15,12 @@ from django.db import transaction
 from billing.models import Subscription
 from billing.selectors import portal_url
 from core.events import AuditAction, TimelineKind
-from messaging.models import Message
+from messaging.models import Message, Suppression
 from messaging.outbox import messages_enqueue, messages_send_now
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
-from .models import Channel, Delivery, Run, Suppression, Trigger
+from .models import Channel, Delivery, Run, Trigger
 
 RESEND_COOLDOWN = timedelta(minutes=5)
 

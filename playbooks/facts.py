@@ -19,10 +19,11 @@ from billing.selectors import subscriptions_current
 from billing.trials import trial_statuses
 from health.components import NON_USAGE_PREFIXES
 from health.models import DailyRollup
+from messaging.models import Suppression
 from onboarding.selectors import onboarding_blocks
 from tenants.models import Tenant
 
-from .models import Channel, Suppression
+from .models import Channel
 
 # usage_level from active days in the last 7 (seed 004's high / medium / low usage split).
 HIGH_USAGE_DAYS = 4

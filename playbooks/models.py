@@ -274,28 +274,6 @@ class InAppMessage(TenantOwnedModel):
         return self.title
 
 
-class Suppression(models.Model):
-    """An address we must not message on a channel: an SMS STOP, an email unsubscribe, or a
-    number the provider rejected as invalid. START (SMS) removes an opt-out row."""
-
-    class Reason(models.TextChoices):
-        OPTED_OUT = "opted_out", "Opted out"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        INVALID = "invalid", "Invalid address"
-
-    channel = models.CharField(max_length=10, choices=[(Channel.EMAIL, "Email"), (Channel.SMS, "SMS")])
-    address = models.CharField(max_length=254, help_text="E.164 phone or lower-case email.")
-    reason = models.CharField(max_length=15, choices=Reason.choices)
-    detail = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "address"], name="suppression_once")]
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.address} ({self.reason})"
-
-
 class TouchpointPause(TenantOwnedModel):
     """Staff paused every touchpoint of a tenant: due deliveries are skipped while it exists."""
 

@@ -13,10 +13,11 @@ from django.http import Http404
 
 from alerts.models import AlertRule
 from alerts.rules import RULES
+from messaging.models import Suppression
 from tenants.models import Membership, Tenant
 
 from .facts import EventWindow, facts_for_tenants
-from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Suppression, Task, TouchpointPause, Trigger
+from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task, TouchpointPause, Trigger
 from .templating import check, render_for_reading
 
 OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]

@@ -14,13 +14,15 @@ from django.db import transaction
 
 from core.events import AuditAction, TimelineKind
 from health.ingest import IngestRejected, events_ingest
+from messaging.models import Suppression
+from messaging.suppressions import suppression_from_twilio_error
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
 from .channels import UNSUBSCRIBE_SALT
 from .definitions import parse
 from .library import LoadResult, playbook_version_save
-from .models import Channel, Delivery, InAppMessage, Playbook, Run, Suppression, Task, TouchpointPause
+from .models import Channel, Delivery, InAppMessage, Playbook, Run, Task, TouchpointPause
 from .scheduling import runs_cancel
 from .templating import SURVEY_SALT
 
@@ -338,6 +340,9 @@ def sms_status_update(
         elif delivery.status == Delivery.Status.SENT and failed:
             delivery.status, moved = Delivery.Status.FAILED, True
             delivery.reason = f"Twilio reported {status}" + (f" (error {error_code})" if error_code else "")
+        if failed:
+            # 30003–30006: the number cannot take texts; never texted again.
+            suppression_from_twilio_error(phone=delivery.recipient, error_code=error_code, now=now)
         if moved and delivery.status == Delivery.Status.FAILED:
             timeline_record(
                 tenant=delivery.tenant,

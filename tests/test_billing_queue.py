@@ -17,7 +17,8 @@ from billing import payloads
 from billing.models import Subscription
 from core.ticks import run_tick
 from messaging import sms
-from playbooks.models import Channel, Suppression
+from messaging.models import Suppression
+from playbooks.models import Channel
 from tenants.models import AuditLog, TimelineEntry
 
 from .alert_helpers import NOW, tenant_at

@@ -143,6 +143,8 @@ MATRIX: dict[str, Route] = {
     # Provider callbacks: without a valid Twilio signature, 403 for everyone.
     "twilio-status": Route("public", status=403, method="post"),
     "twilio-inbound": Route("public", status=403, method="post"),
+    # Off until ANYMAIL_WEBHOOK_SECRET is set (tests/test_suppressions.py turns it on).
+    "email-tracking": Route("public", status=404, method="post", kwargs=lambda: {"esp": "postmark"}),
     "api:tenant-touchpoints": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     "api-schema": Route("public"),
     "api-docs": Route("public"),

@@ -115,3 +115,17 @@ def test_registering_two_functions_under_one_name_is_refused(monkeypatch):
     ticks.register("x")(lambda now: "one")
     with pytest.raises(ValueError, match="registered twice"):
         ticks.register("x")(lambda now: "two")
+
+
+def test_the_architecture_page_lists_the_ticks_jobs_in_their_order():
+    """docs/architecture.md is where a newcomer learns what the tick does: its table of jobs is
+    the registry, row for row, so a new or reordered job without its line fails here."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "architecture.md").read_text()
+    rows = [
+        (int(cells[1]), cells[2].strip("`"))
+        for line in text.splitlines()
+        if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 3 and cells[1].isdigit()
+    ]
+    assert rows == [(job.order, job.name) for job in ticks.registered_jobs()]

@@ -24,6 +24,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError,
 
 from messaging import sms
 from messaging.errors import PermanentError, RetryableError
+from messaging.models import Suppression
 from messaging.sms import TwilioBackend
 from playbooks import dispatch
 from playbooks.channels import send_webhook
@@ -31,7 +32,7 @@ from playbooks.definitions import DefinitionError, parse
 from playbooks.dispatch import MAX_ATTEMPTS, deliveries_sweep_stuck
 from playbooks.facts import facts_for_tenants
 from playbooks.library import playbook_version_save
-from playbooks.models import Channel, Delivery, Playbook, Run, Suppression, Trigger
+from playbooks.models import Channel, Delivery, Playbook, Run, Trigger
 from playbooks.scheduling import run_start
 from playbooks.templating import render
 from tenants.models import Tenant, TimelineEntry

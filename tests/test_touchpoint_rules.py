@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from health.models import HealthScore
-from playbooks.models import Delivery, InAppMessage, Playbook, Run, Suppression, Task, TouchpointPause
+from messaging.models import Suppression
+from playbooks.models import Delivery, InAppMessage, Playbook, Run, Task, TouchpointPause
 from playbooks.scheduling import run_start, run_start_manual
 from playbooks.simulation import simulate
 from tenants.models import AuditLog, Tenant, TimelineEntry
