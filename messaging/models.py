@@ -6,7 +6,9 @@ with SKIP LOCKED and committed `sending` before the provider hears of it; an out
 knows (a timeout after the request left) is left for a person (`needs_review`), never sent
 again. Touchpoint deliveries still have their own outbox (playbooks.Delivery) and use the
 same providers and retry rules; everything else — alert pushes and escalations, digests,
-portal-link resends, billing escalations — is a Message.
+portal-link resends, billing escalations, verification links and teammate invitations — is a
+Message. (Django's password-reset email is the one exception: its link is a credential, and
+the outbox would keep it in a table.)
 """
 
 from __future__ import annotations

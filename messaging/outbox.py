@@ -176,6 +176,14 @@ def messages_dispatch(
     return result
 
 
+def message_send_soon(message: Message, *, now: datetime) -> None:
+    """Enqueues one message in the caller's transaction and sends it as soon as that commits
+    (at once outside a transaction); a person is waiting for it (a verification link, an
+    invitation). If the send does not happen then, the tick sends it."""
+    messages_enqueue([message])
+    transaction.on_commit(lambda: messages_send_now(dedupe_keys=[message.dedupe_key], now=now))
+
+
 def messages_send_now(*, dedupe_keys: list[str], now: datetime) -> list[Message]:
     """Sends these messages now, through the same claim as the tick (a row the tick has taken
     already is left to it). Answers the rows as they stand afterwards, in id order."""

@@ -13,13 +13,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils.text import slugify
 
 from core.events import AuditAction, TimelineKind
 from health.models import DailyRollup, Event
+from messaging.models import Message
+from messaging.outbox import message_send_soon
 from tenants.hooks import signup_hooks_run
 from tenants.models import ConsentSource, Membership, Tenant, TimelineEntry
 from tenants.services import (
@@ -136,7 +137,7 @@ def owner_signup(
         # What other apps start at signup (billing: the plan's free trial), in this same
         # transaction: the account exists with its trial, or not at all.
         signup_hooks_run(tenant=tenant, now=now)
-        transaction.on_commit(lambda: verification_email_send(user=user, verify_url=verify_url))
+        verification_email_send(user=user, tenant=tenant, verify_url=verify_url, now=now)
     return Signup(user=user, tenant=tenant)
 
 
@@ -191,13 +192,23 @@ def verification_token(user: AbstractBaseUser) -> str:
     return signing.dumps({"user": user.pk, "email": user.email}, salt=VERIFY_SALT)
 
 
-def verification_email_send(*, user: AbstractBaseUser, verify_url: str) -> None:
-    send_mail(
-        subject=f"Verify your email for {settings.BRAND_NAME}",
-        message=f"Hi {user.first_name or user.email},\n\nConfirm your email address to finish your first "
-        f"onboarding step:\n\n{verify_url}{verification_token(user)}/\n\nThe link works for 7 days.",
-        from_email=None,
-        recipient_list=[user.email],
+def verification_email_send(*, user: AbstractBaseUser, tenant: Tenant, verify_url: str, now: datetime) -> None:
+    """The verification link, through the outbox (sent when the caller's transaction commits).
+    Two requests within a minute (a double click on "send a new link") send one email."""
+    message_send_soon(
+        Message(
+            dedupe_key=f"verify:{user.pk}:{user.email}:{now:%Y-%m-%dT%H:%M}",
+            purpose="onboarding.verify",
+            channel=Message.Channel.EMAIL,
+            tenant=tenant,
+            recipient=user.email,
+            subject=f"Verify your email for {settings.BRAND_NAME}",
+            body=f"Hi {user.first_name or user.email},\n\nConfirm your email address to finish your first "
+            f"onboarding step:\n\n{verify_url}{verification_token(user)}/\n\nThe link works for 7 days.",
+            created_at=now,
+            due_at=now,
+        ),
+        now=now,
     )
 
 
@@ -424,15 +435,26 @@ INVITE_SALT = "onboarding.invite"
 INVITE_MAX_AGE = timedelta(days=14)
 
 
-def teammate_invite_send(*, tenant: Tenant, email: str, inviter: AbstractBaseUser, join_url: str) -> None:
+def teammate_invite_send(
+    *, tenant: Tenant, email: str, inviter: AbstractBaseUser, join_url: str, now: datetime
+) -> None:
+    """The invitation, through the outbox; the same invitation twice within a minute is one email."""
     token = signing.dumps({"tenant": tenant.pk, "email": email}, salt=INVITE_SALT)
     inviter_name = inviter.get_full_name() or inviter.email
-    send_mail(
-        subject=f"{inviter_name} invited you to {tenant.name} on {settings.BRAND_NAME}",
-        message=f"{inviter_name} is setting up {tenant.name} and would like you on board.\n\n"
-        f"Join here (the link works for 14 days): {join_url}{token}/\n",
-        from_email=None,
-        recipient_list=[email],
+    message_send_soon(
+        Message(
+            dedupe_key=f"invite:{tenant.pk}:{email.lower()}:{now:%Y-%m-%dT%H:%M}",
+            purpose="onboarding.invite",
+            channel=Message.Channel.EMAIL,
+            tenant=tenant,
+            recipient=email,
+            subject=f"{inviter_name} invited you to {tenant.name} on {settings.BRAND_NAME}",
+            body=f"{inviter_name} is setting up {tenant.name} and would like you on board.\n\n"
+            f"Join here (the link works for 14 days): {join_url}{token}/\n",
+            created_at=now,
+            due_at=now,
+        ),
+        now=now,
     )
 
 

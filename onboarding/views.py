@@ -151,6 +151,7 @@ def step(request: HttpRequest, key: str) -> HttpResponse:
                 email=data["email"],
                 inviter=request.user,
                 join_url=settings.SITE_URL + reverse("onboarding:join", kwargs={"token": "T"})[:-2],
+                now=timezone.now(),
             )
         if request.htmx:
             # Not a 302: the browser's XHR would follow it and htmx would swap the next step into
@@ -183,8 +184,10 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def resend_verification(request: HttpRequest) -> HttpResponse:
-    _owned_tenant(request)
-    services.verification_email_send(user=request.user, verify_url=_verify_url(request))
+    tenant = _owned_tenant(request)
+    services.verification_email_send(
+        user=request.user, tenant=tenant, verify_url=_verify_url(request), now=timezone.now()
+    )
     messages.success(request, f"We sent a new link to {request.user.email}.")
     return redirect("onboarding:wizard")
 

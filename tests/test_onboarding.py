@@ -231,9 +231,10 @@ def test_another_owner_cannot_reach_a_step_outside_their_onboarding(client, owne
     assert client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "x@y.example"}).status_code == 404
 
 
-def test_an_invited_teammate_joins_as_a_member(client, sign_up):
+def test_an_invited_teammate_joins_as_a_member(client, sign_up, django_capture_on_commit_callbacks):
     sign_up(client, business_type="")
-    client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "sam@harbor.example"})
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends once the request commits
+        client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "sam@harbor.example"})
     link = re.search(r"http://localhost:8000(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
     client.logout()
 
@@ -480,9 +481,12 @@ def test_a_cs_lead_edits_a_template_in_the_cockpit_as_a_new_version(client, cs_l
     assert TenantOnboarding.objects.for_tenant(tenant_a).get().template == old  # tenants keep theirs
 
 
-def test_someone_with_a_login_joins_with_it_and_only_for_their_own_address(client, sign_up, owner_b):
+def test_someone_with_a_login_joins_with_it_and_only_for_their_own_address(
+    client, sign_up, owner_b, django_capture_on_commit_callbacks
+):
     sign_up(client, business_type="")
-    client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "owner-b@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/onboarding/step/invite_teammate/", {"invite_teammate-email": "owner-b@example.com"})
     link = re.search(r"http://localhost:8000(/onboarding/join/\S+/)", mail.outbox[-1].body).group(1)
 
     refused = client.post(link)  # still logged in as the inviter

@@ -345,11 +345,15 @@ def test_owners_see_the_brand_and_staff_see_cs_cockpit(client, settings, owner_a
 
 
 @pytest.mark.django_db
-def test_the_verification_email_names_the_brand(settings, owner_a):
+def test_the_verification_email_names_the_brand(settings, owner_a, tenant_a, django_capture_on_commit_callbacks):
     from django.core import mail
+    from django.utils import timezone
 
     from onboarding.services import verification_email_send
 
     settings.BRAND_NAME = "Acme Voice"
-    verification_email_send(user=owner_a, verify_url="https://x.example/verify/")
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends when this commits
+        verification_email_send(
+            user=owner_a, tenant=tenant_a, verify_url="https://x.example/verify/", now=timezone.now()
+        )
     assert mail.outbox[-1].subject == "Verify your email for Acme Voice"
