@@ -195,21 +195,32 @@ def verification_token(user: AbstractBaseUser) -> str:
 def verification_email_send(*, user: AbstractBaseUser, tenant: Tenant, verify_url: str, now: datetime) -> None:
     """The verification link, through the outbox (sent when the caller's transaction commits).
     Two requests within a minute (a double click on "send a new link") send one email."""
-    message_send_soon(
-        Message(
-            dedupe_key=f"verify:{user.pk}:{user.email}:{now:%Y-%m-%dT%H:%M}",
-            purpose="onboarding.verify",
-            channel=Message.Channel.EMAIL,
-            tenant=tenant,
-            recipient=user.email,
-            subject=f"Verify your email for {settings.BRAND_NAME}",
-            body=f"Hi {user.first_name or user.email},\n\nConfirm your email address to finish your first "
-            f"onboarding step:\n\n{verify_url}{verification_token(user)}/\n\nThe link works for 7 days.",
-            created_at=now,
-            due_at=now,
-        ),
+    _email_soon(
+        key=f"verify:{user.pk}:{user.email}:{now:%Y-%m-%dT%H:%M}",
+        purpose="onboarding.verify",
+        tenant=tenant,
+        to=user.email,
+        subject=f"Verify your email for {settings.BRAND_NAME}",
+        body=f"Hi {user.first_name or user.email},\n\nConfirm your email address to finish your first "
+        f"onboarding step:\n\n{verify_url}{verification_token(user)}/\n\nThe link works for 7 days.",
         now=now,
     )
+
+
+def _email_soon(*, key: str, purpose: str, tenant: Tenant, to: str, subject: str, body: str, now: datetime) -> None:
+    """An email a person is waiting for, through the outbox: sent when the caller commits."""
+    message = Message(
+        dedupe_key=key,
+        purpose=purpose,
+        channel=Message.Channel.EMAIL,
+        tenant=tenant,
+        recipient=to,
+        subject=subject,
+        body=body,
+        created_at=now,
+        due_at=now,
+    )
+    message_send_soon(message, now=now)
 
 
 def email_verify(*, token: str, now: datetime) -> Tenant:
@@ -441,19 +452,14 @@ def teammate_invite_send(
     """The invitation, through the outbox; the same invitation twice within a minute is one email."""
     token = signing.dumps({"tenant": tenant.pk, "email": email}, salt=INVITE_SALT)
     inviter_name = inviter.get_full_name() or inviter.email
-    message_send_soon(
-        Message(
-            dedupe_key=f"invite:{tenant.pk}:{email.lower()}:{now:%Y-%m-%dT%H:%M}",
-            purpose="onboarding.invite",
-            channel=Message.Channel.EMAIL,
-            tenant=tenant,
-            recipient=email,
-            subject=f"{inviter_name} invited you to {tenant.name} on {settings.BRAND_NAME}",
-            body=f"{inviter_name} is setting up {tenant.name} and would like you on board.\n\n"
-            f"Join here (the link works for 14 days): {join_url}{token}/\n",
-            created_at=now,
-            due_at=now,
-        ),
+    _email_soon(
+        key=f"invite:{tenant.pk}:{email.lower()}:{now:%Y-%m-%dT%H:%M}",
+        purpose="onboarding.invite",
+        tenant=tenant,
+        to=email,
+        subject=f"{inviter_name} invited you to {tenant.name} on {settings.BRAND_NAME}",
+        body=f"{inviter_name} is setting up {tenant.name} and would like you on board.\n\n"
+        f"Join here (the link works for 14 days): {join_url}{token}/\n",
         now=now,
     )
 
