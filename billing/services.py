@@ -238,6 +238,23 @@ def subscription_dunning_resume(*, subscription: Subscription, actor: AbstractBa
     return subscription
 
 
+ESCALATION_PURPOSE = "billing.escalation"  # the Message purpose of the email to the CSM
+
+
+def _escalation_email_key(subscription: Subscription, csm: AbstractBaseUser, now: datetime) -> str | None:
+    """The dedupe key of this escalation's email, or None when the CSM has it (or will) for
+    this past-due episode already. An email that did not go out (failed, skipped, in review)
+    is written again under the next key: escalating again is how billing ops retry it."""
+    episode = (subscription.dunning_episode_at or subscription.past_due_since or now).isoformat()
+    prefix = f"billing-escalation:{subscription.id}:{episode}:{csm.id}"
+    earlier = list(
+        Message.objects.filter(dedupe_key__startswith=prefix).order_by("id").values_list("status", flat=True)
+    )
+    if earlier and earlier[-1] not in (Message.Status.FAILED, Message.Status.SKIPPED, Message.Status.NEEDS_REVIEW):
+        return None
+    return f"{prefix}:{len(earlier)}"
+
+
 @dataclass(frozen=True)
 class EscalationResult:
     subscription: Subscription
@@ -271,29 +288,29 @@ def subscription_escalate(
             + f"The account: {site_url('cockpit:tenant-detail', tenant.external_id)}\n"
             + f"The past-due queue: {site_url('billing-ops:queue')}\n"
         )
-        episode = (subscription.dunning_episode_at or subscription.past_due_since or now).isoformat()
-        key = f"billing-escalation:{subscription.id}:{episode}:{csm.id}"
-        messages_enqueue(
-            [
-                Message(
-                    dedupe_key=key,
-                    purpose="billing.escalation",
-                    topic=f"subscription:{subscription.id}",
-                    channel=Message.Channel.EMAIL,
-                    tenant=tenant,
-                    user=csm,
-                    recipient=csm.email,
-                    subject=f"Past due: {tenant.name} needs you",
-                    body=body,
-                    created_at=now,
-                    due_at=now,
-                )
-            ]
-        )
+        key = _escalation_email_key(subscription, csm, now)
+        if key is not None:
+            messages_enqueue(
+                [
+                    Message(
+                        dedupe_key=key,
+                        purpose=ESCALATION_PURPOSE,
+                        topic=f"subscription:{subscription.id}",
+                        channel=Message.Channel.EMAIL,
+                        tenant=tenant,
+                        user=csm,
+                        recipient=csm.email,
+                        subject=f"Past due: {tenant.name} needs you",
+                        body=body,
+                        created_at=now,
+                        due_at=now,
+                    )
+                ]
+            )
     # Committed: sent now through the outbox's claim (the tick sends it if this fails to).
-    [message] = messages_send_now(dedupe_keys=[key], now=now)
-    if message.created_at < now and message.status == Message.Status.SENT:
+    if key is None:
         return EscalationResult(subscription, True, f"Escalated to {who} (emailed already for this episode)")
+    [message] = messages_send_now(dedupe_keys=[key], now=now)
     if message.status == Message.Status.SENT:
         return EscalationResult(subscription, True, f"Escalated to {who}: the email to {csm.email} went out")
     return EscalationResult(

@@ -23,9 +23,12 @@ from billing import selectors as billing
 from billing import services as billing_services
 from billing import trials as billing_trials
 from billing.models import Subscription
+from billing.services import ESCALATION_PURPOSE
 from core.access import staff_required
 from core.http import safe_next
 from core.roles import Ability
+from messaging.models import Message
+from messaging.selectors import NOT_SENT, latest_by_topic
 from playbooks.dunning import DunningProgress, dunning_progress, portal_link_resend
 
 from .churn import churn_form_for
@@ -38,11 +41,20 @@ class QueueRow:
     subscription: Subscription
     days_past_due: int
     dunning: DunningProgress | None
+    escalation_email: Message | None  # the latest email to the CSM about this subscription
+
+    @property
+    def escalation_email_failed(self) -> bool:
+        return self.escalation_email is not None and self.escalation_email.status in NOT_SENT
 
 
 def _rows(subscriptions: list[Subscription], now: datetime) -> list[QueueRow]:
     progress = dunning_progress(tenant_ids=[s.tenant_id for s in subscriptions])
-    return [QueueRow(s, billing.days_past_due(s, now), progress.get(s.tenant_id)) for s in subscriptions]
+    emails = latest_by_topic(purpose=ESCALATION_PURPOSE, topics=[f"subscription:{s.id}" for s in subscriptions])
+    return [
+        QueueRow(s, billing.days_past_due(s, now), progress.get(s.tenant_id), emails.get(f"subscription:{s.id}"))
+        for s in subscriptions
+    ]
 
 
 @staff_required(Ability.WORK_BILLING_QUEUE)

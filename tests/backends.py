@@ -38,3 +38,10 @@ class RefusingEmailBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         raise smtplib.SMTPResponseException(451, b"4.3.0 try again later")
+
+
+class RejectingEmailBackend(BaseEmailBackend):
+    """The mail server takes the recipient and then refuses the message itself (554)."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPDataError(554, b"5.7.1 message rejected")

@@ -180,3 +180,32 @@ def test_the_upgrade_moves_alert_notifications_into_the_outbox_with_their_keys(c
         f"digest:{csm.id}:2026-11-18",
     )
     assert outbox.messages_dispatch(now=NOW).sent == 1
+
+
+@pytest.mark.django_db
+def test_an_escalation_whose_email_failed_says_so_on_its_row_and_can_be_escalated_again(
+    client, csm, billing_ops, settings
+):
+    from django.urls import reverse
+
+    subscription = past_due_subscription(csm)
+    locmem = settings.MAILERS
+    settings.MAILERS = {"default": {"BACKEND": "tests.backends.RejectingEmailBackend", "OPTIONS": {}}}
+    first = subscription_escalate(subscription=subscription, note="", actor=billing_ops, now=NOW)
+    assert not first.email_sent and "554" in first.summary
+
+    client.force_login(billing_ops)
+    row = client.get(reverse("billing-ops:queue")).content.decode().split(f'id="subscription-{subscription.id}"')[1]
+    row = row.split("</tr>")[0]
+    assert "the email to the CSM did not go out: Mail server refused the message: 554" in row
+    assert "Escalate again" in row
+
+    settings.MAILERS = locmem
+    again = subscription_escalate(subscription=subscription, note="", actor=billing_ops, now=NOW + timedelta(minutes=5))
+    assert again.email_sent and again.summary.endswith("went out")
+    third = subscription_escalate(subscription=subscription, note="", actor=billing_ops, now=NOW + timedelta(minutes=9))
+    assert third.summary.endswith("(emailed already for this episode)")
+    assert Message.objects.filter(purpose="billing.escalation").count() == 2
+    assert len([m for m in mail.outbox if m.to == [csm.email]]) == 1
+    row = client.get(reverse("billing-ops:queue")).content.decode().split(f'id="subscription-{subscription.id}"')[1]
+    assert "did not go out" not in row.split("</tr>")[0] and "Escalate" not in row.split("</tr>")[0]

@@ -1,0 +1,18 @@
+"""Reads of the outbox for the pages that show what became of a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .models import Message
+
+# A message that will not go out unless a person does something.
+NOT_SENT = (Message.Status.FAILED, Message.Status.NEEDS_REVIEW, Message.Status.SKIPPED)
+
+
+def latest_by_topic(*, purpose: str, topics: Iterable[str]) -> dict[str, Message]:
+    """The newest message of `purpose` about each topic (“subscription:3”), by topic."""
+    latest: dict[str, Message] = {}
+    for message in Message.objects.filter(purpose=purpose, topic__in=list(topics)).order_by("created_at", "id"):
+        latest[message.topic] = message
+    return latest
