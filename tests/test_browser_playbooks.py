@@ -44,6 +44,8 @@ def harbor_three_days_in():
 
 
 def test_cs_lead_edits_previews_and_rehearses_a_playbook(page: Page, live_server):
+    """About 20–35 s: a real Chromium walks the editor, its live preview and a 30-day
+    simulation of the playbook (one rendering per step and tenant), with a screenshot each."""
     UserFactory(username="alex", first_name="Alex", last_name="Chen", roles=[StaffRole.CS_LEAD])
     harbor_three_days_in()
     errors: list[str] = []
@@ -86,6 +88,8 @@ def test_cs_lead_edits_previews_and_rehearses_a_playbook(page: Page, live_server
 
 
 def test_csm_works_touchpoints_a_task_and_an_interrupted_send(page: Page, live_server):
+    """About 20–30 s: a real Chromium works the touchpoints, a task and a send in review, and
+    the tenant gets three days of real ticks first."""
     csm = UserFactory(username="maria", first_name="Maria", last_name="Gomez", roles=[StaffRole.CSM])
     tenant = harbor_three_days_in()
     tenant.csm_owner = csm

@@ -44,6 +44,8 @@ def test_create_api_key_for_unknown_tenant_is_a_clear_error(db):
 
 
 def test_seed_demo_builds_a_varied_portfolio_and_is_idempotent():
+    """About 20–35 s: it seeds the demo's 150 tenants with 60 days of events, scores and
+    touchpoints — twice, to show the second run changes nothing."""
     out = StringIO()
     call_command("seed_demo", "--tenants", "150", "--days", "60", stdout=out)
     call_command("seed_demo", "--tenants", "150", "--days", "60", stdout=out)
