@@ -63,6 +63,9 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    redact_after_send = models.BooleanField(
+        default=False, help_text="The body holds a link that works as a key: it is removed once sent."
+    )
 
     class Meta:
         indexes = [

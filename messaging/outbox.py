@@ -34,6 +34,7 @@ from .suppressions import suppressed, suppression_from_provider_error
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
+REDACTED = "(removed once sent: it held a link that works as a key)"
 
 # called as check(messages) -> {message id: why it is skipped}; keyed by purpose prefix ("alert.")
 SendCheck = Callable[[list[Message]], dict[int, str]]
@@ -148,9 +149,12 @@ def _send_claimed(
             result.unknown += 1
             continue
         # NEEDS_REVIEW too: a sweeper that gave up on a slow send is overruled by the answer.
-        updated = Message.objects.filter(id=m.id, status__in=[Status.SENDING, Status.NEEDS_REVIEW]).update(
-            status=Status.SENT, sent_at=now, provider_id=provider_id[:200], reason=""
-        )
+        sent: dict[str, Any] = {"status": Status.SENT, "sent_at": now, "provider_id": provider_id[:200], "reason": ""}
+        if m.redact_after_send:
+            # A portal or verification link is a key to the owner's account: once it left, the
+            # outbox does not keep it. What was sent, to whom and when stays.
+            sent["body"], sent["payload"] = REDACTED, {}
+        updated = Message.objects.filter(id=m.id, status__in=[Status.SENDING, Status.NEEDS_REVIEW]).update(**sent)
         if updated:
             m.status, m.sent_at, m.provider_id = Status.SENT, now, provider_id[:200]
         result.sent += updated

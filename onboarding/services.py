@@ -219,6 +219,7 @@ def _email_soon(*, key: str, purpose: str, tenant: Tenant, to: str, subject: str
         body=body,
         created_at=now,
         due_at=now,
+        redact_after_send=True,  # verification and invitation links let their holder in
     )
     message_send_soon(message, now=now)
 

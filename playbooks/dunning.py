@@ -91,7 +91,14 @@ def _portal_link_messages(
     # (there is none on SQLite) compute the same keys, and the unique key keeps one of each.
     sequence = Message.objects.filter(purpose=PORTAL_LINK, topic=topic).count()
     first_name = (tenant.owner_name or "").split(" ")[0] or "there"
-    common = {"purpose": PORTAL_LINK, "topic": topic, "tenant": tenant, "created_at": now, "due_at": now}
+    common = {
+        "purpose": PORTAL_LINK,
+        "topic": topic,
+        "tenant": tenant,
+        "created_at": now,
+        "due_at": now,
+        "redact_after_send": True,  # the portal link opens the owner's billing
+    }
     rows = []
     if email:
         text = (

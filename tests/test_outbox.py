@@ -81,6 +81,10 @@ def test_every_producer_enqueues_once_and_each_message_leaves_once(csm, cs_lead,
     assert Counter((tuple(m.to), m.subject) for m in mail.outbox).most_common(1)[0][1] == 1
     texts = [m for m in sms.outbox if m.body.startswith("The payment for Harbor Dental failed")]
     assert len(texts) == 1
+    # The portal link opens the owner's billing: once sent, the outbox does not keep it.
+    for link in Message.objects.filter(purpose="billing.portal_link"):
+        assert link.body == outbox.REDACTED and "/billing/portal/" not in link.body
+    assert "/billing/portal/" in texts[0].body
     # The touchpoints (dunning day 0 and day 3) went too, once each, through their own outbox.
     owner_mail = Counter(m.subject for m in mail.outbox if m.to == ["dana@harbor.example"])
     assert owner_mail and max(owner_mail.values()) == 1, owner_mail
