@@ -18,6 +18,7 @@ from django.http import Http404
 from core.roles import StaffRole, staff_roles_of
 from health.models import HealthScore
 from tenants.models import Tenant
+from tenants.selectors import tenants_visible_to_key
 from tenants.validators import parse_id
 
 from .hooks import digest_sections
@@ -415,8 +416,6 @@ def alerts_for_key(
 ) -> QuerySet[Alert]:
     """The alerts API's list: what the key may see (a tenant-bound key, its tenant's), narrowed
     by the filters given, newest first."""
-    from tenants.selectors import tenants_visible_to_key
-
     alerts = Alert.all_tenants.filter(tenant__in=tenants_visible_to_key(api_key=api_key))
     if tenant is not None:
         alerts = alerts.filter(tenant=tenant)
