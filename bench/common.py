@@ -58,5 +58,21 @@ def median_of(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+_LINES: list[tuple[str, str, str]] = []
+
+
 def line(name: str, value: str, ratio: str = "") -> None:
+    _LINES.append((name.strip(), value.strip(), ratio.strip()))
     print(f"{name:<58} {value:>18} {ratio}", flush=True)
+
+
+def summary(bench: str, *, target: str, figures: dict[str, str] | None = None, baseline: str = "") -> None:
+    """The benchmark's last line: one JSON object with its figures, its baseline (measured in
+    the same run) and its target. Without `figures`, the lines printed with line() are the
+    figures and the one marked "(baseline)" is the baseline."""
+    import json
+
+    if figures is None:
+        figures = {f"{n} [{r}]" if r else n: v for n, v, r in _LINES if "(baseline)" not in r}
+        baseline = baseline or next((f"{n}: {v}" for n, v, r in _LINES if "(baseline)" in r), "")
+    print(json.dumps({"bench": bench, "figures": figures, "baseline": baseline, "target": target}), flush=True)

@@ -16,7 +16,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import BENCH_DATABASE_URL, line, setup_django
+from common import BENCH_DATABASE_URL, line, setup_django, summary
 
 # Before Django reads its settings: messages stay in memory (mail.outbox, messaging.sms.outbox).
 os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
@@ -291,3 +291,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    summary("dispatch", target=">= 1,000 touchpoint sends/s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from common import BENCH_DATABASE_URL, best_of, line, setup_django, timed
+from common import BENCH_DATABASE_URL, best_of, line, setup_django, summary, timed
 
 DAYS = 90
 NAMES = ["call.handled", "appointment.booked", "outreach.sent", "report.exported", "error.raised"]
@@ -95,3 +95,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    summary("health", target="full recompute <= 2x the bare SQL aggregate")

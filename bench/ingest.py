@@ -17,7 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import BENCH_DATABASE_URL, ROOT, line, setup_django
+from common import BENCH_DATABASE_URL, ROOT, line, setup_django, summary
 
 BATCH = 1000
 BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "60"))
@@ -213,3 +213,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    summary("ingest", target="HTTP API throughput >= 0.5x raw COPY")

@@ -29,6 +29,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from common import summary  # noqa: E402  (bench/ is on sys.path: the script's own folder)
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -89,9 +90,17 @@ def main() -> None:
     vendor = django.db.connection.vendor
     print(f"bench: {Tenant.objects.count()} tenants, {REPEAT} runs each, median; database {vendor}")
     print(f"{'baseline /healthz':32s} {baseline:8.2f} ms   1.0x")
+    figures = {}
     for name, operation in cases.items():
         ms = median_ms(operation)
         print(f"{name:32s} {ms:8.2f} ms {ms / baseline:6.1f}x")
+        figures[name] = f"{ms:.2f} ms ({ms / baseline:.1f}x)"
+    summary(
+        "pages",
+        figures=figures,
+        baseline=f"/healthz {baseline:.2f} ms",
+        target="every page and API call within 50x /healthz, the idle tick included",
+    )
 
 
 if __name__ == "__main__":
