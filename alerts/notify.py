@@ -257,7 +257,7 @@ def digests_create(*, now: datetime) -> int:
     return sum(r.status == Status.SCHEDULED for r in rows)
 
 
-def alert_messages_still_news(messages: list[Message]) -> dict[int, str]:
+def alert_messages_still_news(messages: list[Message], now: datetime) -> dict[int, str]:
     """The outbox's send check for alert messages: a push about an alert resolved since (a
     retry after a back-off, a slow queue) is news nobody needs — skipped, not sent."""
     alert_ids = {int(m.topic.split(":")[1]) for m in messages if m.topic.startswith("alert:")}

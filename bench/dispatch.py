@@ -37,6 +37,7 @@ steps:
     day: 0
     channel: email
     transactional: true
+    transactional_reason: the welcome carries the login link
     subject: "Welcome to CloudGreet, {{ owner_first_name }}"
     body: |
       Hi {{ owner_first_name }},
@@ -46,6 +47,7 @@ steps:
     day: 0
     channel: sms
     transactional: true
+    transactional_reason: the welcome carries the login link
     body: "CloudGreet: welcome, {{ owner_first_name }}! Finish setting up {{ tenant_name }}. Reply STOP to stop."
   - key: kickoff-task
     day: 0
@@ -62,6 +64,7 @@ steps:
     day: 0
     channel: email
     transactional: true
+    transactional_reason: it carries the login link
     subject: "Your CloudGreet account details for {{ tenant_name }}"
     body: |
       Hi {{ owner_first_name }},

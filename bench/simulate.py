@@ -38,11 +38,22 @@ def drop_database(url: str) -> None:
 def row_counts() -> dict[str, int]:
     from django.db.models import Max
 
-    from messaging.models import Suppression
+    from messaging.models import Message, Suppression
     from playbooks.models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task
     from tenants.models import AuditLog, Tenant, TimelineEntry
 
-    models = (Delivery, Run, Task, InAppMessage, TimelineEntry, AuditLog, Suppression, Playbook, PlaybookVersion)
+    models = (
+        Delivery,
+        Message,
+        Run,
+        Task,
+        InAppMessage,
+        TimelineEntry,
+        AuditLog,
+        Suppression,
+        Playbook,
+        PlaybookVersion,
+    )
     counts = {model.__name__: model._default_manager.count() for model in models}
     # A write to a tenant row itself would move its updated_at.
     latest = Tenant.objects.aggregate(latest=Max("updated_at"))["latest"]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from billing import churn as billing_churn
 from core.access import staff_required
+from core.http import form_errors_from
 from tenants import selectors as tenant_selectors
 from tenants.models import ChurnReason, Tenant
 from tenants.services import CHURN_NOTE_MAX
@@ -68,9 +69,7 @@ def churn_reason_record(request: HttpRequest, external_id: str) -> HttpResponse:
                 now=timezone.now(),
             )
         except ValidationError as exc:
-            for field, problems in exc.message_dict.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            form_errors_from(form, exc)
         else:
             done = f"Churn reason recorded: {ChurnReason(tenant.churn_reason).label}"
     # 422 with the form in place: htmx swaps it like a success (base.html), so the styled

@@ -19,9 +19,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from core.sql import bulk_cursor, row_source
 from tenants.models import Tenant
-
-from .sql import bulk_cursor, row_source
 
 MAX_EVENTS = 1000
 MAX_BODY_BYTES = 1_000_000

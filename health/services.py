@@ -14,13 +14,13 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Q
 
 from core.events import AuditAction, TimelineKind
+from core.sql import bulk_cursor, row_source
 from tenants.models import HealthBucket, Tenant, TimelineEntry
 from tenants.services import audit_record, timeline_entry
 
 from .components import SIGNALS
 from .models import HealthModel
 from .scoring import as_of_day, facts_for, is_warming_up, score_tenant, tenure_days
-from .sql import bulk_cursor, row_source
 
 STALE_AFTER = timedelta(hours=1)  # signals move with the clock (windows), not only with events
 BATCH_SIZE = 1000

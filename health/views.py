@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.access import staff_required
+from core.http import form_errors_from
 from core.roles import Ability, may
 from tenants.validators import parse_id
 
@@ -98,9 +99,7 @@ def health_model_new(request: HttpRequest) -> HttpResponse:
                     now=timezone.now(),
                 )
             except ValidationError as error:
-                for field, problems in error.message_dict.items():
-                    for problem in problems:
-                        form.add_error(field if field in form.fields else None, problem)
+                form_errors_from(form, error)
             else:
                 messages.success(request, f"Draft v{draft.version} saved. Back-test it before you publish.")
                 return redirect(f"{reverse('cockpit:health-backtest')}?model={draft.version}")

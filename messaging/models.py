@@ -4,11 +4,11 @@
 retried request, two billing-ops people clicking at once — makes one row. A row is claimed
 with SKIP LOCKED and committed `sending` before the provider hears of it; an outcome nobody
 knows (a timeout after the request left) is left for a person (`needs_review`), never sent
-again. Touchpoint deliveries still have their own outbox (playbooks.Delivery) and use the
-same providers and retry rules; everything else — alert pushes and escalations, digests,
-portal-link resends, billing escalations, verification links and teammate invitations — is a
-Message. (Django's password-reset email is the one exception: its link is a credential, and
-the outbox would keep it in a table.)
+again. Every message is a Message: touchpoints (a playbooks.Delivery decides *when*, then
+enqueues one Message per attempt), alert pushes and escalations, digests, portal-link
+resends, billing escalations, verification links and teammate invitations. (Django's
+password-reset email is the one exception: its link is a credential, and the outbox would
+keep it in a table.)
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models import Tenant
+
+from .retry import MAX_ATTEMPTS
 
 
 class Message(models.Model):
@@ -30,6 +32,7 @@ class Message(models.Model):
         SCHEDULED = "scheduled", "Scheduled"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
         NEEDS_REVIEW = "needs_review", "Needs review"
         SKIPPED = "skipped", "Skipped"
@@ -55,14 +58,28 @@ class Message(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
     payload = models.JSONField(default=dict, blank=True, help_text="Webhooks: the JSON posted.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Email: extra headers (List-Unsubscribe).")
+    transactional = models.BooleanField(
+        default=False, help_text="Email: goes even to an address that unsubscribed (never to one that bounced)."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=MAX_ATTEMPTS,
+        help_text="1 for a touchpoint: its delivery decides a retry, inside the tenant's send window.",
+    )
     created_at = models.DateTimeField()
     due_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    error_code = models.CharField(max_length=20, blank=True, help_text="The provider's code for the last failure.")
+    retryable = models.BooleanField(default=False, help_text="The last failure was one a later try may cure.")
+    receipts = models.JSONField(
+        default=list, blank=True, help_text="The provider's delivery receipts (Twilio status callbacks), in order."
+    )
     redact_after_send = models.BooleanField(
         default=False, help_text="The body holds a link that works as a key: it is removed once sent."
     )
@@ -73,6 +90,7 @@ class Message(models.Model):
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_sending"),
             models.Index(fields=["user", "created_at"], name="message_user_created"),
             models.Index(fields=["topic", "purpose"], name="message_topic"),
+            models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_id"),
         ]
 
     def __str__(self) -> str:

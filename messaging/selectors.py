@@ -16,3 +16,8 @@ def latest_by_topic(*, purpose: str, topics: Iterable[str]) -> dict[str, Message
     for message in Message.objects.filter(purpose=purpose, topic__in=list(topics)).order_by("created_at", "id"):
         latest[message.topic] = message
     return latest
+
+
+def messages_about(*, topic: str) -> list[Message]:
+    """Every message about one thing (“delivery:12”: each attempt of a touchpoint), oldest first."""
+    return list(Message.objects.filter(topic=topic).order_by("created_at", "id"))

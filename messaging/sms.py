@@ -32,7 +32,8 @@ class SmsMessage:
     to: str
     body: str
     tenant: str  # external id
-    delivery_id: int | None
+    delivery_id: int | None  # the touchpoint delivery it sends, if it is one
+    message_id: int | None = None  # the outbox row
 
 
 class BaseSmsBackend(ABC):
@@ -63,12 +64,19 @@ class LocmemBackend(BaseSmsBackend):
 
 
 class FileBackend(BaseSmsBackend):
-    """Appends one JSON object per line to SMS_FILE_PATH: to, body, tenant, delivery_id."""
+    """Appends one JSON object per line to SMS_FILE_PATH: to, body, tenant, delivery_id (the
+    touchpoint delivery, or null), message_id (the outbox row)."""
 
     def send(self, message: SmsMessage, *, status_callback: str = "") -> str:
         path = Path(settings.SMS_FILE_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = {"to": message.to, "body": message.body, "tenant": message.tenant, "delivery_id": message.delivery_id}
+        line = {
+            "to": message.to,
+            "body": message.body,
+            "tenant": message.tenant,
+            "delivery_id": message.delivery_id,
+            "message_id": message.message_id,
+        }
         with _outbox_lock, path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
         return f"file-{uuid.uuid4().hex[:12]}"

@@ -49,11 +49,12 @@ def suppression_add(*, channel: str, address: str, reason: str, detail: str, now
     return created
 
 
-def suppressed(*, channel: str, addresses: list[str]) -> set[str]:
-    """Which of these addresses are suppressed on this channel (as given, not normalised)."""
+def suppressed(*, channel: str, addresses: list[str]) -> dict[str, str]:
+    """Which of these addresses are suppressed on this channel (as given, not normalised), and
+    why (a Suppression.Reason)."""
     wanted = {normalise_address(channel, a): a for a in addresses if a}
-    found = Suppression.objects.filter(channel=channel, address__in=list(wanted)).values_list("address", flat=True)
-    return {wanted[a] for a in found}
+    found = Suppression.objects.filter(channel=channel, address__in=list(wanted)).values_list("address", "reason")
+    return {wanted[a]: reason for a, reason in found}
 
 
 def suppression_from_provider_error(*, channel: str, address: str, exc: ProviderError, now: datetime) -> bool:

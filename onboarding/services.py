@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +24,7 @@ from messaging.outbox import message_send_soon
 from tenants.hooks import signup_hooks_run
 from tenants.models import ConsentSource, Membership, Tenant, TimelineEntry
 from tenants.services import (
+    NewTenant,
     audit_record,
     membership_create,
     tenant_create,
@@ -142,42 +143,16 @@ def owner_signup(
 
 
 def tenant_import(
-    *,
-    external_id: str,
-    name: str,
-    owner_email: str,
-    plan: str,
-    signed_up_at: datetime,
-    now: datetime,
-    actor: Any,
-    timezone: str = "UTC",
-    owner_name: str = "",
-    owner_phone: str = "",
-    segment: str = "",
-    sms_consent: bool = False,
-    ip: str | None = None,
+    *, now: datetime, actor: Any, sms_consent: bool = False, ip: str | None = None, **fields: Unpack[NewTenant]
 ) -> Tenant:
     """A tenant created by the SaaS backend (POST /api/v1/tenants/) onboards like a signup:
     the tenant, its SMS consent (source `api`) and its onboarding for its plan and segment,
     all in one transaction — any error leaves nothing behind. Touchpoints follow from the
     tick, as for a signup: what is still due is sent, no backlog of past days."""
-    if sms_consent and not owner_phone.strip():
+    if sms_consent and not fields.get("owner_phone", "").strip():
         raise ValidationError({"sms_consent": ["sms_consent needs owner_phone: there is no number to text."]})
     with transaction.atomic():
-        tenant = tenant_create(
-            external_id=external_id,
-            name=name,
-            owner_email=owner_email,
-            owner_name=owner_name,
-            owner_phone=owner_phone,
-            plan=plan,
-            timezone=timezone,
-            segment=segment,
-            signed_up_at=signed_up_at,
-            now=now,
-            actor=actor,
-            ip=ip,
-        )
+        tenant = tenant_create(now=now, actor=actor, ip=ip, **fields)
         if now - tenant.signed_up_at > IMPORT_AFTER:
             # An existing customer, not a fresh signup: the cockpit knows it from now on.
             Tenant.objects.filter(pk=tenant.pk).update(imported_at=now)

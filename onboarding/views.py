@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.http import form_errors_from
 from tenants.hooks import owner_notices
 from tenants.models import Tenant
 from tenants.selectors import tenant_owned_by
@@ -52,9 +53,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 verify_url=_verify_url(request),
             )
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            form_errors_from(form, error)
         else:
             login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("onboarding:wizard")

@@ -1,7 +1,7 @@
-"""A touchpoint delivery, handed to its provider in messaging: the email gets its unsubscribe
-footer and headers, the text its status callback, the webhook its Slack-shaped payload. Each
-answers the provider's id, or raises messaging.errors.RetryableError / PermanentError;
-anything else means "unknown outcome" (see dispatch.py).
+"""A touchpoint delivery as the outbox message that sends it: the email gets its unsubscribe
+footer and headers, the text its body, the webhook its Slack-shaped payload. One message per
+attempt (`touchpoint:<delivery>:<attempt>`): the delivery decides when and whether to try
+again, the message is the send itself (messaging.outbox).
 
 Tasks and in-app messages are rows in our own database: dispatch writes them in the same
 transaction that marks the delivery sent, so they are exactly-once without a provider.
@@ -9,54 +9,49 @@ transaction that marks the delivery sent, so they are exactly-once without a pro
 
 from __future__ import annotations
 
-import logging
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
 from django.urls import reverse
 
-from messaging.email import email_send
-from messaging.sms import SmsMessage, sms_send
-from messaging.webhook import Resolver, resolve_host, slack_escape, webhook_post
+from messaging.models import Message
+from messaging.receipts import unsubscribe_url
+from messaging.webhook import slack_escape
 
-from .models import Delivery
-from .templating import absolute_url
+from .models import Channel, Delivery
 
-logger = logging.getLogger(__name__)
-UNSUBSCRIBE_SALT = "playbooks.unsubscribe"
+PURPOSE_PREFIX = "touchpoint."
 
 
-def unsubscribe_token(*, email: str, tenant_id: int) -> str:
-    return signing.dumps({"email": email.lower(), "tenant": tenant_id}, salt=UNSUBSCRIBE_SALT)
+def touchpoint_key(delivery: Delivery) -> str:
+    return f"touchpoint:{delivery.id}:{delivery.attempts}"
 
 
-def unsubscribe_url(*, email: str, tenant_id: int) -> str:
-    return absolute_url("unsubscribe", unsubscribe_token(email=email, tenant_id=tenant_id))
-
-
-def send_email(delivery: Delivery) -> str:
+def touchpoint_message(delivery: Delivery, *, now: datetime) -> Message:
+    """The message of this attempt (call with the delivery claimed: its `attempts` counted)."""
     step, tenant = delivery.step, delivery.tenant
-    text, headers = delivery.rendered_body, {}
-    if not step.transactional:
-        link = unsubscribe_url(email=delivery.recipient, tenant_id=tenant.id)
-        text += f"\n\n—\nYou get these emails as the owner of {tenant.name}. Unsubscribe: {link}"
-        headers["List-Unsubscribe"] = f"<{link}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return email_send(to=delivery.recipient, subject=delivery.rendered_subject, text=text, headers=headers)
-
-
-def send_sms(delivery: Delivery) -> str:
-    # The delivery id rides in the callback URL (Twilio signs the whole URL): a receipt that
-    # arrives before we have recorded Twilio's message id still finds its delivery.
-    callback = f"{absolute_url('twilio-status')}?delivery={delivery.id}"
-    message = SmsMessage(
-        to=delivery.recipient, body=delivery.rendered_body, tenant=delivery.tenant.external_id, delivery_id=delivery.id
+    message = Message(
+        dedupe_key=touchpoint_key(delivery),
+        purpose=f"{PURPOSE_PREFIX}{step.channel}",
+        topic=f"delivery:{delivery.id}",
+        channel=step.channel,
+        tenant=tenant,
+        recipient=delivery.recipient,
+        subject=delivery.rendered_subject,
+        body=delivery.rendered_body,
+        transactional=step.transactional,
+        max_attempts=1,  # a retry is the delivery's call: it waits for the send window
+        created_at=now,
+        due_at=now,
     )
-    return sms_send(message, status_callback=callback)
-
-
-# --- webhooks -----------------------------------------------------------------------------------
+    if step.channel == Channel.EMAIL and not step.transactional:
+        link = unsubscribe_url(email=delivery.recipient, tenant_id=tenant.id)
+        message.body += f"\n\n—\nYou get these emails as the owner of {tenant.name}. Unsubscribe: {link}"
+        message.headers = {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    elif step.channel == Channel.WEBHOOK:
+        message.recipient, message.payload = step.webhook_url, webhook_payload(delivery)
+    return message
 
 
 def webhook_payload(delivery: Delivery) -> dict[str, Any]:
@@ -71,9 +66,3 @@ def webhook_payload(delivery: Delivery) -> dict[str, Any]:
         "step": step.key,
         "delivery_id": delivery.id,
     }
-
-
-def send_webhook(delivery: Delivery, *, session: Any = None, resolver: Resolver = resolve_host) -> str:
-    return webhook_post(
-        url=delivery.step.webhook_url, payload=webhook_payload(delivery), session=session, resolver=resolver
-    )

@@ -1,14 +1,18 @@
-"""Dispatch: claim due deliveries, decide (skip, defer or send), send, record. Never twice.
+"""Dispatch: claim due deliveries, decide (skip, defer or send), hand the send to the outbox.
 
 1. Claim. In one short transaction, due SCHEDULED rows are locked with SKIP LOCKED (a second
    tick or worker takes other rows, never the same), decided and, when they are to go,
-   rendered and marked SENDING. That transaction commits before any provider is called.
-2. Send. The provider is called outside any transaction.
-3. Record. SENT with the provider's id; a retryable error puts the row back to SCHEDULED with
-   a backoff; a permanent one makes it FAILED with the reason. Any other exception means we
-   cannot know whether the message went out: the row stays SENDING and the sweeper turns it
-   into NEEDS_REVIEW for a person — it is never resent blindly. A process killed mid-send
-   leaves the same SENDING row behind, with the same outcome.
+   rendered, marked SENDING and given their outbox message (messaging.Message, one per
+   attempt, its dedupe key `touchpoint:<delivery>:<attempt>`). Delivery and message commit
+   together: a delivery is SENDING exactly when its message is in the outbox.
+2. Send. Right after that commit the outbox sends those messages (messaging.outbox: claimed
+   SKIP LOCKED, committed `sending` before the provider is called, never resent blindly);
+   should this worker stop first, the outbox's own tick job sends them, and its send check
+   (outcomes.touchpoints_still_due) holds back one whose send window has closed meanwhile.
+3. Record. The outbox reports each outcome in the transaction that records it
+   (outcomes.deliveries_follow_messages): SENT, DELIVERED, FAILED; a failure a later try may
+   cure sends the delivery back to SCHEDULED, to be decided again and sent as a new message;
+   an interrupted send goes to NEEDS_REVIEW for a person.
 
 Tasks and in-app messages need no provider: the row they create and the SENT mark are one
 transaction.
@@ -26,23 +30,23 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from core.events import TimelineKind
 from core.roles import ALL_STAFF_ROLES
-from messaging.errors import ProviderError, RetryableError
-from messaging.models import Suppression
-from messaging.retry import MAX_ATTEMPTS, SENDING_TIMEOUT, advisory_locks, retry_at_after
-from messaging.suppressions import suppression_from_provider_error
-from tenants.models import Tenant, TimelineEntry
-from tenants.services import timeline_entry, timeline_record
+from messaging.models import Message, Suppression
+from messaging.outbox import messages_enqueue, messages_send_now, relaxed_commit
+from messaging.retry import SENDING_TIMEOUT, advisory_locks
+from tenants.models import Tenant
+from tenants.services import timeline_record
 
-from . import channels
 from .bulk import deliveries_write
+from .channels import touchpoint_key, touchpoint_message
 from .conditions import evaluate, windows_of
 from .facts import EventWindow, TenantFacts, facts_for_tenants
 from .models import CUSTOMER_CHANNELS, MESSAGE_CHANNELS, Channel, Delivery, InAppMessage, Task, TouchpointPause
+from .outcomes import sent_timeline
 from .scheduling import STALE_AFTER, earliest_send, next_window_opening
 from .templating import TemplateError, check, render
 from .variants import VariantGroups
@@ -232,6 +236,7 @@ CLAIM_FIELDS = [
     "rendered_subject",
     "rendered_body",
     "trace",
+    "message_id",
     "updated_at",
 ]
 
@@ -251,11 +256,26 @@ def _claim(
         if not batch:
             return 0, []
         to_send = _decide(batch, now, clock(), result)
+        _enqueue([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now)
         for d in batch:
             d.updated_at = now
         deliveries_write(batch, CLAIM_FIELDS)
-    # Committed: the rows in `to_send` are SENDING before any provider hears of them.
+    # Committed: the rows in `to_send` are SENDING, their messages in the outbox, before any
+    # provider hears of them.
     return len(batch), to_send
+
+
+def _enqueue(deliveries: list[Delivery], now: datetime) -> None:
+    """Each delivery's message for this attempt, in the claim's transaction. The key is new
+    (attempts only grow, and the row is locked); were it not, the existing message is linked,
+    never a second one made."""
+    messages = {d.id: touchpoint_message(d, now=now) for d in deliveries}
+    messages_enqueue(messages.values())
+    ids = dict(
+        Message.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages.values()]).values_list("dedupe_key", "id")
+    )
+    for d in deliveries:
+        d.message_id = ids[messages[d.id].dedupe_key]
 
 
 class _Assignees:
@@ -283,66 +303,25 @@ class _Assignees:
 SENT_FIELDS = ["status", "sent_at", "delivered_at", "provider_id", "reason", "trace", "updated_at"]
 
 
-def _still_ours(deliveries: list[Delivery], *, sent: bool) -> list[Delivery]:
-    # Still ours? A sweeper may have given up on a row this worker took too long over. A local
-    # one went back to SCHEDULED: another worker's now. One we did send and the sweeper put in
-    # review (`sent`): we know it went, so recording it beats asking a person to guess.
-    statuses = [Delivery.Status.SENDING, Delivery.Status.NEEDS_REVIEW] if sent else [Delivery.Status.SENDING]
-    stored = dict(
+def _still_ours(deliveries: list[Delivery]) -> list[Delivery]:
+    # Still ours? A sweeper may have given up on a row this worker took too long over: it went
+    # back to SCHEDULED and is another worker's now.
+    stored = set(
         Delivery.all_tenants.select_for_update()
-        .filter(id__in=[d.id for d in deliveries], status__in=statuses)
-        .values_list("id", "trace")
+        .filter(id__in=[d.id for d in deliveries], status=Delivery.Status.SENDING)
+        .values_list("id", flat=True)
     )
-    for d in deliveries:
-        # A delivery receipt can beat the SENT mark (Twilio answers fast): it waits in the
-        # stored trace, read here under the row lock, so writing our trace does not lose it.
-        receipts = (stored.get(d.id) or {}).get("receipts")
-        if receipts:
-            d.trace["receipts"] = receipts
     return [d for d in deliveries if d.id in stored]
 
 
-def _apply_receipts(d: Delivery, now: datetime) -> None:
-    statuses = [r["status"] for r in d.trace.get("receipts", [])]
-    if "delivered" in statuses:
-        d.status, d.delivered_at = Delivery.Status.DELIVERED, now
-    elif failed := next((r for r in d.trace.get("receipts", []) if r["status"] in {"undelivered", "failed"}), None):
-        code = f" (error {failed['error_code']})" if failed.get("error_code") else ""
-        d.status, d.reason = Delivery.Status.FAILED, f"Twilio reported {failed['status']}{code}"
-
-
-def _relaxed_commit() -> None:
-    # Only for recording what already happened: if PostgreSQL itself crashes within the last
-    # moment, a SENT mark (or a task with its mark) may be lost and the row is SENDING again —
-    # the sweeper then asks a person (or recreates the task): never a second message. The
-    # claim that marks rows SENDING before any provider call keeps full synchronous commit.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-
-
 def _mark_sent(deliveries: list[Delivery], now: datetime) -> int:
-    """SENT with the provider's id, and the timeline entries, in one transaction."""
-    if not deliveries:
-        return 0
-    with transaction.atomic():
-        _relaxed_commit()
-        mine = _still_ours(deliveries, sent=True)
-        for d in mine:
-            d.status, d.sent_at, d.reason, d.updated_at = Delivery.Status.SENT, now, "", now
-            d.trace["provider"] = {"id": d.provider_id}
-            _apply_receipts(d, now)
-        deliveries_write(mine, SENT_FIELDS)
-        TimelineEntry.all_tenants.bulk_create(
-            timeline_entry(
-                tenant_id=d.tenant_id,
-                at=now,
-                kind=f"touchpoint.{d.step.channel}",
-                summary=f"{d.step.get_channel_display()} sent: {d.rendered_subject or d.rendered_body[:80]}"[:500],
-                data={"playbook": d.run.playbook.slug, "step": d.step.key, "delivery": d.id},
-            )
-            for d in mine
-        )
+    """Tasks and in-app messages: SENT, with the timeline entries, in one transaction."""
+    mine = _still_ours(deliveries)
+    for d in mine:
+        d.status, d.sent_at, d.reason, d.updated_at = Delivery.Status.SENT, now, "", now
+        d.trace["provider"] = {"id": d.provider_id}
+    deliveries_write(mine, SENT_FIELDS)
+    sent_timeline(mine, now)
     return len(mine)
 
 
@@ -353,8 +332,8 @@ def _create_local(deliveries: list[Delivery], now: datetime) -> int:
         return 0
     assignee_of = _Assignees()
     with transaction.atomic():
-        _relaxed_commit()
-        mine = _still_ours(deliveries, sent=False)
+        relaxed_commit()  # a lost mark makes the sweeper recreate: the one-to-one link guards a double
+        mine = _still_ours(deliveries)
         tasks, messages = [], []
         for d in mine:
             if d.step.channel == Channel.TASK:
@@ -391,79 +370,24 @@ def _create_local(deliveries: list[Delivery], now: datetime) -> int:
         return _mark_sent(mine, now)
 
 
-def _record_error(delivery: Delivery, exc: ProviderError, now: datetime, result: DispatchResult) -> None:
-    delivery.trace["provider"] = {"error": str(exc), "code": exc.code}
-    fields: dict[str, Any] = {"trace": delivery.trace, "updated_at": now}
-    if isinstance(exc, RetryableError) and delivery.attempts < MAX_ATTEMPTS:
-        fields.update(
-            status=Delivery.Status.SCHEDULED,
-            due_at=now + retry_at_after(delivery.attempts),
-            reason=f"retrying after: {exc}"[:500],
-        )
-        result.retried += 1
-    else:
-        fields.update(status=Delivery.Status.FAILED, reason=str(exc)[:500])
-        result.failed += 1
-    with transaction.atomic():
-        Delivery.all_tenants.filter(id=delivery.id, status=Delivery.Status.SENDING).update(**fields)
-        if fields["status"] == Delivery.Status.FAILED:
-            _flag_address(delivery, exc, now)
-            timeline_record(
-                tenant=delivery.tenant,
-                at=now,
-                kind=TimelineKind.TOUCHPOINT_FAILED,
-                summary=f"{delivery.step.get_channel_display()} to {delivery.recipient or 'the tenant'} failed: {exc}",
-                data={"delivery": delivery.id, "code": exc.code},
-            )
-
-
-def _flag_address(delivery: Delivery, exc: ProviderError, now: datetime) -> None:
-    """An invalid number or an opt-out the provider reports: never message it again."""
-    suppression_from_provider_error(channel=delivery.step.channel, address=delivery.recipient, exc=exc, now=now)
-
-
-SENDERS = {Channel.EMAIL: channels.send_email, Channel.SMS: channels.send_sms, Channel.WEBHOOK: channels.send_webhook}
-# Sends are recorded SENT in groups, one transaction each: a crash leaves at most this many
-# already-sent rows in SENDING — for review, never resent. (An SMS receipt that arrives first
-# finds its row by the delivery id in the callback URL and waits in its trace.)
-RECORD_EVERY = 20
-
-
-def _renew_claim(deliveries: list[Delivery], clock: Clock) -> list[Delivery]:
-    """Right before sending a group: its rows are still SENDING (not taken by the sweeper) and
-    their claim is renewed, so a slow batch is never mistaken for an interrupted one."""
+def _send_through_outbox(deliveries: list[Delivery], now: datetime, clock: Clock, result: DispatchResult) -> None:
+    """The claimed deliveries' messages, sent at once; the outbox's outcome hook has moved each
+    delivery by the time this returns, and the result counts where they stand."""
     if not deliveries:
-        return []
-    at = connection.ops.adapt_datetimefield_value(clock())
-    ids = [d.id for d in deliveries]
-    markers = ", ".join(["%s"] * len(ids))
-    with transaction.atomic(), connection.cursor() as cursor:
-        _relaxed_commit()  # a lost renewal only makes the sweeper ask a person: never a resend
-        cursor.execute(
-            f"UPDATE playbooks_delivery SET claimed_at = %s WHERE status = %s AND id IN ({markers}) RETURNING id",
-            [at, Delivery.Status.SENDING, *ids],
-        )
-        renewed = {row[0] for row in cursor.fetchall()}
-    return [d for d in deliveries if d.id in renewed]
-
-
-def _send_external(deliveries: list[Delivery], now: datetime, clock: Clock, result: DispatchResult) -> None:
-    for start in range(0, len(deliveries), RECORD_EVERY):
-        sent: list[Delivery] = []
-        for delivery in _renew_claim(deliveries[start : start + RECORD_EVERY], clock):
-            try:
-                delivery.provider_id = SENDERS[delivery.step.channel](delivery)
-            except ProviderError as exc:
-                _record_error(delivery, exc, now, result)
-                continue
-            except Exception:
-                # Unknown outcome (a timeout after the request left, a dropped connection): the
-                # row stays SENDING; the sweeper hands it to a person. A resend could message twice.
-                logger.exception("delivery %s (tenant %s): send outcome unknown", delivery.id, delivery.tenant_id)
-                result.unknown += 1
-                continue
-            sent.append(delivery)
-        result.sent += _mark_sent(sent, now)
+        return
+    messages_send_now(dedupe_keys=[touchpoint_key(d) for d in deliveries], now=now, clock=clock)
+    statuses = Delivery.all_tenants.filter(id__in=[d.id for d in deliveries]).values_list("status", flat=True)
+    for status in statuses:
+        if status in (Delivery.Status.SENT, Delivery.Status.DELIVERED):
+            result.sent += 1
+        elif status == Delivery.Status.SCHEDULED:
+            result.retried += 1  # to try again after a back-off, or when the window reopens
+        elif status == Delivery.Status.FAILED:
+            result.failed += 1
+        elif status == Delivery.Status.SKIPPED:
+            result.skipped += 1
+        else:
+            result.unknown += 1  # in review, or taken by another worker's outbox dispatch
 
 
 def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int = 200) -> DispatchResult:
@@ -481,19 +405,22 @@ def deliveries_dispatch_due(*, now: datetime, limit: int = 5000, batch_size: int
         if not claimed:
             break
         result.sent += _create_local([d for d in to_send if d.step.channel in LOCAL_CHANNELS], now)
-        _send_external([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now, clock, result)
+        _send_through_outbox([d for d in to_send if d.step.channel not in LOCAL_CHANNELS], now, clock, result)
         handled += claimed
     return result
 
 
 def deliveries_sweep_stuck(*, now: datetime) -> int:
-    """SENDING rows older than the timeout: their send was interrupted. A provider may have the
-    message, so NEEDS_REVIEW, for a person to decide — never a blind resend. A task or in-app
-    message is different: its row and the SENT mark commit together, so a SENDING one was
-    never created and goes back to SCHEDULED (the one-to-one delivery link guards a double)."""
+    """SENDING rows older than the timeout that the outbox does not answer for. A task or
+    in-app message: its row and the SENT mark commit together, so a SENDING one was never
+    created and goes back to SCHEDULED (the one-to-one delivery link guards a double). An
+    email, SMS or webhook with no outbox message (claimed before the outbox carried
+    touchpoints): a provider may have it, so NEEDS_REVIEW — never a blind resend. (One with a
+    message follows it: the outbox's sweeper reports an interrupted send.)"""
     with transaction.atomic():
         stuck = list(
             Delivery.all_tenants.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+            .filter(Q(step__channel__in=LOCAL_CHANNELS) | Q(message__isnull=True))
             .select_related("step", "tenant")
             .select_for_update(skip_locked=True, of=("self",))
         )

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.scoping import TenantOwnedModel
+from messaging.models import Message
 from tenants.labels import humanize, role_label
 from tenants.models import Tenant
 
@@ -198,6 +199,14 @@ class Delivery(TenantOwnedModel):
     reason = models.CharField(max_length=500, blank=True)
     rendered_subject = models.CharField(max_length=300, blank=True)
     rendered_body = models.TextField(blank=True)
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The outbox message of the latest attempt (email, SMS, webhook): the send itself.",
+    )
     # Why it did what it did: condition values at send time, template version, provider answer.
     trace = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,5 +1,6 @@
 """Writes people make: staff actions in the cockpit (all audited), the owner's in-app
-dismissals, unsubscribes and SMS opt-outs, provider callbacks, survey answers."""
+dismissals, survey answers. (Unsubscribes, SMS opt-outs and provider receipts are
+messaging.receipts.)"""
 
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ from django.db import transaction
 
 from core.events import AuditAction, TimelineKind
 from health.ingest import IngestRejected, events_ingest
-from messaging.models import Suppression
-from messaging.suppressions import suppression_from_twilio_error
+from messaging.outbox import message_review_settle
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
-from .channels import UNSUBSCRIBE_SALT
 from .definitions import parse
 from .library import LoadResult, playbook_version_save
-from .models import Channel, Delivery, InAppMessage, Playbook, Run, Task, TouchpointPause
+from .models import Delivery, InAppMessage, Playbook, Run, Task, TouchpointPause
 from .scheduling import runs_cancel
 from .templating import SURVEY_SALT
 
@@ -144,6 +143,10 @@ def delivery_review_decide(
         else:
             locked.status, locked.due_at, locked.reason = Delivery.Status.SCHEDULED, now, f"resend requested by {label}"
         locked.save(update_fields=["status", "sent_at", "reason", "due_at", "updated_at"])
+        # The outbox agrees: its message leaves review too (a resend is a new message).
+        message_review_settle(
+            message_id=locked.message_id, went_out=decision == "mark_sent", reason=locked.reason, now=now
+        )
         audit_record(
             actor=actor,
             action=f"delivery.{decision}",
@@ -226,135 +229,6 @@ def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: dateti
         InAppMessage.objects.for_tenant(message.tenant).filter(id=message.id, dismissed_at__isnull=True).update(
             dismissed_at=now, dismissed_by=user
         )
-
-
-# --- unsubscribes, opt-outs, provider callbacks ---------------------------------------------------
-
-
-def unsubscribe_read(*, token: str) -> dict[str, Any]:
-    try:
-        return signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        raise ValidationError("This unsubscribe link is not valid.") from None
-
-
-def email_unsubscribe(*, token: str, now: datetime) -> str:
-    payload = unsubscribe_read(token=token)
-    with transaction.atomic():
-        _, created = Suppression.objects.get_or_create(
-            channel=Channel.EMAIL,
-            address=payload["email"],
-            defaults={"reason": Suppression.Reason.UNSUBSCRIBED, "created_at": now, "detail": "unsubscribe link"},
-        )
-        tenant = Tenant.objects.filter(id=payload.get("tenant")).first()
-        if created and tenant is not None:
-            timeline_record(
-                tenant=tenant,
-                at=now,
-                kind=TimelineKind.TOUCHPOINTS_UNSUBSCRIBED,
-                summary=f"{payload['email']} unsubscribed from touchpoint emails",
-            )
-    return payload["email"]
-
-
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
-START_WORDS = {"START", "YES", "UNSTOP"}
-
-
-def sms_inbound(*, phone: str, body: str, now: datetime) -> str:
-    """Twilio's STOP/START keywords: records an opt-out or removes it. Returns what happened.
-    A message that starts with a STOP word opts out (when in doubt, stop); only a message that
-    is nothing but a START word opts back in, as Twilio itself does — "Yes, but not by text"
-    re-subscribes no one."""
-    words = [w.strip(".,;:!?\"'") for w in body.upper().split()]
-    word = words[0] if words else ""
-    if not phone:
-        return "ignored"
-    tenants = list(Tenant.objects.filter(owner_phone=phone))
-    with transaction.atomic():
-        if word in STOP_WORDS:
-            _, created = Suppression.objects.get_or_create(
-                channel=Channel.SMS,
-                address=phone,
-                defaults={"reason": Suppression.Reason.OPTED_OUT, "created_at": now, "detail": f"replied {word}"},
-            )
-            action = "opted_out" if created else "already_opted_out"
-            summary = f"{phone} replied {word}: no more SMS"
-        elif word in START_WORDS and len(words) == 1:
-            deleted, _ = Suppression.objects.filter(
-                channel=Channel.SMS, address=phone, reason=Suppression.Reason.OPTED_OUT
-            ).delete()
-            action = "opted_in" if deleted else "not_opted_out"
-            summary = f"{phone} replied {word}: SMS back on"
-        else:
-            return "ignored"
-        if action in {"opted_out", "opted_in"}:
-            for tenant in tenants:
-                timeline_record(tenant=tenant, at=now, kind=f"sms.{action}", summary=summary)
-    return action
-
-
-TWILIO_STATUS_ORDER = {
-    "queued": 1,
-    "accepted": 1,
-    "sending": 2,
-    "sent": 3,
-    "delivered": 4,
-    "undelivered": 4,
-    "failed": 4,
-}
-
-
-def sms_status_update(
-    *, message_sid: str, status: str, error_code: str, now: datetime, delivery_id: int | None = None
-) -> bool:
-    """Twilio's delivery receipt: recorded on its delivery, and the status moved forward only —
-    a late `sent` after `delivered` changes nothing. A receipt that beats our own SENT mark
-    waits in the trace (dispatch applies it); one for a send in review settles the review."""
-    if not message_sid or status not in TWILIO_STATUS_ORDER:
-        return False  # an empty sid would match every SMS delivery not sent yet
-    with transaction.atomic():
-        rows = Delivery.all_tenants.select_for_update(of=("self",)).filter(step__channel=Channel.SMS)
-        if delivery_id is not None:
-            rows = rows.filter(id=delivery_id, provider_id__in=[message_sid, ""])
-        else:
-            rows = rows.filter(provider_id=message_sid)
-        delivery = rows.select_related("tenant", "step").first()
-        if delivery is None:
-            return False
-        receipt = {"status": status, "at": now.isoformat(), "error_code": error_code, "sid": message_sid}
-        delivery.trace = {**delivery.trace, "receipts": [*delivery.trace.get("receipts", []), receipt]}
-        failed = status in {"undelivered", "failed"}
-        moved = False
-        if delivery.status == Delivery.Status.NEEDS_REVIEW:
-            # Evidence from Twilio itself: no person needs to guess whether it went out.
-            delivery.provider_id = message_sid
-            delivery.status = Delivery.Status.FAILED if failed else Delivery.Status.SENT
-            delivery.reason = f"settled by Twilio's receipt: {status}" + (
-                f" (error {error_code})" if error_code else ""
-            )
-            delivery.sent_at = delivery.sent_at or delivery.claimed_at
-            moved = True
-        if delivery.status == Delivery.Status.SENT and status == "delivered":
-            delivery.status, delivery.delivered_at, moved = Delivery.Status.DELIVERED, now, True
-        elif delivery.status == Delivery.Status.SENT and failed:
-            delivery.status, moved = Delivery.Status.FAILED, True
-            delivery.reason = f"Twilio reported {status}" + (f" (error {error_code})" if error_code else "")
-        if failed:
-            # 30003–30006: the number cannot take texts; never texted again.
-            suppression_from_twilio_error(phone=delivery.recipient, error_code=error_code, now=now)
-        if moved and delivery.status == Delivery.Status.FAILED:
-            timeline_record(
-                tenant=delivery.tenant,
-                at=now,
-                kind=TimelineKind.TOUCHPOINT_FAILED,
-                summary=f"SMS to {delivery.recipient} {status}"
-                + (f": Twilio error {error_code}" if error_code else ""),
-            )
-        delivery.save(
-            update_fields=["status", "delivered_at", "sent_at", "provider_id", "reason", "trace", "updated_at"]
-        )
-    return moved
 
 
 # --- the NPS survey link ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The playbooks app's routes. cs_cockpit/urls.py mounts them: `cockpit` under
 /admin/customer-success/ (namespace "cockpit"), `public` at the root (the owner's in-app
-messages, unsubscribe, surveys, Twilio's webhooks), `api` under /api/v1/ (namespace "api")."""
+messages, surveys), `api` under /api/v1/ (namespace "api")."""
 
 from django.urls import path
 
@@ -28,10 +28,7 @@ cockpit = [
 
 public = [
     path("messages/<int:message_id>/dismiss/", public_views.in_app_dismiss, name="in-app-dismiss"),
-    path("touchpoints/unsubscribe/<str:token>/", public_views.unsubscribe, name="unsubscribe"),
     path("survey/<str:token>/", public_views.nps_survey, name="nps-survey"),
-    path("webhooks/twilio/status/", public_views.twilio_status, name="twilio-status"),
-    path("webhooks/twilio/inbound/", public_views.twilio_inbound, name="twilio-inbound"),
 ]
 
 api_v1 = [

@@ -15,6 +15,7 @@ from alerts.rules import RULES
 from core.access import staff_required
 from core.http import safe_next
 from core.roles import Ability, may, staff_roles_of
+from messaging.selectors import messages_about
 from tenants import selectors as tenant_selectors
 from tenants.models import ConsentSource
 from tenants.selectors import tenant_get_for_staff
@@ -184,11 +185,13 @@ def playbook_export(request: HttpRequest, slug: str) -> HttpResponse:
 def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = selectors.delivery_get_for_staff(delivery_id=delivery_id)
     selectors.deliveries_with_previews(tenant=delivery.tenant, deliveries=[delivery], now=timezone.now())
-    return render(
-        request,
-        "playbooks/delivery.html",
-        {"delivery": delivery, "decisions": services.REVIEW_DECISIONS, "can_decide": _can_act(request)},
-    )
+    context = {
+        "delivery": delivery,
+        "sends": messages_about(topic=f"delivery:{delivery.id}"),
+        "decisions": services.REVIEW_DECISIONS,
+        "can_decide": _can_act(request),
+    }
+    return render(request, "playbooks/delivery.html", context)
 
 
 def _can_act(request: HttpRequest) -> bool:

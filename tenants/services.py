@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -162,38 +162,45 @@ def tenant_snapshot(tenant: Tenant) -> dict[str, Any]:
     }
 
 
+class NewTenant(TypedDict):
+    """What a new tenant is made of: tenant_create's fields, and onboarding's tenant_import's."""
+
+    external_id: str
+    name: str
+    owner_email: str
+    plan: str
+    signed_up_at: datetime
+    timezone: NotRequired[str]  # "UTC" when left out
+    owner_name: NotRequired[str]
+    owner_phone: NotRequired[str]
+    segment: NotRequired[str]
+
+
 def tenant_create(
     *,
-    external_id: str,
-    name: str,
-    owner_email: str,
-    plan: str,
-    signed_up_at: datetime,
     now: datetime,
     actor: Actor,
-    timezone: str = "UTC",
-    owner_name: str = "",
-    owner_phone: str = "",
-    segment: str = "",
     csm_owner: AbstractBaseUser | None = None,
     ip: str | None = None,
+    **fields: Unpack[NewTenant],
 ) -> Tenant:
     """Creates a tenant. Raises ValidationError (field → messages) for bad input and
     TenantAlreadyExists for a taken external_id; nothing is written in either case."""
+    signed_up_at = fields["signed_up_at"]
     if signed_up_at > now + FUTURE_TOLERANCE:
         raise ValidationError({"signed_up_at": ["signed_up_at cannot be in the future."]})
     tenant = Tenant(
-        external_id=external_id.strip(),
-        name=name.strip(),
-        plan=plan,
-        timezone=timezone,
+        external_id=fields["external_id"].strip(),
+        name=fields["name"].strip(),
+        plan=fields["plan"],
+        timezone=fields.get("timezone", "UTC"),
         signed_up_at=signed_up_at,
         lifecycle_stage=lifecycle_stage_for(signed_up_at=signed_up_at, now=now),
-        segment=segment.strip(),
+        segment=fields.get("segment", "").strip(),
         csm_owner=csm_owner,
-        owner_name=owner_name.strip(),
-        owner_email=owner_email.strip(),
-        owner_phone=owner_phone.strip(),
+        owner_name=fields.get("owner_name", "").strip(),
+        owner_email=fields["owner_email"].strip(),
+        owner_phone=fields.get("owner_phone", "").strip(),
     )
     if Tenant.objects.filter(external_id=tenant.external_id).exists():
         raise TenantAlreadyExists(tenant.external_id)

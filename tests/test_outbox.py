@@ -1,8 +1,7 @@
-"""The one outbox (issue 14): every producer of a message that is not a touchpoint — alert
-pushes, digests, portal-link resends, billing escalations — enqueues a messaging.Message in
-the transaction of what it reports, and the outbox sends each once, however often the tick
-and the buttons run. Touchpoints still leave through their own outbox (playbooks.Delivery)
-with the same providers and retry rules; they are in the count of emails here too."""
+"""The one outbox (issue 14): every producer of a message — touchpoints, alert pushes,
+digests, portal-link resends, billing escalations — enqueues a messaging.Message in the
+transaction of what it reports, and the outbox sends each once, however often the tick and
+the buttons run. A touchpoint delivery decides when; its message is the send."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from core.ticks import run_tick
 from messaging import outbox, sms
 from messaging.models import Message
 from playbooks.dunning import portal_link_resend
+from playbooks.models import Delivery
 
 from .alert_helpers import NOW, tenant_at
 from .billing_helpers import StripeStory, stripe_settings
@@ -71,6 +71,7 @@ def test_every_producer_enqueues_once_and_each_message_leaves_once(csm, cs_lead,
     purposes = Counter(Message.objects.values_list("purpose", flat=True))
     assert purposes["alert.push"] >= 1 and purposes["alert.digest"] >= 1, purposes
     assert purposes["billing.portal_link"] == 2 and purposes["billing.escalation"] == 1, purposes
+    assert purposes["touchpoint.email"] >= 1 and purposes["touchpoint.sms"] >= 1, purposes
     assert resend.sent == ["email to dana@harbor.example", "SMS to +15555550123"] and escalation.email_sent
     assert set(Message.objects.values_list("status", flat=True)) <= {"sent", "skipped"}
     # Each email that left is in the mail outbox once, and each text once.
@@ -85,9 +86,15 @@ def test_every_producer_enqueues_once_and_each_message_leaves_once(csm, cs_lead,
     for link in Message.objects.filter(purpose="billing.portal_link"):
         assert link.body == outbox.REDACTED and "/billing/portal/" not in link.body
     assert "/billing/portal/" in texts[0].body
-    # The touchpoints (dunning day 0 and day 3) went too, once each, through their own outbox.
+    # The touchpoints (dunning day 0 and day 3) went too, once each: each sent delivery has its
+    # one message, sent, and nothing else of its went out.
     owner_mail = Counter(m.subject for m in mail.outbox if m.to == ["dana@harbor.example"])
     assert owner_mail and max(owner_mail.values()) == 1, owner_mail
+    deliveries = Delivery.all_tenants.filter(step__channel__in=["email", "sms"], status="sent")
+    assert deliveries.exists()
+    for delivery in deliveries:
+        [message] = Message.objects.filter(topic=f"delivery:{delivery.id}")
+        assert (message.id, message.status, message.provider_id) == (delivery.message_id, "sent", delivery.provider_id)
 
 
 @pytest.mark.django_db
@@ -103,7 +110,7 @@ def test_a_message_the_provider_refuses_for_now_is_retried_and_a_crash_goes_to_r
     Message.objects.update(status="sending", claimed_at=NOW)  # a worker died after claiming
     assert outbox.messages_sweep_stuck(now=NOW + timedelta(minutes=11)) == 1
     assert outbox.messages_dispatch(now=NOW + timedelta(hours=2)).sent == 0  # never resent blindly
-    assert Message.objects.get().status == "needs_review"
+    assert Message.objects.get(purpose="billing.escalation").status == "needs_review"
 
 
 @pytest.mark.postgres

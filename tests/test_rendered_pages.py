@@ -21,8 +21,8 @@ from alerts.models import AlertRule
 from core.roles import StaffRole
 from cs_cockpit.demo_data import seed_demo
 from health.models import DailyRollup
+from messaging.receipts import unsubscribe_token
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
-from playbooks.channels import unsubscribe_token
 from playbooks.facts import FACTS
 from playbooks.models import Delivery, Playbook, PlaybookVersion, Step, Task
 from playbooks.templating import survey_token

@@ -4,7 +4,8 @@ product more or less from one tick to the next, have a card fail and recover, re
 move to another time zone mid-run — and the real tick runs at irregular intervals of up to 3
 hours. Whatever hypothesis draws, these hold:
 
-- each step of each run goes out at most once, and the outboxes agree with the rows;
+- each step of each run goes out at most once: one sent outbox message per sent delivery, and
+  the mail and SMS backends agree with the rows;
 - each Day-N step of onboarding-30 is settled (sent, skipped with a reason, failed,
   cancelled) by the end of the tenant's Day N+1 send window;
 - every non-transactional email and every SMS went out inside the tenant's send window, and
@@ -22,6 +23,7 @@ Each example rolls its rows back, so examples do not see each other.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,10 +34,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messaging import sms
+from messaging.models import Message
+from messaging.receipts import sms_inbound
 from onboarding.services import onboarding_start
 from playbooks.models import Delivery
 from playbooks.scheduling import TERMINAL
-from playbooks.services import sms_inbound
 from tenants.models import Tenant
 from tenants.services import tenant_timezone_change
 
@@ -154,6 +157,14 @@ def _check(tenants: list[Tenant], stopped: dict[str, datetime], zones: dict[int,
         sent_sms = [d for d in deliveries if d.status in sent_statuses and d.step.channel == "sms"]
         assert len([m for m in mail.outbox if m.to == [tenant.owner_email]]) == len(sent_email)
         assert len([m for m in sms.outbox if m.tenant == tenant.external_id]) == len(sent_sms)
+        # The one outbox agrees: a sent delivery has one sent message, the one it names; an
+        # unsent one has none.
+        went = Message.objects.filter(tenant=tenant, purpose__startswith="touchpoint.")
+        went = went.filter(status__in=["sent", "delivered"])
+        sent_messages = Counter(went.values_list("topic", flat=True))
+        for d in deliveries:
+            sent = d.status in sent_statuses and d.step.channel in ("email", "sms", "webhook")
+            assert sent_messages[f"delivery:{d.id}"] == int(sent), (d, d.status, sent_messages[f"delivery:{d.id}"])
         for d in sent_email + sent_sms:
             zone = _zone_at(history, d.sent_at)  # the zone the tenant had when it went
             local = d.sent_at.astimezone(zone).time()

@@ -133,7 +133,10 @@ def test_a_bounce_the_provider_reports_suppresses_the_address_and_the_outbox_ski
     )
     assert outbox.messages_dispatch(now=SIGNUP).skipped == 1
     message = Message.objects.get()
-    assert (message.status, message.reason) == ("skipped", "csm@example.com is suppressed for email")
+    assert (message.status, message.reason) == (
+        "skipped",
+        "csm@example.com bounced or was refused: suppressed for email",
+    )
     assert mail.outbox == []
 
 

@@ -22,14 +22,15 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from messaging import sms
+from messaging import outbox, sms
 from messaging.errors import PermanentError, RetryableError
-from messaging.models import Suppression
+from messaging.models import Message, Suppression
+from messaging.outbox import messages_sweep_stuck
+from messaging.retry import MAX_ATTEMPTS
 from messaging.sms import TwilioBackend
-from playbooks import dispatch
-from playbooks.channels import send_webhook
+from messaging.webhook import webhook_post
+from playbooks.channels import webhook_payload
 from playbooks.definitions import DefinitionError, parse
-from playbooks.dispatch import MAX_ATTEMPTS, deliveries_sweep_stuck
 from playbooks.facts import facts_for_tenants
 from playbooks.library import playbook_version_save
 from playbooks.models import Channel, Delivery, Playbook, Run, Trigger
@@ -199,7 +200,7 @@ def test_the_welcome_sms_goes_out_through_twilios_messages_api(twilio, settings)
     assert request["data"]["Body"].startswith("CloudGreet: welcome, Dana! Finish setting up Harbor HVAC")
     assert "http://localhost:8000/onboarding/" in request["data"]["Body"]
     delivery = welcome_sms(tenant)
-    callback = f"http://localhost:8000/webhooks/twilio/status/?delivery={delivery.id}"
+    callback = f"http://localhost:8000/webhooks/twilio/status/?message={delivery.message_id}"
     assert request["data"]["StatusCallback"] == callback
     assert settings.SITE_URL == "http://localhost:8000"
     assert delivery.status == Delivery.Status.SENT
@@ -572,6 +573,13 @@ class Resolver:
         return self.addresses
 
 
+def send_webhook(delivery: Delivery, *, session: FakeSession, resolver: Resolver) -> str:
+    """What the outbox does with a webhook touchpoint's message: the payload, posted."""
+    return webhook_post(
+        url=delivery.step.webhook_url, payload=webhook_payload(delivery), session=session, resolver=resolver
+    )
+
+
 @pytest.fixture
 def webhook_delivery(settings) -> Delivery:
     """A real delivery of a webhook step: a playbook loaded from YAML, started for a tenant, its
@@ -785,9 +793,9 @@ def test_a_mail_server_hanging_up_mid_send_leaves_the_email_for_review_not_resen
 
     delivery = welcome_email(tenant)
     assert delivery.status == Delivery.Status.SENDING
-    assert deliveries_sweep_stuck(now=SIGNUP + timedelta(minutes=9)) == 0
+    assert messages_sweep_stuck(now=SIGNUP + timedelta(minutes=9)) == 0
 
-    assert deliveries_sweep_stuck(now=SIGNUP + timedelta(minutes=11)) == 1
+    assert messages_sweep_stuck(now=SIGNUP + timedelta(minutes=11)) == 1
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.NEEDS_REVIEW
@@ -807,23 +815,27 @@ def test_a_receipt_that_beats_the_sent_mark_is_kept_and_applied(client, twilio):
     tick_at(SIGNUP)
     delivery = welcome_sms(tenant)
     sid = delivery.provider_id
-    # Pretend our SENT mark had not landed yet: the row is SENDING without Twilio's id.
+    # Pretend our SENT mark had not landed yet: message and delivery SENDING without Twilio's id.
+    Message.objects.filter(id=delivery.message_id).update(status=Message.Status.SENDING, provider_id="")
     Delivery.all_tenants.filter(id=delivery.id).update(status=Delivery.Status.SENDING, provider_id="", trace={})
-    url = f"http://testserver/webhooks/twilio/status/?delivery={delivery.id}"
+    url = f"http://testserver/webhooks/twilio/status/?message={delivery.message_id}"
 
     response = twilio_post(client, url, status_params(sid, "delivered"))
 
     assert response.status_code == 204
+    message = Message.objects.get(id=delivery.message_id)
+    assert message.status == Message.Status.SENDING  # ours to record, not the receipt's
+    assert [r["status"] for r in message.receipts] == ["delivered"]
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.SENDING  # ours to record, not the receipt's
-    assert [r["status"] for r in delivery.trace["receipts"]] == ["delivered"]
-    # The worker's mark lands: the waiting receipt is kept and moves the delivery on.
-    worker_copy = Delivery.all_tenants.select_related("step", "run__playbook").get(id=delivery.id)
-    worker_copy.provider_id, worker_copy.trace = sid, {}
-    assert dispatch._mark_sent([worker_copy], SIGNUP) == 1
+    assert delivery.status == Delivery.Status.SENDING
+    # The worker's mark lands: the waiting receipt is kept and moves message and delivery on.
+    worker_copy = Message.objects.get(id=delivery.message_id)
+    worker_copy.provider_id, worker_copy.receipts = sid, []
+    assert outbox._mark_sent([worker_copy], SIGNUP) == 1
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED and delivery.provider_id == sid
     assert [r["status"] for r in delivery.trace["receipts"]] == ["delivered"]
+    assert Message.objects.get(id=delivery.message_id).status == Message.Status.DELIVERED
 
 
 def test_a_receipt_settles_a_send_that_was_left_for_review(client, twilio):
@@ -831,8 +843,9 @@ def test_a_receipt_settles_a_send_that_was_left_for_review(client, twilio):
     tick_at(SIGNUP)
     delivery = welcome_sms(tenant)
     sid = delivery.provider_id
+    Message.objects.filter(id=delivery.message_id).update(status=Message.Status.NEEDS_REVIEW, provider_id="")
     Delivery.all_tenants.filter(id=delivery.id).update(status=Delivery.Status.NEEDS_REVIEW, provider_id="")
-    url = f"http://testserver/webhooks/twilio/status/?delivery={delivery.id}"
+    url = f"http://testserver/webhooks/twilio/status/?message={delivery.message_id}"
 
     twilio_post(client, url, status_params(sid, "delivered"))
 

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from messaging.models import Message
+from playbooks import dispatch
 from playbooks.definitions import DefinitionError, parse
 from playbooks.models import Delivery, Run, Trigger
 
@@ -69,6 +71,45 @@ def test_dunning_in_tokyo_reminds_inside_the_window_and_texts_after_the_quiet_ho
     for key in messages - {"day-0-email", "day-0-sms"}:
         at = local(sent[key].sent_at, "Asia/Tokyo")
         assert 9 <= at.hour < 18, (key, at)
+
+
+def test_a_touchpoint_left_in_the_outbox_past_its_window_waits_for_the_next_one(mailoutbox):
+    """A worker claims Tokyo's day-3 reminders at 17:59 Tokyo time — delivery SENDING, its
+    message in the outbox — and stops before sending. The next tick comes at 18:30, after the
+    window closed: the outbox's send check holds the message back and the delivery waits for
+    09:00 the next morning, when it goes once, as a new message."""
+    past_due_at = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # 02:00 on 19 Nov in Tokyo
+    tenant = tenant_at("sakura", signed_up_at=past_due_at - timedelta(days=90), onboarding=False, timezone="Asia/Tokyo")
+    story = StripeStory(tenant)
+    story.customer(at=past_due_at - timedelta(days=60))
+    story.status("active", at=past_due_at - timedelta(days=60), event="customer.subscription.created")
+    story.go_past_due(at=past_due_at)
+    tick_at(past_due_at + timedelta(minutes=1))  # day 0
+    claim_at = datetime(2026, 11, 22, 8, 59, tzinfo=UTC)  # 17:59 on 22 Nov in Tokyo
+
+    dispatch._claim(now=claim_at, clock=lambda: claim_at, batch_size=200, result=dispatch.DispatchResult())
+
+    reminder = Delivery.objects.for_tenant(tenant).select_related("step").get(step__key="day-3-email")
+    assert reminder.status == Delivery.Status.SENDING
+    assert Message.objects.get(id=reminder.message_id).status == Message.Status.SCHEDULED
+    mailoutbox.clear()
+    tick_at(datetime(2026, 11, 22, 9, 30, tzinfo=UTC))  # 18:30 in Tokyo: the window has closed
+
+    assert [m.subject for m in mailoutbox if m.to == [tenant.owner_email]] == []
+    reminder.refresh_from_db()
+    assert reminder.status == Delivery.Status.SCHEDULED
+    assert local(reminder.due_at, "Asia/Tokyo") == datetime(2026, 11, 23, 9, 0, tzinfo=TOKYO)
+    held = Message.objects.get(id=reminder.message_id)
+    assert held.status == Message.Status.SKIPPED and "send window closed" in held.reason
+
+    tick_at(datetime(2026, 11, 23, 0, 1, tzinfo=UTC))  # 09:01 in Tokyo
+
+    reminder.refresh_from_db()
+    assert reminder.status == Delivery.Status.SENT
+    assert local(reminder.sent_at, "Asia/Tokyo").hour == 9
+    assert len([m for m in mailoutbox if m.to == [tenant.owner_email] and m.subject == reminder.rendered_subject]) == 1
+    statuses = Message.objects.filter(topic=f"delivery:{reminder.id}").order_by("id").values_list("status", flat=True)
+    assert list(statuses) == ["skipped", "sent"]
 
 
 @pytest.mark.parametrize(

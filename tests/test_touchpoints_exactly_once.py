@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core import ticks
+from messaging.models import Message
 from playbooks.dispatch import SENDING_TIMEOUT
 from playbooks.models import Delivery
 from tenants.models import AuditLog, TimelineEntry
@@ -72,6 +73,10 @@ def test_a_send_killed_after_the_provider_call_is_left_for_review_never_resent(s
     sms_delivery.refresh_from_db()
     assert sms_delivery.status == Delivery.Status.SENT
     assert len(sms_outbox()) == 2
+    # In the outbox: the interrupted message, settled by the CSM's decision, and the resend.
+    messages = list(Message.objects.filter(topic=f"delivery:{sms_delivery.id}").order_by("id"))
+    assert [m.status for m in messages] == ["failed", "sent"]
+    assert messages[0].reason.startswith("resend requested by") and messages[1].id == sms_delivery.message_id
 
 
 @pytest.mark.django_db
