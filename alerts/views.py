@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.access import staff_required
 from core.http import safe_next
+from core.paging import paged
 from core.roles import Ability, may
 from tenants.validators import parse_id
 
@@ -25,7 +26,6 @@ from .models import Alert, Route, Severity
 from .rules import RULES
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve")
-QUEUE_SHOWN = 200  # rows on the queue page; more are reached by narrowing the filters
 SNOOZE_PRESETS = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "Tomorrow 09:00", "monday": "Monday 09:00"}
 
 
@@ -50,20 +50,17 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
     filters, errors = selectors.queue_filters_from(request.GET, user=request.user)
     for error in errors:
         messages.warning(request, error)
-    # One more than shown says whether the list was cut: then the page says so, since the
-    # header's counts are of the whole queue.
-    queue = list(selectors.alert_queue(user=request.user, filters=filters, now=now)[: QUEUE_SHOWN + 1])
-    truncated = len(queue) > QUEUE_SHOWN
-    queue = queue[:QUEUE_SHOWN]
+    # A page of the queue, most urgent first, with the total: the filters stay in the URL.
+    page = paged(selectors.alert_queue(user=request.user, filters=filters, now=now), request.GET)
+    queue = page.rows
     for alert in queue:
         alert.sla = selectors.sla_state(alert, now)
     context = {
         "alerts": queue,
+        "paged": page,
         "filters": filters,
         "counts": selectors.queue_counts(user=request.user, now=now),
         "count_links": selectors.QUEUE_COUNT_LINKS,
-        "truncated": truncated,
-        "shown": QUEUE_SHOWN,
         "statuses": selectors.STATUS_FILTERS,
         "severities": Severity.choices,
         "rules": sorted((slug, spec.name) for slug, spec in RULES.items()),

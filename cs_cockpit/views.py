@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -17,6 +16,7 @@ from billing import selectors as billing_selectors
 from billing import trials as billing_trials
 from core.access import staff_required
 from core.events import AuditAction
+from core.paging import paged
 from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
@@ -126,13 +126,13 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     tenants = onboarding_selectors.tenants_in_onboarding_stage(
         tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
     )
-    page = Paginator(tenants, TENANTS_PER_PAGE).get_page(params.get("page"))
-    query_without_page = params.copy()
-    query_without_page.pop("page", None)
-    query_without_sort = query_without_page.copy()
-    query_without_sort.pop("sort", None)
+    listing = paged(tenants, params, per_page=TENANTS_PER_PAGE)
+    query_without_sort = params.copy()
+    for name in ("page", "sort"):
+        query_without_sort.pop(name, None)
     context = {
-        "page": page,
+        "page": listing.page,
+        "paged": listing,
         "filters": filters,
         "plans": Tenant.Plan.choices,
         "stages": Tenant.LifecycleStage.choices,
@@ -141,7 +141,6 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "onboarding_stage": onboarding_stage,
         "segments": tenant_selectors.tenant_segments(),
         "csms": tenant_selectors.csm_choices(),
-        "query_without_page": query_without_page.urlencode(),
         "query_without_sort": query_without_sort.urlencode(),
     }
     template = "cockpit/tenant_list.html#tenant-table" if request.htmx else "cockpit/tenant_list.html"

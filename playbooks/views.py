@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts.rules import RULES
 from core.access import staff_required
 from core.http import safe_next
+from core.paging import paged
 from core.roles import Ability, may, staff_roles_of
 from messaging.selectors import messages_about
 from tenants import selectors as tenant_selectors
@@ -201,11 +202,9 @@ def _can_act(request: HttpRequest) -> bool:
 @staff_required()
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "playbooks/review.html",
-        {"deliveries": selectors.deliveries_needing_review(), "decisions": services.REVIEW_DECISIONS},
-    )
+    page = paged(selectors.deliveries_needing_review(), request.GET)
+    context = {"deliveries": page.rows, "paged": page, "decisions": services.REVIEW_DECISIONS}
+    return render(request, "playbooks/review.html", context)
 
 
 @staff_required(Ability.ACT_ON_TENANTS)
@@ -236,12 +235,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if scope not in selectors.TASK_SCOPES:
         scope = "mine"
     roles = staff_roles_of(request.user)
-    tasks = selectors.tasks_for_staff(user=request.user, roles=roles, scope=scope)[:200]
-    return render(
-        request,
-        "playbooks/tasks.html",
-        {"tasks": tasks, "scope": scope, "scopes": selectors.TASK_SCOPES, "now": timezone.now()},
-    )
+    page = paged(selectors.tasks_for_staff(user=request.user, roles=roles, scope=scope), request.GET)
+    context = {"tasks": page.rows, "paged": page, "scope": scope, "scopes": selectors.TASK_SCOPES}
+    context["now"] = timezone.now()
+    return render(request, "playbooks/tasks.html", context)
 
 
 @staff_required()

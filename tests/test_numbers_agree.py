@@ -314,6 +314,21 @@ def _rows_in(html: str, element_id: str | None = None) -> int:
     return len(re.findall(r"<tr\b", body)) - body.count('class="empty"')
 
 
+def _every_page(client, path: str, html: str, rows_of) -> int:
+    """The rows of a paged list over all its pages, following “Next”; they add up to the
+    total its pager states."""
+    stated = int(re.search(r'data-total="(\d+)"', html).group(1))
+    total, page = 0, html
+    while True:
+        total += rows_of(page) if "<tbody>" in page else 0
+        following = re.search(r'href="([^"]+)" rel="next"', page)
+        if not following:
+            break
+        page = client.get(path + following.group(1).replace("&amp;", "&")).content.decode()
+    assert total == stated, (path, total, stated)
+    return total
+
+
 def rows_behind(client, url: str) -> int:
     """The number of rows of the list a link opens, whatever kind of list it is."""
     parts = urlsplit(url)
@@ -324,21 +339,13 @@ def rows_behind(client, url: str) -> int:
     assert response.status_code == 200, url
     html = response.content.decode()
     if parts.path == "/admin/customer-success/alerts/":
-        assert 'id="queue-truncated"' not in html
-        return html.count('class="alert-row')
+        return _every_page(client, parts.path, html, lambda page: page.count('class="alert-row'))
     if parts.path == "/admin/customer-success/tenants/":
-        # Every page of the list, against the paginator's own count.
-        total, page = 0, html
-        while True:
-            total += _rows_in(page, "tenant-table") if "<tbody>" in page else 0
-            following = re.search(r'href="([^"]+)" rel="next"', page)
-            if not following:
-                break
-            page = client.get(parts.path + following.group(1).replace("&amp;", "&")).content.decode()
+        total = _every_page(client, parts.path, html, lambda page: _rows_in(page, "tenant-table"))
         assert f"{total} tenant" in html
         return total
     if parts.path == "/admin/customer-success/touchpoints/review/":
-        return _rows_in(html)
+        return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/billing/" and parts.fragment:
         return _rows_in(html, parts.fragment)
     raise AssertionError(f"a count links to {url}: teach rows_behind how to count that list")
