@@ -134,12 +134,12 @@ def alert_queue(*, user: AbstractBaseUser, filters: QueueFilters, now: datetime)
     elif filters.assignee:
         alerts = alerts.filter(assignee_id=int(filters.assignee))
     if filters.sla:
-        alerts = alerts.filter(_sla_filter(filters.sla, now))
+        alerts = alerts.filter(sla_filter(filters.sla, now))
     # Most urgent first: severity, then the SLA that runs out first, then the oldest.
     return alerts.order_by(_severity_rank(), "sla_due_at", "opened_at", "id")
 
 
-def _sla_filter(state: str, now: datetime) -> Q:
+def sla_filter(state: str, now: datetime) -> Q:
     """The queue's SLA filter; the header's "breached" count uses the same Q, so the number
     shown is the number of rows its link lists."""
     soon = now + timedelta(minutes=30)
@@ -174,7 +174,7 @@ def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
     return active.aggregate(
         open=Count("id", filter=Q(status=Alert.Status.OPEN)),
         mine=Count("id", filter=Q(assignee=user)),
-        breached=Count("id", filter=_sla_filter("breached", now)),
+        breached=Count("id", filter=sla_filter("breached", now)),
         p1=Count("id", filter=Q(severity="P1")),
     )
 
@@ -441,3 +441,16 @@ def rule_get(*, slug: str) -> tuple[AlertRule, Any]:
     if rule is None or spec is None:
         raise Http404(f"No rule “{slug}”.")
     return rule, spec
+
+
+def active_alerts_by_assignee(*, user: AbstractBaseUser, now: datetime) -> dict[int, dict[str, int]]:
+    """Per assignee, the active alerts `user` may see and how many of them breached their
+    SLA: the counts of the queue filtered by that assignee (and by sla=breached)."""
+    rows = (
+        alerts_visible_to(user)
+        .filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
+        .values("assignee_id")
+        .annotate(active=Count("id"), breached=Count("id", filter=sla_filter("breached", now)))
+        .order_by()
+    )
+    return {row["assignee_id"]: {"active": row["active"], "breached": row["breached"]} for row in rows}

@@ -267,3 +267,8 @@ def subscription_for_ops(*, subscription_id: int) -> Subscription:
     if subscription is None:
         raise Http404("No such subscription.")
     return subscription
+
+
+def stripe_event_latest_at() -> datetime | None:
+    """When the last verified Stripe webhook arrived (system status)."""
+    return StripeEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()

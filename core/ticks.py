@@ -77,6 +77,12 @@ def tick_last_finished_at() -> datetime | None:
     return heartbeat.last_finished_at if heartbeat else None
 
 
+def heartbeats() -> tuple[JobHeartbeat | None, list[JobHeartbeat]]:
+    """The tick's own heartbeat and each job's, by name (system status)."""
+    rows = list(JobHeartbeat.objects.order_by("name"))
+    return next((r for r in rows if r.name == "tick"), None), [r for r in rows if r.name != "tick"]
+
+
 def run_tick(*, now: datetime) -> list[JobResult]:
     results: list[JobResult] = []
     tick_started = timezone.now()

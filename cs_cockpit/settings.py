@@ -343,6 +343,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # "status" names many choice sets (alerts, touchpoints, the system status): each its own enum.
+    "ENUM_NAME_OVERRIDES": {"SystemStatusEnum": "cs_cockpit.api.STATUSES"},
     # Swagger UI is served from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -12,7 +12,7 @@ from onboarding import urls as onboarding_urls
 from playbooks import urls as playbooks_urls
 from tenants import urls as tenants_urls
 
-from . import billing_queue, churn, probes, views
+from . import api, billing_queue, churn, probes, views
 
 # Each app keeps its routes in its urls.py; here they are mounted. The cockpit's pages share
 # one namespace ("cockpit", /admin/customer-success/) and the API one ("api", /api/v1/), so
@@ -24,6 +24,7 @@ api_v1 = (
         *playbooks_urls.api_v1,
         *health_urls.api_v1,
         *alerts_urls.api_v1,
+        path("status/", api.StatusView.as_view(), name="status"),
     ],
     "api",
 )
@@ -46,6 +47,7 @@ cockpit = (
         path("tenants/", views.tenant_list, name="tenant-list"),
         path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
         path("tenants/<str:external_id>/churn-reason/", churn.churn_reason_record, name="churn-reason"),
+        path("status/", views.system_status, name="status"),
         *onboarding_urls.cockpit_routes,
         *playbooks_urls.cockpit,
         *alerts_urls.cockpit,

@@ -26,6 +26,7 @@ from tenants.models import HealthBucket, Tenant
 from tenants.services import audit_record
 from tenants.validators import parse_id
 
+from . import home, status
 from .charts import sparkline
 from .churn import churn_form_for
 
@@ -44,7 +45,10 @@ def favicon(request: HttpRequest) -> HttpResponse:
 def after_login(request: HttpRequest) -> HttpResponse:
     """Staff land in the cockpit, owners in their onboarding wizard, members on their account page."""
     if has_staff_role(request.user):
-        return redirect("cockpit:tenant-list")
+        # Billing ops' work is the past-due queue; everyone else's starts on the cockpit's home.
+        if not may(request.user, Ability.ACT_ON_TENANTS) and may(request.user, Ability.WORK_BILLING_QUEUE):
+            return redirect("billing-ops:queue")
+        return redirect("cockpit:overview")
     if tenant_selectors.tenant_owned_by(user=request.user) is not None:
         return redirect("onboarding:wizard")
     return redirect("account")
@@ -60,7 +64,27 @@ def account(request: HttpRequest) -> HttpResponse:
 @staff_required()
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    return redirect("cockpit:tenant-list")
+    """Home: today's work, the book by health, the alert queue's head (billing ops land on
+    the past-due queue after logging in, and can still open this)."""
+    scope, note = request.GET.get("scope", ""), ""
+    if scope not in home.SCOPES:
+        asked, scope = scope, home.default_scope(request.user)
+        if asked:
+            note = f"“{asked[:20]}” is not a view of the cockpit: showing {home.SCOPES[scope].lower()}."
+    context = {
+        "home": home.home_for(user=request.user, scope=scope, now=timezone.now()),
+        "scopes": home.SCOPES,
+        "note": note,
+        "now": timezone.now(),
+    }
+    return render(request, "cockpit/home.html", context)
+
+
+@staff_required()
+@require_GET
+def system_status(request: HttpRequest) -> HttpResponse:
+    """Is the machinery running: the tick, the task queue, the outbox, webhooks, ingest."""
+    return render(request, "cockpit/status.html", {"reading": status.system_status(now=timezone.now())})
 
 
 @staff_required()

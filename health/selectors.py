@@ -11,7 +11,7 @@ from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
 
-from .models import HealthModel, HealthScore
+from .models import Event, HealthModel, HealthScore
 
 
 def latest_score(*, tenant: Tenant) -> HealthScore | None:
@@ -79,3 +79,9 @@ def health_model_get(*, version: int) -> HealthModel:
     if model is None:
         raise Http404(f"There is no health model v{version}.")
     return model
+
+
+def newest_event_received_at() -> datetime | None:
+    """When the newest ingested event arrived (system status): the row with the highest id,
+    through the primary key's index — not MAX(received_at) over every event."""
+    return Event.all_tenants.order_by("-id").values_list("received_at", flat=True).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from .models import Message
 
@@ -21,3 +22,16 @@ def latest_by_topic(*, purpose: str, topics: Iterable[str]) -> dict[str, Message
 def messages_about(*, topic: str) -> list[Message]:
     """Every message about one thing (“delivery:12”: each attempt of a touchpoint), oldest first."""
     return list(Message.objects.filter(topic=topic).order_by("created_at", "id"))
+
+
+def outbox_counts(*, since: datetime) -> dict[str, int]:
+    """Messages created since `since` that failed and that went out, and every message other
+    than a touchpoint's waiting in review (a touchpoint's is counted with its delivery)."""
+    recent = Message.objects.filter(created_at__gte=since)
+    return {
+        "failed": recent.filter(status=Message.Status.FAILED).count(),
+        "sent": recent.filter(status__in=[Message.Status.SENT, Message.Status.DELIVERED]).count(),
+        "review": Message.objects.filter(status=Message.Status.NEEDS_REVIEW)
+        .exclude(purpose__startswith="touchpoint.")
+        .count(),
+    }

@@ -223,6 +223,11 @@ def tasks_for_staff(*, user: AbstractBaseUser, roles: frozenset[str], scope: str
     return tasks.order_by("due_at", "id")
 
 
+def open_tasks_by_assignee() -> dict[int, int]:
+    rows = Task.all_tenants.filter(status=Task.Status.OPEN, assignee__isnull=False).values_list("assignee_id")
+    return dict(rows.annotate(n=Count("id")).order_by())
+
+
 def task_get_for_staff(*, task_id: int) -> Task:
     task = Task.all_tenants.select_related("tenant", "assignee").filter(id=task_id).first()
     if task is None:

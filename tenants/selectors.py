@@ -7,7 +7,7 @@ import hmac
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.http import Http404
 
 from core.roles import StaffRole
@@ -92,6 +92,12 @@ def tenants_for_staff(*, filters: TenantListFilters) -> QuerySet[Tenant]:
     elif filters.csm:
         tenants = tenants.filter(csm_owner_id=filters.csm)
     return tenants.order_by(*TENANT_SORTS.get(filters.sort, TENANT_SORTS["name"]))
+
+
+def book_sizes() -> dict[int, int]:
+    """How many tenants each CSM owns: the tenant list's count for `?csm=<id>`."""
+    rows = Tenant.objects.filter(csm_owner__isnull=False).values_list("csm_owner_id").annotate(n=Count("id"))
+    return dict(rows.order_by())
 
 
 def tenant_segments() -> list[str]:

@@ -49,6 +49,8 @@ def test_csm_logs_in_and_works_the_tenant_list(page: Page, live_server, artifact
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     log_in(page, live_server, "maria")
+    expect(page).to_have_url(f"{live_server.url}/admin/customer-success/")  # home first
+    page.get_by_role("navigation", name="Cockpit").get_by_role("link", name="Tenants").click()
 
     expect(page).to_have_url(f"{live_server.url}/admin/customer-success/tenants/")
     expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
@@ -107,11 +109,23 @@ def scored_portfolio():
 
 
 def test_csm_opens_a_tenant_and_reads_why_it_is_critical(page: Page, live_server, artifacts_dir):
-    UserFactory(username="maria", roles=[StaffRole.CSM])
-    scored_portfolio()
+    maria = UserFactory(username="maria", roles=[StaffRole.CSM])
+    busy, quiet = scored_portfolio()
+    Tenant.objects.filter(id__in=[busy.id, quiet.id]).update(csm_owner=maria)
     log_in(page, live_server, "maria")
 
-    page.get_by_label("Health").select_option("critical")
+    # Home: her book by health; the critical count opens the list behind it.
+    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
+    critical = page.locator(".tile", has_text="Critical")
+    expect(critical.get_by_role("link")).to_have_text("1")
+    expect(page.get_by_role("img", name="Health distribution")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "home-csm.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=artifacts_dir / "home-csm-phone.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+    critical.get_by_role("link").click()
+
     expect(page.locator("#tenant-table tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Quiet Dental").click()
 

@@ -41,6 +41,7 @@ class Route:
     kwargs: Callable[[], dict] = field(default=dict)
     scopes: frozenset[str] = frozenset({ApiKey.Scope.READ, ApiKey.Scope.ADMIN})
     tenant_scoped: bool = False
+    unbound_only: bool = False  # api: a key bound to a tenant is refused (403)
 
 
 MATRIX: dict[str, Route] = {
@@ -64,8 +65,9 @@ MATRIX: dict[str, Route] = {
     "onboarding:verify": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
     "onboarding:join": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
     "account": Route("login"),
-    "cockpit:overview": Route("staff", status=302),
+    "cockpit:overview": Route("staff"),
     "cockpit:tenant-list": Route("staff"),
+    "cockpit:status": Route("staff"),
     "cockpit:tenant-detail": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:health-models": Route("staff"),
     "cockpit:onboarding": Route("staff"),
@@ -150,6 +152,7 @@ MATRIX: dict[str, Route] = {
     "api-docs": Route("public"),
     "api:tenant-list": Route("api"),
     "api:alert-list": Route("api"),
+    "api:status": Route("api", status=503, unbound_only=True),  # no tick in the test database: down
     "api:tenant-detail": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     "api:tenant-timeline": Route("api", kwargs=TENANT_A_KWARGS, tenant_scoped=True),
     # An empty POST: the key is checked first (401/403), then the body (400).
@@ -248,7 +251,7 @@ def test_api_route_answers_each_key(api, make_key, tenant_a, tenant_b, name, key
     scope = key_name.split("_")[0]
     if key_name == "none":
         expected = 401
-    elif scope not in route.scopes:
+    elif scope not in route.scopes or ("_bound_" in key_name and route.unbound_only):
         expected = 403
     elif key_name.endswith("_bound_b") and route.tenant_scoped:
         expected = 404

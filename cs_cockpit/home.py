@@ -1,0 +1,186 @@
+"""The cockpit's home: who needs me now and why. It composes the apps' selectors into tiles,
+each a count and the link to the list behind it, filtered so that the list has exactly that
+many rows (tests/test_numbers_agree.py follows every one). A CSM sees their own book by
+default; `all` is every tenant and every queue the person may see. The number of queries is
+the same at ten tenants and at ten thousand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from alerts import selectors as alert_selectors
+from alerts.models import ACTIVE_STATUSES, Alert, Severity
+from core.roles import StaffRole, staff_roles_of
+from playbooks import selectors as playbook_selectors
+from playbooks.models import Task
+from tenants import selectors as tenant_selectors
+from tenants.models import HealthBucket
+
+SCOPES = {"mine": "My book", "all": "Everyone's"}
+BUCKET_TONES = {"critical": "error", "at_risk": "warn", "healthy": "ok", "new": "", "": ""}
+SEVERITIES = tuple(Severity.values)  # P1, P2, P3, info
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    count: int
+    url: str
+    tone: str = ""
+
+
+@dataclass
+class Home:
+    scope: str
+    buckets: list[Tile]
+    book_total: int
+    alerts: list[Tile]
+    work: list[Tile]
+    alert_head: list[Alert]
+    alerts_url: str
+    tasks_today: list[Task]
+    team: list[dict] = field(default_factory=list)
+
+    @property
+    def bars(self) -> list[dict]:
+        """The health distribution as horizontal bars (inline SVG, 320 × 20 a row): the longest
+        is 180 units; the label and the number are text beside it, so colour is never needed."""
+        largest = max([t.count for t in self.buckets] + [1])
+        return [
+            {
+                "tile": t,
+                "y": 20 * i,
+                "width": round(180 * t.count / largest),
+                "value_x": 112 + round(180 * t.count / largest),
+            }
+            for i, t in enumerate(self.buckets)
+        ]
+
+    @property
+    def chart_height(self) -> int:
+        return 20 * len(self.buckets)
+
+
+def _url(name: str, **params: str) -> str:
+    query = urlencode({k: v for k, v in params.items() if v != ""})
+    return reverse(name) + (f"?{query}" if query else "")
+
+
+def default_scope(user: AbstractBaseUser) -> str:
+    """A CSM starts with their own book; a CS lead or an admin with everyone's."""
+    roles = staff_roles_of(user)
+    return "all" if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} or StaffRole.CSM not in roles else "mine"
+
+
+def _end_of_team_day(now: datetime) -> datetime:
+    zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
+    return datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def _bucket_tiles(user: AbstractBaseUser, scope: str) -> tuple[list[Tile], int]:
+    csm = str(user.pk) if scope == "mine" else ""
+    book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
+    counts = dict(book.order_by().values_list("health_bucket").annotate(n=Count("id")))
+    tiles = [
+        Tile(
+            label=bucket.label if bucket else "Not scored yet",
+            count=counts.get(bucket, 0),
+            url=_url("cockpit:tenant-list", bucket=bucket, csm=csm, sort="health"),
+            tone=BUCKET_TONES[bucket],
+        )
+        for bucket in (HealthBucket.CRITICAL, HealthBucket.AT_RISK, HealthBucket.HEALTHY, HealthBucket.NEW)
+    ]
+    return tiles, sum(counts.values())
+
+
+def _alert_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> list[Tile]:
+    assignee = "me" if scope == "mine" else ""
+    active = alert_selectors.alerts_visible_to(user).filter(status__in=ACTIVE_STATUSES)
+    if scope == "mine":
+        active = active.filter(assignee=user)
+    counts = active.aggregate(
+        breached=Count("id", filter=alert_selectors.sla_filter("breached", now)),
+        **{severity: Count("id", filter=Q(severity=severity)) for severity in SEVERITIES},
+    )
+    tiles = [
+        Tile("SLA breached", counts["breached"], _url("cockpit:alerts", assignee=assignee, sla="breached"), "error")
+    ]
+    tones = {"P1": "error", "P2": "warn"}
+    tiles += [
+        Tile(
+            label,
+            counts[severity],
+            _url("cockpit:alerts", assignee=assignee, severity=severity),
+            tones.get(severity, ""),
+        )
+        for severity, label in Severity.choices
+    ]
+    return tiles
+
+
+def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
+    """Per CSM: their book, their active alerts (and breached), their open tasks."""
+    people = list(tenant_selectors.csm_choices())
+    books = tenant_selectors.book_sizes()
+    alerts = alert_selectors.active_alerts_by_assignee(user=user, now=now)
+    tasks = playbook_selectors.open_tasks_by_assignee()
+    rows = []
+    for person in people:
+        rows.append(
+            {
+                "person": person,
+                "tenants": Tile("tenants", books.get(person.pk, 0), _url("cockpit:tenant-list", csm=str(person.pk))),
+                "alerts": Tile(
+                    "active alerts",
+                    alerts.get(person.pk, {}).get("active", 0),
+                    _url("cockpit:alerts", assignee=str(person.pk)),
+                ),
+                "breached": Tile(
+                    "breached",
+                    alerts.get(person.pk, {}).get("breached", 0),
+                    _url("cockpit:alerts", assignee=str(person.pk), sla="breached"),
+                    "error",
+                ),
+                "tasks": tasks.get(person.pk, 0),
+            }
+        )
+    return [r for r in rows if r["tenants"].count or r["alerts"].count or r["tasks"]]
+
+
+def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
+    buckets, total = _bucket_tiles(user, scope)
+    roles = staff_roles_of(user)
+    filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
+    head = list(alert_selectors.alert_queue(user=user, filters=filters, now=now)[:5])
+    for alert in head:
+        alert.sla = alert_selectors.sla_state(alert, now)
+    task_scope = "mine" if scope == "mine" else "all"
+    tasks = playbook_selectors.tasks_for_staff(user=user, roles=roles, scope=task_scope)
+    work = [
+        Tile("Open tasks", tasks.count(), _url("cockpit:tasks", scope=task_scope)),
+        Tile(
+            "Touchpoints to review",
+            playbook_selectors.deliveries_needing_review().count(),
+            _url("cockpit:needs-review"),
+            "warn",
+        ),
+    ]
+    return Home(
+        scope=scope,
+        buckets=buckets,
+        book_total=total,
+        alerts=_alert_tiles(user, scope, now),
+        work=work,
+        alert_head=head,
+        alerts_url=_url("cockpit:alerts", assignee="me" if scope == "mine" else ""),
+        tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
+        team=_team(user, now) if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} else [],
+    )

@@ -1,0 +1,154 @@
+"""The cockpit's home (issue 15): a CSM starts the day on their own book — tenants by health,
+the alerts assigned to them, their tasks — and can switch to everyone's; a CS lead also sees
+the team's load; billing ops land on the past-due queue. Every figure here is worked out by
+hand from the rows made below; test_numbers_agree follows each tile's link and counts the
+list behind it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from alerts.models import Alert, AlertRule, Route
+from alerts.services import rules_sync
+from playbooks.models import Task
+from tenants.models import Tenant
+
+from .alert_helpers import NOW, tenant_at
+
+pytestmark = pytest.mark.django_db
+HOME = "/admin/customer-success/"
+
+
+@pytest.fixture(autouse=True)
+def at_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def book(csm) -> dict[str, Tenant]:
+    """Casey's book: Acme critical, Birch healthy, Cedar new (warming up); Dune, nobody's, at
+    risk. Alerts: a P1 on Acme assigned to Casey, 2 h past its SLA; a P2 on Birch assigned to
+    Casey, SLA tomorrow; a P3 on Dune in the CSM queue. Tasks: Casey's call today at 17:00,
+    Casey's review in 3 days, and one waiting in the CSM queue."""
+    buckets = {"acme": "critical", "birch": "healthy", "cedar": "new", "dune": "at_risk"}
+    tenants = {}
+    for external_id, bucket in buckets.items():
+        owner = None if external_id == "dune" else csm
+        tenants[external_id] = tenant_at(external_id, signed_up_at=NOW - timedelta(days=60), csm_owner=owner)
+        Tenant.objects.filter(external_id=external_id).update(health_bucket=bucket)
+    rules_sync(now=NOW)
+    rule = AlertRule.objects.get(slug="usage_drop")
+    for external_id, severity, assignee, sla in [
+        ("acme", "P1", csm, NOW - timedelta(hours=2)),
+        ("birch", "P2", csm, NOW + timedelta(days=1)),
+        ("dune", "P3", None, NOW + timedelta(days=3)),
+    ]:
+        Alert.all_tenants.create(
+            tenant=tenants[external_id],
+            rule=rule,
+            severity=severity,
+            route=Route.CSM,
+            assignee=assignee,
+            rationale=f"Usage of {tenants[external_id].name} is down",
+            opened_at=NOW - timedelta(days=1),
+            sla_due_at=sla,
+        )
+    for title, assignee, due in [
+        ("Kick-off call with Acme", csm, NOW.replace(hour=17)),
+        ("Review Birch's first month", csm, NOW + timedelta(days=3)),
+        ("Call Dune", None, NOW + timedelta(hours=1)),
+    ]:
+        Task.all_tenants.create(
+            tenant=tenants["acme"], title=title, assignee=assignee, role="csm", due_at=due, created_at=NOW
+        )
+    return tenants
+
+
+def tiles(html: str) -> dict[str, int]:
+    found = re.findall(r'<span class="label">([^<]+)</span><strong><a href="[^"]*">(\d+)</a>', html)
+    return {label: int(count) for label, count in found}
+
+
+def test_a_csm_starts_on_their_own_book(client, csm):
+    book(csm)
+    client.force_login(csm)
+
+    html = client.get(HOME).content.decode()
+
+    assert tiles(html) == {
+        "Critical": 1,
+        "At risk": 0,  # Dune is at risk, but not Casey's
+        "Healthy": 1,
+        "New": 1,
+        "SLA breached": 1,  # the P1, 2 h past due and not acknowledged
+        "P1 – urgent": 1,
+        "P2 – high": 1,
+        "P3 – normal": 0,  # the P3 is unassigned
+        "Info": 0,
+        "Open tasks": 2,
+        "Touchpoints to review": 0,
+    }
+    assert "3 tenants" in html
+    # The head of the queue, most urgent first, and only today's task.
+    assert html.index("Acme Inc</a> — Usage drop") < html.index("Birch Inc</a> — Usage drop")
+    assert "Kick-off call with Acme" in html and "Review Birch" not in html
+    assert "The team" not in html
+
+
+def test_everyones_view_counts_every_tenant_and_queue(client, csm):
+    book(csm)
+    client.force_login(csm)
+
+    counts = tiles(client.get(f"{HOME}?scope=all").content.decode())
+
+    assert (counts["At risk"], counts["P3 – normal"], counts["Open tasks"]) == (1, 1, 3)
+    assert (counts["Critical"], counts["Healthy"], counts["New"]) == (1, 1, 1)
+
+
+def test_a_cs_lead_sees_the_teams_load(client, csm, cs_lead):
+    book(csm)
+    client.force_login(cs_lead)
+
+    html = client.get(HOME).content.decode()
+
+    team = html.split('id="team-heading"', 1)[1]
+    row = re.search(r"<td>Casey Morgan</td>(.*?)</tr>", team, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["3", "2", "1", "2"]  # tenants, active alerts, breached, open tasks
+    assert f'href="/admin/customer-success/alerts/?assignee={csm.id}&amp;sla=breached"' in row
+
+
+def test_an_unknown_view_is_named_and_the_default_shown(client, csm):
+    client.force_login(csm)
+
+    response = client.get(f"{HOME}?scope=<b>boss</b>")
+
+    assert response.status_code == 200
+    assert "“&lt;b&gt;boss&lt;/b&gt;” is not a view of the cockpit: showing my book." in response.content.decode()
+
+
+def test_each_person_lands_where_their_work_is(client, csm, billing_ops):
+    client.force_login(billing_ops)
+    assert client.get("/after-login/")["Location"] == "/admin/billing/"
+    client.force_login(csm)
+    assert client.get("/after-login/")["Location"] == HOME
+
+
+def test_the_home_runs_as_many_queries_for_forty_more_tenants(client, csm, cs_lead):
+    book(csm)
+    client.force_login(cs_lead)
+    client.get(HOME)
+    with CaptureQueriesContext(connection) as fewer:
+        client.get(HOME)
+    for n in range(40):
+        tenant = tenant_at(f"more-{n}", signed_up_at=NOW - timedelta(days=60), csm_owner=csm if n % 2 else cs_lead)
+        Task.all_tenants.create(tenant=tenant, title=f"Call {n}", assignee=csm, role="csm", due_at=NOW, created_at=NOW)
+    with CaptureQueriesContext(connection) as more:
+        client.get(HOME)
+
+    assert len(more.captured_queries) == len(fewer.captured_queries)

@@ -1,0 +1,105 @@
+"""System status (issue 15, seed 000's synthetic monitors): the tick's lag, the task queue, the
+outbox's failures and reviews, Stripe's webhooks and ingest freshness — each judged against
+thresholds it shows — as a staff page and as JSON for an uptime checker at GET
+/api/v1/status/ (CONTRACTS.md): 200 while ok or degraded, 503 when down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from core.ticks import run_tick
+from messaging.models import Message
+from tenants.models import ApiKey
+
+from .alert_helpers import NOW, ingest, tenant_at
+
+pytestmark = pytest.mark.django_db
+STATUS_API = "/api/v1/status/"
+
+
+def checks(api, key: str, at) -> tuple[int, dict, dict[str, dict]]:
+    with time_machine.travel(at, tick=False):
+        response = api("get", STATUS_API, key=key)
+    body = response.json()
+    return response.status_code, body, {c["name"]: c for c in body["checks"]}
+
+
+def message(n: int, status: str, purpose: str = "alert.push") -> Message:
+    return Message(
+        dedupe_key=f"test:{n}",
+        purpose=purpose,
+        channel="email",
+        recipient=f"csm{n}@example.com",
+        body="An alert opened",
+        status=status,
+        created_at=NOW - timedelta(hours=1),
+        due_at=NOW - timedelta(hours=1),
+    )
+
+
+def test_before_any_tick_the_product_is_down_and_says_why(api, read_key):
+    status, body, by_name = checks(api, read_key, NOW)
+
+    assert status == 503 and body["status"] == "down"
+    assert by_name["tick"]["status"] == "down" and by_name["tick"]["value"] == "never"
+    assert "Celery beat" in by_name["tick"]["detail"]
+    assert set(by_name) == {"tick", "queue", "outbox_failures", "outbox_review", "stripe_webhooks", "ingest"}
+    assert all({"name", "status", "value", "threshold", "detail"} == set(c) for c in body["checks"])
+
+
+def test_the_tick_lag_is_ok_then_degraded_then_down(api, read_key, settings):
+    settings.TICK_MAX_AGE_SECONDS = 300
+    tenant = tenant_at("acme", signed_up_at=NOW - timedelta(days=10))
+    ingest(tenant, "call.handled", NOW - timedelta(minutes=5), now=NOW - timedelta(minutes=4))
+    with time_machine.travel(NOW, tick=False):
+        run_tick(now=NOW)
+
+    # 1 min after: fine; 6 min: degraded (over 300 s); 16 min: down (over 900 s).
+    assert checks(api, read_key, NOW + timedelta(minutes=1))[2]["tick"]["status"] == "ok"
+    status, _, by_name = checks(api, read_key, NOW + timedelta(minutes=6))
+    assert (status, by_name["tick"]["status"], by_name["tick"]["value"]) == (200, "degraded", "6 min ago")
+    assert by_name["tick"]["threshold"] == "degraded after 5 min, down after 15 min"
+    assert checks(api, read_key, NOW + timedelta(minutes=16))[:2][0] == 503
+    # The newest event arrived 4 min before the tick: 10 min old at +6 min, within the hour.
+    assert (by_name["ingest"]["status"], by_name["ingest"]["value"]) == ("ok", "newest 10 min old")
+
+
+def test_failed_and_interrupted_messages_degrade_or_take_the_outbox_down(api, read_key):
+    # 2 failed of 12: under the 5-failure floor, so not judged yet; one alert push in review.
+    Message.objects.bulk_create(
+        [message(n, "sent") for n in range(10)]
+        + [message(10, "failed"), message(11, "failed"), message(12, "needs_review")]
+    )
+    by_name = checks(api, read_key, NOW)[2]
+    assert (by_name["outbox_failures"]["status"], by_name["outbox_failures"]["value"]) == ("ok", "2 failed, 10 sent")
+    assert (by_name["outbox_review"]["status"], by_name["outbox_review"]["value"]) == ("degraded", "1")
+
+    # 5 failed of 15: a third failed, over the 25 % line.
+    Message.objects.bulk_create([message(n, "failed") for n in range(13, 16)])
+    by_name = checks(api, read_key, NOW)[2]
+    assert (by_name["outbox_failures"]["status"], by_name["outbox_failures"]["value"]) == ("down", "5 failed, 10 sent")
+
+
+def test_keys_that_may_not_read_it_are_refused(api, make_key):
+    tenant = tenant_at("acme", signed_up_at=NOW - timedelta(days=10))
+
+    assert api("get", STATUS_API).status_code == 401
+    assert api("get", STATUS_API, key=make_key(ApiKey.Scope.INGEST)).status_code == 403
+    bound = api("get", STATUS_API, key=make_key(ApiKey.Scope.READ, tenant=tenant))
+    assert bound.status_code == 403 and "bound to one tenant" in bound.json()["error"]
+
+
+def test_staff_read_the_same_checks_with_their_thresholds_and_the_jobs(client, csm):
+    with time_machine.travel(NOW, tick=False):
+        run_tick(now=NOW)
+    client.force_login(csm)
+
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        html = client.get("/admin/customer-success/status/").content.decode()
+
+    assert "Last tick" in html and "1 min ago" not in html and "60 s ago" in html
+    assert "degraded after 5 min, down after 15 min" in html
+    assert "<code>playbooks.dispatch</code>" in html and "<code>alerts.evaluate</code>" in html
