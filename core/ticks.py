@@ -78,9 +78,12 @@ def tick_last_finished_at() -> datetime | None:
 
 
 def heartbeats() -> tuple[JobHeartbeat | None, list[JobHeartbeat]]:
-    """The tick's own heartbeat and each job's, by name (system status)."""
+    """The tick's own heartbeat and each job's, in the order the tick runs them (system status);
+    a job no longer registered comes last."""
     rows = list(JobHeartbeat.objects.order_by("name"))
-    return next((r for r in rows if r.name == "tick"), None), [r for r in rows if r.name != "tick"]
+    order = {job.name: job.order for job in registered_jobs()}
+    jobs = sorted((r for r in rows if r.name != "tick"), key=lambda r: (order.get(r.name, 10_000), r.name))
+    return next((r for r in rows if r.name == "tick"), None), jobs
 
 
 def run_tick(*, now: datetime) -> list[JobResult]:

@@ -50,6 +50,11 @@ class Home:
     team: list[dict] = field(default_factory=list)
 
     @property
+    def unscored(self) -> int:
+        """Tenants in the book with no bucket yet (never scored): in the total, in no tile."""
+        return self.book_total - sum(t.count for t in self.buckets)
+
+    @property
     def bars(self) -> list[dict]:
         """The health distribution as horizontal bars (inline SVG, 320 × 20 a row): the longest
         is 180 units; the label and the number are text beside it, so colour is never needed."""

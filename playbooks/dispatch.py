@@ -33,20 +33,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
-from core.events import TimelineKind
 from core.roles import ALL_STAFF_ROLES
 from messaging.models import Message, Suppression
 from messaging.outbox import messages_enqueue, messages_send_now, relaxed_commit
 from messaging.retry import SENDING_TIMEOUT, advisory_locks
-from tenants.models import Tenant
-from tenants.services import timeline_record
+from tenants.models import Tenant, TimelineEntry
 
 from .bulk import deliveries_write
 from .channels import touchpoint_key, touchpoint_message
 from .conditions import evaluate, windows_of
 from .facts import EventWindow, TenantFacts, facts_for_tenants
 from .models import CUSTOMER_CHANNELS, MESSAGE_CHANNELS, Channel, Delivery, InAppMessage, Task, TouchpointPause
-from .outcomes import sent_timeline
+from .outcomes import INTERRUPTED, review_entry, sent_timeline
 from .scheduling import STALE_AFTER, earliest_send, next_window_opening
 from .templating import TemplateError, check, render
 from .variants import VariantGroups
@@ -431,16 +429,7 @@ def deliveries_sweep_stuck(*, now: datetime) -> int:
         Delivery.all_tenants.bulk_update(local, ["status", "due_at", "reason", "updated_at"])
         stuck = [d for d in stuck if d.step.channel not in LOCAL_CHANNELS]
         for d in stuck:
-            d.status = Delivery.Status.NEEDS_REVIEW
-            d.reason = "the send was interrupted: it may or may not have gone out — check before resending"
-            d.updated_at = now
-            timeline_record(
-                tenant=d.tenant,
-                at=now,
-                kind=TimelineKind.TOUCHPOINT_NEEDS_REVIEW,
-                summary=f"{d.step.get_channel_display()} “{d.rendered_subject or d.step.key}” needs review: "
-                "the send was interrupted",
-                data={"delivery": d.id},
-            )
+            d.status, d.reason, d.updated_at = Delivery.Status.NEEDS_REVIEW, INTERRUPTED, now
         Delivery.all_tenants.bulk_update(stuck, ["status", "reason", "updated_at"])
+        TimelineEntry.all_tenants.bulk_create(review_entry(d, now) for d in stuck)
     return len(stuck)

@@ -30,6 +30,7 @@ from .scheduling import earliest_send
 
 Status = Delivery.Status
 IN_FLIGHT = (Status.SENDING, Status.NEEDS_REVIEW)
+INTERRUPTED = "the send was interrupted: it may or may not have gone out — check before resending"
 
 
 def _deliveries_of(messages: list[Message]) -> QuerySet[Delivery]:
@@ -77,7 +78,7 @@ def _failed_entry(d: Delivery, now: datetime, message: Message) -> TimelineEntry
     )
 
 
-def _review_entry(d: Delivery, now: datetime) -> TimelineEntry:
+def review_entry(d: Delivery, now: datetime) -> TimelineEntry:
     return timeline_entry(
         tenant_id=d.tenant_id,
         at=now,
@@ -120,7 +121,7 @@ def deliveries_follow_messages(messages: list[Message], now: datetime) -> None:
                 Status.NEEDS_REVIEW,
                 ("the send was interrupted: it may or may not have gone out — check before resending"),
             )
-            entries.append(_review_entry(d, now))
+            entries.append(review_entry(d, now))
         elif m.status == Message.Status.SKIPPED and was == Status.SENDING:
             d.status, d.reason = Status.SKIPPED, m.reason
         else:

@@ -101,6 +101,19 @@ def test_a_csm_starts_on_their_own_book(client, csm):
     assert "The team" not in html
 
 
+def test_a_task_done_from_the_home_returns_to_the_home(client, csm):
+    book(csm)
+    task = Task.all_tenants.get(title="Kick-off call with Acme")
+    client.force_login(csm)
+
+    response = client.post(f"/admin/customer-success/tasks/{task.id}/complete/", {"next": HOME})
+
+    assert response.status_code == 302 and response["Location"] == HOME
+    html = client.get(HOME).content.decode()
+    assert "Done: Kick-off call with Acme" in html  # said once, and gone from the list
+    assert f'id="home-task-{task.id}"' not in html and tiles(html)["Open tasks"] == 1
+
+
 def test_everyones_view_counts_every_tenant_and_queue(client, csm):
     book(csm)
     client.force_login(csm)

@@ -50,12 +50,13 @@ def test_the_alert_queue_pages_with_its_total_and_keeps_its_filters(client, csm)
     client.force_login(csm)
 
     first = client.get("/admin/customer-success/alerts/?severity=P2").content.decode()
-    last = client.get("/admin/customer-success/alerts/?severity=P2&page=3").content.decode()
+    last = client.get("/admin/customer-success/alerts/?severity=P2&page=5").content.decode()
 
-    assert first.count('class="alert-row') == 50 and last.count('class="alert-row') == 20
-    assert "1–50 of 120 · page 1 of 3" in pager(first)
+    # 25 a page (each row carries its four actions).
+    assert first.count('class="alert-row') == 25 and last.count('class="alert-row') == 20
+    assert "1–25 of 120 · page 1 of 5" in pager(first)
     assert 'href="?severity=P2&amp;page=2" rel="next"' in first
-    assert "101–120 of 120 · page 3 of 3" in pager(last) and 'rel="next"' not in last
+    assert "101–120 of 120 · page 5 of 5" in pager(last) and 'rel="next"' not in last
     # Most urgent first across pages: the oldest P2 (its SLA runs out first) leads page 1.
     assert first.index("T119 Inc") < first.index("T118 Inc") and "T000 Inc" in last and "T000 Inc" not in first
 
@@ -63,10 +64,10 @@ def test_the_alert_queue_pages_with_its_total_and_keeps_its_filters(client, csm)
 @pytest.mark.parametrize(
     ("asked", "shown", "note"),
     [
-        ("abc", "page 1 of 2", "“abc” is not a page number: showing page 1."),
-        ("0", "page 1 of 2", "There is no page 0: showing page 1."),
-        ("9", "page 2 of 2", "There is no page 9: showing page 2, the last."),
-        ("", "page 1 of 2", ""),
+        ("abc", "page 1 of 3", "“abc” is not a page number: showing page 1."),
+        ("0", "page 1 of 3", "There is no page 0: showing page 1."),
+        ("9", "page 3 of 3", "There is no page 9: showing page 3, the last."),
+        ("", "page 1 of 3", ""),
     ],
 )
 def test_a_page_number_that_is_not_one_shows_the_nearest_page_with_a_note(client, csm, asked, shown, note):

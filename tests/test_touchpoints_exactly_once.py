@@ -198,3 +198,24 @@ def test_two_starts_of_one_playbook_at_once_make_one_run():
 
     assert Run.objects.for_tenant(tenant).filter(playbook=playbook).count() == 1
     assert sum(isinstance(r, RunNotStarted) for r in results) == 1, results
+
+
+@pytest.mark.django_db
+def test_a_send_claimed_before_touchpoints_had_outbox_messages_still_goes_to_review():
+    """A delivery left SENDING by a worker before the upgrade that gave touchpoints outbox
+    messages has no message for the outbox's sweeper to find: the playbooks sweeper hands it
+    to a person, as before — never resent."""
+    from playbooks.dispatch import deliveries_sweep_stuck
+
+    tenant = new_york_tenant()
+    tick_at(SIGNUP)
+    email = Delivery.objects.for_tenant(tenant).get(step__key="welcome-email")
+    Delivery.all_tenants.filter(id=email.id).update(status=Delivery.Status.SENDING, message=None, claimed_at=SIGNUP)
+
+    assert deliveries_sweep_stuck(now=SIGNUP + timedelta(minutes=9)) == 0
+    assert deliveries_sweep_stuck(now=SIGNUP + SENDING_TIMEOUT + timedelta(minutes=1)) == 1
+
+    email.refresh_from_db()
+    assert email.status == Delivery.Status.NEEDS_REVIEW and "may or may not have gone out" in email.reason
+    entry = TimelineEntry.objects.for_tenant(tenant).get(kind="touchpoint.needs_review")
+    assert entry.summary.endswith("needs review: the send was interrupted") and entry.data == {"delivery": email.id}

@@ -133,6 +133,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"\nCS Cockpit demo ready in {time.monotonic() - started:.1f} s at {site}")
         )
         self.stdout.write(f"  CS lead + CSM: {lead} / {lead_password}")
+        self.stdout.write(f"                 home          {site}{reverse('cockpit:overview')}?scope=mine")
         self.stdout.write(f"                 their tenants {mine}")
         self.stdout.write(f"                 their alerts  {site}{reverse('cockpit:alerts')}?assignee=me")
         self.stdout.write(f"                 their tasks   {site}{reverse('cockpit:tasks')}")
@@ -142,6 +143,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  API docs:      {site}{reverse('api-docs')}")
         self.stdout.write(f"  messages:      {env['EMAIL_FILE_PATH']}/ (email), {env['SMS_FILE_PATH']} (SMS)")
         self.stdout.write(f"  readiness:     {site}/readyz  (at {timezone.now():%H:%M:%S} UTC)")
+        self.stdout.write(f"  status:        {site}{reverse('cockpit:status')}")
         self.stdout.write("Press Ctrl-C to stop web, worker and beat.\n")
         self.stdout.flush()
 
