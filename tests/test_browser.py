@@ -161,3 +161,23 @@ def test_cs_lead_drafts_back_tests_and_publishes_a_new_model(page: Page, live_se
     expect(page.get_by_text("v2 is published")).to_be_visible()
     expect(page.get_by_role("heading", name="v2 · Stickiness first Published")).to_be_visible()
     page.screenshot(path=artifacts_dir / "health-models.png", full_page=True)
+
+
+def test_csm_opens_system_status_from_the_nav(page: Page, live_server, artifacts_dir):
+    """The status page a CSM reaches from the navigation: every check with its verdict and
+    thresholds, at desktop and phone width (no sideways scrolling)."""
+    UserFactory(username="maria", roles=[StaffRole.CSM])
+    log_in(page, live_server, "maria")
+
+    page.get_by_role("navigation", name="Cockpit").get_by_role("link", name="Status").click()
+
+    expect(page.get_by_role("heading", name="System status")).to_be_visible()
+    checks = page.locator("#status-checks tbody tr")
+    expect(checks).to_have_count(6)
+    expect(checks.first).to_contain_text("Last tick")
+    expect(checks.first).to_contain_text("never")  # no tick ran against the test database
+    expect(page.get_by_text("Down: act now")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "system-status.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=artifacts_dir / "system-status-phone.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
