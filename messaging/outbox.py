@@ -363,6 +363,14 @@ def messages_sweep_stuck(*, now: datetime) -> int:
     return len(stuck)
 
 
+def message_lock(*, message_id: int | None) -> None:
+    """Lock an outbox message inside the caller's transaction. Producers that settle a message
+    and their own row take the message first, as the send path does (`_mark_sent` locks
+    messages, then the outcome hook locks deliveries): one order everywhere, no deadlock."""
+    if message_id is not None:
+        list(Message.objects.select_for_update().filter(id=message_id).values_list("id", flat=True))
+
+
 def message_review_settle(*, message_id: int | None, went_out: bool, reason: str, now: datetime) -> None:
     """A person decided what became of an interrupted send (the producer's review page): the
     message leaves NEEDS_REVIEW as SENT or FAILED, so the outbox agrees with them."""

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from core.events import AuditAction, TimelineKind
 from health.ingest import IngestRejected, events_ingest
-from messaging.outbox import message_review_settle
+from messaging.outbox import message_lock, message_review_settle
 from tenants.models import Tenant
 from tenants.services import audit_record, timeline_record
 
@@ -124,12 +124,19 @@ def delivery_review_decide(
     if not note.strip():
         raise ValidationError({"note": ["Say what you checked (e.g. “Twilio log shows delivered”)."]})
     with transaction.atomic():
+        # The outbox message first, then the delivery: the order the send path locks them in
+        # (a late SENT answer for this very message may be recording right now).
+        message_lock(message_id=delivery.message_id)
         # Lock the row: two staff deciding at once must not both resend.
         locked = Delivery.all_tenants.select_for_update().get(id=delivery.id)
         if locked.status != Delivery.Status.NEEDS_REVIEW:
             raise ValidationError(
                 {"decision": [f"This delivery is {locked.get_status_display().lower()} now, not in review."]}
             )
+        if locked.message_id != delivery.message_id:
+            # Resent and interrupted again since the page was read: the message we locked is
+            # not the one to settle. The person decides again on the current attempt.
+            raise ValidationError({"decision": ["This delivery was attempted again meanwhile: reload and decide."]})
         before = {"status": locked.status}
         label = f"{actor.get_username()}: {note.strip()}"[:500]
         if decision == "mark_sent":
