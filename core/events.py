@@ -17,6 +17,7 @@ class TimelineKind(models.TextChoices):
     SMS_CONSENT = "tenant.sms_consent", "SMS consent"
     TIMEZONE = "tenant.timezone", "Time zone changed"
     MEMBERSHIP_CREATED = "membership.created", "Teammate added"
+    NOTE_ADDED = "tenant.note_added", "Note"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
     ONBOARDING_COMPLETED = "onboarding.completed", "Onboarding completed"
@@ -83,6 +84,10 @@ class AuditAction(models.TextChoices):
     TENANT_SMS_CONSENT = "tenant.sms_consent", "Recorded SMS consent"
     TENANT_TIMEZONE = "tenant.timezone", "Changed a time zone"
     MEMBERSHIP_CREATE = "membership.create", "Added a teammate"
+    NOTE_ADD = "note.add", "Added a note"
+    NOTE_EDIT = "note.edit", "Edited a note"
+    NOTE_PIN = "note.pin", "Pinned a note"
+    NOTE_UNPIN = "note.unpin", "Unpinned a note"
     STAFF_CREATE = "staff.create", "Created a staff user"
     API_KEY_CREATE = "api_key.create", "Created an API key"
     API_KEY_REVOKE = "api_key.revoke", "Revoked an API key"

@@ -48,6 +48,7 @@ cockpit = (
         path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
         path("tenants/<str:external_id>/churn-reason/", churn.churn_reason_record, name="churn-reason"),
         path("status/", views.system_status, name="status"),
+        *tenants_urls.cockpit,
         *onboarding_urls.cockpit_routes,
         *playbooks_urls.cockpit,
         *alerts_urls.cockpit,

@@ -25,6 +25,7 @@ from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket, Tenant
 from tenants.services import audit_record
 from tenants.validators import parse_id
+from tenants.views import NoteForm
 
 from . import home, status
 from .charts import sparkline
@@ -32,6 +33,7 @@ from .churn import churn_form_for
 
 TENANTS_PER_PAGE = 25
 HISTORY_DAYS = 60
+NOTES_ON_PAGE = 3
 
 
 @require_GET
@@ -119,6 +121,10 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
             "days_of_data": health_selectors.days_of_data(tenant=tenant, as_of=score.computed_at) if score else 0,
             "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
+            # The pinned note and the newest few; the notes page has them all, paged.
+            "notes": tenant_selectors.notes_for_tenant(tenant=tenant)[:NOTES_ON_PAGE],
+            "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
+            "note_form": NoteForm(),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant, now=now),
             "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant, user=request.user),

@@ -169,6 +169,30 @@ TIMELINE_KIND_LABELS = {
 }
 
 
+class TenantNote(TenantOwnedModel):
+    """What a CSM knows that no event says ("champion leaves in March"). Markdown, rendered
+    sanitised (core.markdown); at most one pinned per tenant, shown first on its page."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_label = models.CharField(max_length=200, help_text="The author's name when they wrote it.")
+    body = models.TextField()
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="note_tenant_created")]
+        constraints = [
+            # Pinning is "the one thing to read first": a second pin replaces the first (the
+            # service unpins under a lock); this makes a race between two pins fail, not stick.
+            models.UniqueConstraint(fields=["tenant"], condition=models.Q(pinned=True), name="note_one_pinned")
+        ]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author_label} on {self.created_at:%Y-%m-%d}"
+
+
 class AuditLog(models.Model):
     """Who did what to which object, with the state before and after. Staff actions and
     API-key writes land here; the system itself is the actor when `actor` is empty."""

@@ -12,7 +12,7 @@ from django.http import Http404
 
 from core.roles import StaffRole
 
-from .models import ApiKey, HealthBucket, Membership, Tenant, TimelineEntry
+from .models import ApiKey, HealthBucket, Membership, Tenant, TenantNote, TimelineEntry
 from .services import API_KEY_PREFIX, api_key_hash
 
 
@@ -156,3 +156,16 @@ def tenants_for_key(*, api_key: ApiKey, plan: str, csm: str, bucket: str) -> Que
     if bucket:
         tenants = tenants.filter(health_bucket=bucket)
     return tenants.order_by("external_id")
+
+
+def notes_for_tenant(*, tenant: Tenant) -> QuerySet[TenantNote]:
+    """The pinned note first, then the newest."""
+    return TenantNote.objects.for_tenant(tenant).order_by("-pinned", "-created_at", "-id")
+
+
+def note_get(*, tenant: Tenant, note_id: int) -> TenantNote:
+    """A note of this tenant; another tenant's note (or none) is a 404."""
+    note = TenantNote.objects.for_tenant(tenant).select_related("tenant").filter(id=note_id).first()
+    if note is None:
+        raise Http404("No such note on this tenant.")
+    return note

@@ -135,6 +135,16 @@ MATRIX: dict[str, Route] = {
     "cockpit:tenant-sms-consent": Route(
         "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
     ),
+    # CSM notes: everyone on staff reads them; the CS team writes (an empty note is a 422 form
+    # error); note 1 does not exist.
+    "cockpit:tenant-notes": Route("staff", kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-note-add": Route("staff", status=422, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-note-edit": Route(
+        "staff", status=404, roles=TENANT_ACTORS, kwargs=lambda: {"external_id": "acme", "note_id": 1}
+    ),
+    "cockpit:tenant-note-pin": Route(
+        "staff", status=404, method="post", roles=TENANT_ACTORS, kwargs=lambda: {"external_id": "acme", "note_id": 1}
+    ),
     # Billing ops and CSMs record why a tenant left; an empty form is a form error (422).
     "cockpit:churn-reason": Route("staff", status=422, method="post", kwargs=TENANT_A_KWARGS),
     # Tenant users dismiss their own in-app messages; message 1 does not exist (404 for all).

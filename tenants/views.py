@@ -1,0 +1,119 @@
+"""CSM notes on a tenant, in the cockpit: the paged list with its form, edit (by the author)
+and pin. Views parse and render; tenants/notes.py writes."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.access import staff_required
+from core.http import form_errors_from, safe_next
+from core.paging import paged
+from core.roles import Ability, may
+
+from . import notes, selectors
+from .models import Tenant
+
+NOTES_PER_PAGE = 20
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Note",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What you learned — Markdown works (**bold**, lists)"}),
+        max_length=notes.NOTE_MAX,
+        strip=False,
+        error_messages={
+            "required": "Write the note: it is empty.",
+            "max_length": "A note holds at most %(limit_value)s characters; this one has %(show_value)s.",
+        },
+    )
+    pinned = forms.BooleanField(label="Pin it to the top of the tenant page", required=False)
+
+
+def _list_context(request: HttpRequest, tenant: Tenant, form: NoteForm) -> dict:
+    return {
+        "tenant": tenant,
+        "paged": paged(selectors.notes_for_tenant(tenant=tenant), request.GET, per_page=NOTES_PER_PAGE),
+        "form": form,
+        "can_act": may(request.user, Ability.ACT_ON_TENANTS),
+    }
+
+
+def _back_to_tenant(request: HttpRequest, tenant: Tenant) -> str:
+    """Where the form came from (the tenant page or its notes page), else the tenant page."""
+    detail = reverse("cockpit:tenant-detail", args=[tenant.external_id])
+    kwargs = {"external_id": tenant.external_id}
+    return safe_next(request, default="cockpit:tenant-detail", default_kwargs=kwargs, under=detail)
+
+
+@staff_required()
+@require_GET
+def tenant_notes(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    return render(request, "tenants/notes.html", _list_context(request, tenant, NoteForm()))
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def tenant_note_add(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            notes.note_add(
+                tenant=tenant,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                pinned=form.cleaned_data["pinned"],
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+    if form.errors:
+        # The page with the text kept and the error beside it; nothing was saved.
+        return render(request, "tenants/notes.html", _list_context(request, tenant, form), status=422)
+    messages.success(request, f"Note added to {tenant.name}.")
+    return redirect(_back_to_tenant(request, tenant))
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_http_methods(["GET", "POST"])
+def tenant_note_edit(request: HttpRequest, external_id: str, note_id: int) -> HttpResponse:
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    note = selectors.note_get(tenant=tenant, note_id=note_id)
+    form = NoteForm(request.POST or None, initial={"body": note.body})
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.note_edit(note=note, actor=request.user, body=form.cleaned_data["body"], now=timezone.now())
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            messages.success(request, "Note saved.")
+            return redirect("cockpit:tenant-notes", external_id=tenant.external_id)
+    return render(
+        request,
+        "tenants/note_edit.html",
+        {"tenant": tenant, "note": note, "form": form, "is_author": note.author_id == request.user.pk},
+        status=422 if form.errors else 200,
+    )
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def tenant_note_pin(request: HttpRequest, external_id: str, note_id: int) -> HttpResponse:
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    note = selectors.note_get(tenant=tenant, note_id=note_id)
+    pinned = request.POST.get("pinned")
+    if pinned not in ("1", "0"):
+        messages.error(request, "Choose whether to pin or unpin the note.")
+    else:
+        notes.note_pin(note=note, actor=request.user, pinned=pinned == "1", now=timezone.now())
+        messages.success(request, "Note pinned to the top." if pinned == "1" else "Note unpinned.")
+    return redirect(_back_to_tenant(request, tenant))
