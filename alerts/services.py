@@ -379,11 +379,15 @@ def alert_assign(*, alert: Alert, actor: AbstractBaseUser, assignee_id: int | No
     return alert
 
 
-def alert_snooze(*, alert: Alert, actor: AbstractBaseUser, until: datetime, note: str = "", now: datetime) -> Alert:
+def snooze_end_check(*, until: datetime, now: datetime) -> None:
     if until <= now:
         raise AlertActionError("A snooze must end in the future.")
     if until > now + MAX_SNOOZE:
         raise AlertActionError("A snooze can last 30 days at most: resolve the alert instead.")
+
+
+def alert_snooze(*, alert: Alert, actor: AbstractBaseUser, until: datetime, note: str = "", now: datetime) -> Alert:
+    snooze_end_check(until=until, now=now)
     with transaction.atomic():
         alert = _locked(alert)
         # A snooze is a response: it counts as acknowledging for the SLA.

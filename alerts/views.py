@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -22,6 +23,7 @@ from tenants.validators import parse_id
 
 from . import selectors
 from . import services as alerts
+from .bulk import BULK_ACTIONS, BULK_DONE, alerts_bulk_act
 from .models import Alert, Route, Severity
 from .rules import RULES
 
@@ -68,6 +70,7 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
         "routes": [(r.value, r.label) for r in Route if r.value in selectors.routes_visible_to(request.user)],
         "staff": selectors.assignable_staff(),
         "presets": SNOOZE_PRESETS,
+        "bulk_actions": BULK_ACTIONS,
         "sla_states": selectors.SLA_STATES,
         "attainment": selectors.sla_attainment(weeks=8, now=now, routes=selectors.routes_visible_to(request.user)),
         "this_week": selectors.week_of(now),
@@ -115,11 +118,7 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
             alert = alerts.alert_acknowledge(alert=alert, actor=request.user, note=note, now=now)
             done = "Acknowledged"
         elif action == "assign":
-            raw = request.POST.get("assignee", "")
-            assignee_id = parse_id(raw) if raw else None
-            if raw and assignee_id is None:
-                raise alerts.AlertActionError(f"“{raw}” is not a person.")
-            alert = alerts.alert_assign(alert=alert, actor=request.user, assignee_id=assignee_id, now=now)
+            alert = alerts.alert_assign(alert=alert, actor=request.user, assignee_id=_assignee_from(request), now=now)
             done = "Assigned"
         elif action == "snooze":
             until = _snooze_until(request, now)
@@ -147,6 +146,47 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
     else:
         messages.success(request, f"{done}: {alert.rule.slug} for {alert.tenant.name}.")
     return redirect(safe_next(request, default="cockpit:alerts"))
+
+
+def _assignee_from(request: HttpRequest) -> int | None:
+    raw = request.POST.get("assignee", "")
+    assignee_id = parse_id(raw) if raw else None
+    if raw and assignee_id is None:
+        raise alerts.AlertActionError(f"“{raw[:20]}” is not a person.")
+    return assignee_id
+
+
+@staff_required()
+@require_POST
+def alert_bulk(request: HttpRequest) -> HttpResponse:
+    """The ticked alerts of a queue page, acknowledged, snoozed or assigned at once; what no
+    longer qualified is named with why, and the page comes back with its filters."""
+    now = timezone.now()
+    raw_ids = request.POST.getlist("ids")
+    action = request.POST.get("action", "")
+    try:
+        alert_ids = [parse_id(raw) for raw in raw_ids]
+        if None in alert_ids:
+            raise alerts.AlertActionError(f"“{raw_ids[alert_ids.index(None)][:20]}” is not an alert.")
+        outcome = alerts_bulk_act(
+            user=request.user,
+            alert_ids=alert_ids,  # type: ignore[arg-type]
+            action=action,
+            now=now,
+            until=_snooze_until(request, now) if action == "snooze" else None,
+            assignee_id=_assignee_from(request) if action == "assign" else None,
+        )
+    except alerts.AlertActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if outcome.changed:
+            n = len(outcome.changed)
+            messages.success(request, f"{n} alert{'s' if n != 1 else ''} {BULK_DONE[action]}.")
+        if outcome.skipped:
+            n = len(outcome.skipped)
+            left = "; ".join(f"{label} ({why})" for label, why in outcome.skipped)
+            messages.warning(request, f"{n} left as {'they were' if n != 1 else 'it was'}: {left}.")
+    return redirect(safe_next(request, default="cockpit:alerts", under=reverse("cockpit:alerts")))
 
 
 @staff_required()

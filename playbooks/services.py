@@ -200,6 +200,38 @@ def task_complete(*, task: Task, actor: AbstractBaseUser, note: str, now: dateti
     return task
 
 
+TASKS_BULK_MAX = 100
+
+
+def tasks_complete_many(
+    *, task_ids: list[int], actor: AbstractBaseUser, note: str, now: datetime
+) -> tuple[list[Task], list[tuple[str, str]]]:
+    """The ticked tasks done at once, each audited and on its tenant's timeline as a single
+    Done would be. A selection read minutes ago may hold tasks someone finished meanwhile:
+    those are returned as (title, why) and left alone. Rows are locked in id order, so two
+    overlapping selections queue rather than deadlock."""
+    if not task_ids:
+        raise ValidationError({"ids": ["Tick the tasks to complete first."]})
+    if len(task_ids) > TASKS_BULK_MAX:
+        raise ValidationError(
+            {"ids": [f"Complete at most {TASKS_BULK_MAX} tasks at once; {len(task_ids)} were ticked."]}
+        )
+    done: list[Task] = []
+    skipped: list[tuple[str, str]] = []
+    with transaction.atomic():
+        rows = Task.all_tenants.filter(id__in=task_ids).select_related("tenant").select_for_update(of=("self",))
+        locked = {t.id: t for t in rows.order_by("id")}
+        for task_id in dict.fromkeys(task_ids):
+            task = locked.get(task_id)
+            if task is None:
+                skipped.append((f"Task {task_id}", "no longer exists"))
+            elif task.status == Task.Status.DONE:
+                skipped.append((task.title, "done meanwhile"))
+            else:
+                done.append(task_complete(task=task, actor=actor, note=note, now=now))
+    return done, skipped
+
+
 SCREENSHARE_TITLE = "Schedule a screenshare with {name} and complete setup live"
 
 

@@ -18,6 +18,7 @@ cockpit = [
     path("touchpoints/<int:delivery_id>/", views.delivery_detail, name="delivery-detail"),
     path("touchpoints/<int:delivery_id>/review/", views.delivery_review, name="delivery-review"),
     path("tasks/", views.task_list, name="tasks"),
+    path("tasks/complete/", views.task_bulk_complete, name="task-bulk-complete"),
     path("tasks/<int:task_id>/complete/", views.task_complete, name="task-complete"),
     path("tenants/<str:external_id>/touchpoints/pause/", views.tenant_touchpoints_pause, name="touchpoints-pause"),
     path("tenants/<str:external_id>/touchpoints/resume/", views.tenant_touchpoints_resume, name="touchpoints-resume"),

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -250,6 +252,34 @@ def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
         return render(request, "playbooks/tasks.html#task-row", {"task": task, "now": timezone.now()})
     messages.success(request, f"Done: {task.title}")
     return redirect(safe_next(request, default="cockpit:tasks"))
+
+
+@staff_required()
+@require_POST
+def task_bulk_complete(request: HttpRequest) -> HttpResponse:
+    """The ticked tasks of a task page done at once; those done meanwhile are named."""
+    raw_ids = request.POST.getlist("ids")
+    task_ids = [parse_id(raw) for raw in raw_ids]
+    try:
+        if None in task_ids:
+            raise ValidationError(f"“{raw_ids[task_ids.index(None)][:20]}” is not a task.")
+        done, skipped = services.tasks_complete_many(
+            task_ids=task_ids,  # type: ignore[arg-type]
+            actor=request.user,
+            note=request.POST.get("note", "")[:500],
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if done:
+            messages.success(request, f"{len(done)} task{pluralize(len(done))} done.")
+        if skipped:
+            left = "; ".join(f"{title} ({why})" for title, why in skipped)
+            messages.warning(
+                request, f"{len(skipped)} left as {'they were' if len(skipped) != 1 else 'it was'}: {left}."
+            )
+    return redirect(safe_next(request, default="cockpit:tasks", under=reverse("cockpit:tasks")))
 
 
 @staff_required(Ability.ACT_ON_TENANTS)

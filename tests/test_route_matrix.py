@@ -125,6 +125,9 @@ MATRIX: dict[str, Route] = {
         "staff", status=404, method="post", kwargs=lambda: {"alert_id": 1, "action": "acknowledge"}
     ),
     "cockpit:tasks": Route("staff"),
+    # Bulk actions: an empty selection is a message on the page they came back to (302).
+    "cockpit:alert-bulk": Route("staff", status=302, method="post"),
+    "cockpit:task-bulk-complete": Route("staff", status=302, method="post"),
     "cockpit:task-complete": Route("staff", status=404, method="post", kwargs=lambda: {"task_id": 1}),
     "cockpit:touchpoints-pause": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:touchpoints-resume": Route(
