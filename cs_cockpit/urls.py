@@ -46,6 +46,7 @@ cockpit = (
         path("", views.overview, name="overview"),
         path("tenants/", views.tenant_list, name="tenant-list"),
         path("tenants/<str:external_id>/", views.tenant_detail, name="tenant-detail"),
+        path("tenants/<str:external_id>/timeline/", views.tenant_timeline_page, name="tenant-timeline"),
         path("tenants/<str:external_id>/churn-reason/", churn.churn_reason_record, name="churn-reason"),
         path("status/", views.system_status, name="status"),
         *tenants_urls.cockpit,

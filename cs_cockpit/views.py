@@ -30,10 +30,13 @@ from tenants.views import NoteForm
 from . import home, status
 from .charts import sparkline
 from .churn import churn_form_for
+from .timeline import KIND_GROUPS, row_from, tenant_timeline
 
 TENANTS_PER_PAGE = 25
 HISTORY_DAYS = 60
 NOTES_ON_PAGE = 3
+TIMELINE_ON_PAGE = 15
+TIMELINE_PER_PAGE = 50
 
 
 @require_GET
@@ -120,7 +123,8 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "trend": sparkline(history),
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
             "days_of_data": health_selectors.days_of_data(tenant=tenant, as_of=score.computed_at) if score else 0,
-            "timeline": tenant_selectors.timeline_for_tenant(tenant=tenant, limit=50),
+            "timeline": [row_from(r) for r in tenant_timeline(tenant=tenant)[:TIMELINE_ON_PAGE]],
+            "kind_groups": KIND_GROUPS,
             # The pinned note and the newest few; the notes page has them all, paged.
             "notes": tenant_selectors.notes_for_tenant(tenant=tenant)[:NOTES_ON_PAGE],
             "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
@@ -175,3 +179,26 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     }
     template = "cockpit/tenant_list.html#tenant-table" if request.htmx else "cockpit/tenant_list.html"
     return render(request, template, context)
+
+
+@staff_required()
+@require_GET
+def tenant_timeline_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    """Everything that happened to a tenant, paged, with its business events, by kind."""
+    tenant = tenant_selectors.tenant_get_for_staff(external_id=external_id)
+    group, note = request.GET.get("kind", ""), ""
+    if group and group not in KIND_GROUPS:
+        note, group = f"“{group[:30]}” is not a kind of entry: showing everything.", ""
+    page = paged(tenant_timeline(tenant=tenant, group=group), request.GET, per_page=TIMELINE_PER_PAGE)
+    return render(
+        request,
+        "cockpit/tenant_timeline.html",
+        {
+            "tenant": tenant,
+            "paged": page,
+            "rows": [row_from(r) for r in page.rows],
+            "group": group,
+            "kind_groups": KIND_GROUPS,
+            "filter_note": note,
+        },
+    )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
@@ -85,3 +85,22 @@ def newest_event_received_at() -> datetime | None:
     """When the newest ingested event arrived (system status): the row with the highest id,
     through the primary key's index — not MAX(received_at) over every event."""
     return Event.all_tenants.order_by("-id").values_list("received_at", flat=True).first()
+
+
+# Events that say something happened to the customer's business, not that someone clicked:
+# support tickets, errors, deploys, integrations, survey answers. They belong on the tenant's
+# timeline beside what the cockpit did; product-usage events stay in rollups and charts.
+BUSINESS_EVENT_PREFIXES = ("ticket.", "error.", "deploy.", "integration.", "nps.", "csat.")
+
+
+def business_event_rows(*, tenant: Tenant) -> QuerySet:
+    """The tenant's business events as timeline-shaped rows (id, at, kind, summary, data, source)."""
+    match = Q()
+    for prefix in BUSINESS_EVENT_PREFIXES:
+        match |= Q(name__startswith=prefix)
+    return (
+        Event.objects.for_tenant(tenant)
+        .filter(match)
+        .annotate(at=F("occurred_at"), kind=F("name"), summary=Value(""), source=Value("event"))
+        .values_list("id", "at", "kind", "summary", "properties", "source")
+    )

@@ -169,3 +169,15 @@ def note_get(*, tenant: Tenant, note_id: int) -> TenantNote:
     if note is None:
         raise Http404("No such note on this tenant.")
     return note
+
+
+def timeline_rows(*, tenant: Tenant, kind_prefixes: tuple[str, ...] = ()) -> QuerySet:
+    """The tenant's timeline as plain rows (id, at, kind, summary, data, source), for a page that
+    merges them with other sources; `kind_prefixes` keeps only kinds starting with one of them."""
+    rows = TimelineEntry.objects.for_tenant(tenant)
+    if kind_prefixes:
+        match = Q()
+        for prefix in kind_prefixes:
+            match |= Q(kind__startswith=prefix)
+        rows = rows.filter(match)
+    return rows.annotate(source=Value("timeline")).values_list("id", "at", "kind", "summary", "data", "source")

@@ -141,6 +141,7 @@ MATRIX: dict[str, Route] = {
     # CSM notes: everyone on staff reads them; the CS team writes (an empty note is a 422 form
     # error); note 1 does not exist.
     "cockpit:tenant-notes": Route("staff", kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-timeline": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:tenant-note-add": Route("staff", status=422, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:tenant-note-edit": Route(
         "staff", status=404, roles=TENANT_ACTORS, kwargs=lambda: {"external_id": "acme", "note_id": 1}
