@@ -18,6 +18,7 @@ class TimelineKind(models.TextChoices):
     TIMEZONE = "tenant.timezone", "Time zone changed"
     MEMBERSHIP_CREATED = "membership.created", "Teammate added"
     NOTE_ADDED = "tenant.note_added", "Note"
+    CSM_ASSIGNED = "tenant.csm_assigned", "CSM assigned"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
     ONBOARDING_COMPLETED = "onboarding.completed", "Onboarding completed"
@@ -85,6 +86,7 @@ class AuditAction(models.TextChoices):
     TENANT_TIMEZONE = "tenant.timezone", "Changed a time zone"
     MEMBERSHIP_CREATE = "membership.create", "Added a teammate"
     NOTE_ADD = "note.add", "Added a note"
+    TENANT_CSM = "tenant.csm_assign", "Assigned a CSM"
     NOTE_EDIT = "note.edit", "Edited a note"
     NOTE_PIN = "note.pin", "Pinned a note"
     NOTE_UNPIN = "note.unpin", "Unpinned a note"

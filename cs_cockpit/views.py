@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
@@ -129,6 +130,9 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "notes": tenant_selectors.notes_for_tenant(tenant=tenant)[:NOTES_ON_PAGE],
             "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
             "note_form": NoteForm(),
+            "cs_team": tenant_selectors.cs_team_members() if may(request.user, Ability.ACT_ON_TENANTS) else [],
+            "team_timezone": settings.CS_TEAM_TIMEZONE,
+            "tomorrow": now.date() + timedelta(days=1),
             "checklist": onboarding_selectors.checklist_for(tenant=tenant),
             "touchpoints": playbook_selectors.tenant_touchpoint_state(tenant=tenant, now=now),
             "tenant_alerts": alert_selectors.tenant_alerts(tenant=tenant, user=request.user),

@@ -263,6 +263,54 @@ def screenshare_task_create(*, tenant: Tenant, actor: AbstractBaseUser, now: dat
     return task, True
 
 
+TASK_TITLE_MAX = 300  # Task.title
+
+
+def task_create(
+    *,
+    tenant: Tenant,
+    title: str,
+    due_at: datetime,
+    assignee: AbstractBaseUser | None,
+    body: str = "",
+    actor: AbstractBaseUser,
+    now: datetime,
+) -> Task:
+    """A task a person makes on a tenant's page (“call the new admin”), for someone on the CS
+    team or, without an assignee, for the CSM queue. Audited and on the timeline."""
+    title = " ".join(title.split())
+    errors: dict[str, list[str]] = {}
+    if not title:
+        errors["title"] = ["Say what is to be done."]
+    elif len(title) > TASK_TITLE_MAX:
+        errors["title"] = [f"A task title holds at most {TASK_TITLE_MAX} characters; this one has {len(title)}."]
+    if due_at < now - timedelta(days=1):
+        errors["due_at"] = ["The due date is in the past: choose today or later."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        task = Task.objects.create(
+            tenant=tenant,
+            title=title,
+            body=body.strip(),
+            assignee=assignee,
+            role="csm",  # the queue it waits in if it is ever unassigned
+            due_at=due_at,
+            created_at=now,
+        )
+        who = assignee.get_username() if assignee else "the CSM queue"
+        timeline_record(tenant=tenant, at=now, kind=TimelineKind.TASK_CREATED, summary=f"Task for {who}: {title}")
+        audit_record(
+            actor=actor,
+            action=AuditAction.TASK_CREATE,
+            target=task,
+            tenant=tenant,
+            at=now,
+            after={"title": title, "assignee": assignee.get_username() if assignee else None, "due_at": due_at},
+        )
+    return task
+
+
 def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: datetime) -> None:
     if message.dismissed_at is None:
         InAppMessage.objects.for_tenant(message.tenant).filter(id=message.id, dismissed_at__isnull=True).update(

@@ -24,6 +24,7 @@ cockpit = [
     path("tenants/<str:external_id>/touchpoints/resume/", views.tenant_touchpoints_resume, name="touchpoints-resume"),
     path("tenants/<str:external_id>/playbooks/start/", views.tenant_playbook_start, name="playbook-start"),
     path("tenants/<str:external_id>/sms-consent/", views.tenant_sms_consent, name="tenant-sms-consent"),
+    path("tenants/<str:external_id>/tasks/", views.tenant_task_create, name="tenant-task-create"),
     path("tenants/<str:external_id>/tasks/screenshare/", views.tenant_screenshare_task, name="screenshare-task"),
 ]
 

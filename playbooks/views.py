@@ -4,6 +4,10 @@ needs-review queue, CSM tasks, and the tenant page's actions (pause, start a pla
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -280,6 +284,43 @@ def task_bulk_complete(request: HttpRequest) -> HttpResponse:
                 request, f"{len(skipped)} left as {'they were' if len(skipped) != 1 else 'it was'}: {left}."
             )
     return redirect(safe_next(request, default="cockpit:tasks", under=reverse("cockpit:tasks")))
+
+
+def _due_from(raw: str) -> datetime:
+    """A due date from the form: 17:00 that day in the CS team's time zone."""
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationError({"due_at": [f"“{raw[:20]}” is not a date such as 2026-12-01."]}) from None
+    return datetime.combine(day, time(17), tzinfo=ZoneInfo(settings.CS_TEAM_TIMEZONE))
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def tenant_task_create(request: HttpRequest, external_id: str) -> HttpResponse:
+    """A task made on the tenant's page, for a CS teammate or the CSM queue."""
+    tenant = tenant_get_for_staff(external_id=external_id)
+    raw = request.POST.get("assignee", "")
+    try:
+        assignee = None
+        if raw:
+            assignee = next((m for m in tenant_selectors.cs_team_members() if str(m.pk) == raw), None)
+            if assignee is None:
+                raise ValidationError({"assignee": ["Choose someone on the CS team, or the CSM queue."]})
+        task = services.task_create(
+            tenant=tenant,
+            title=request.POST.get("title", ""),
+            due_at=_due_from(request.POST.get("due", "")),
+            assignee=assignee,
+            body=request.POST.get("body", "")[:2000],
+            actor=request.user,
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, "Task not created: " + " ".join(exc.messages))
+    else:
+        messages.success(request, f"Task created for {task.assignee or 'the CSM queue'}: {task.title}.")
+    return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
 
 
 @staff_required(Ability.ACT_ON_TENANTS)

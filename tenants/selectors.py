@@ -7,6 +7,7 @@ import hmac
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.http import Http404
 
@@ -181,3 +182,13 @@ def timeline_rows(*, tenant: Tenant, kind_prefixes: tuple[str, ...] = ()) -> Que
             match |= Q(kind__startswith=prefix)
         rows = rows.filter(match)
     return rows.annotate(source=Value("timeline")).values_list("id", "at", "kind", "summary", "data", "source")
+
+
+def cs_team_members() -> list[AbstractBaseUser]:
+    """Who can own an account: active CSMs, CS leads and admins, by name."""
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN])
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

@@ -356,6 +356,44 @@ def tenant_timezone_change(
     return tenant
 
 
+CS_TEAM_ROLES = (StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN)
+
+
+def tenant_csm_assign(
+    *, tenant: Tenant, csm_id: int | None, actor: Actor, now: datetime, ip: str | None = None
+) -> Tenant:
+    """Gives the account to a CSM (or, with None, to nobody: it shows as unassigned). The CSM
+    must be active on the CS team. Audited and on the timeline; the same CSM writes nothing."""
+    csm = None
+    if csm_id is not None:
+        csm = get_user_model().objects.filter(id=csm_id, is_active=True, groups__name__in=CS_TEAM_ROLES).first()
+        if csm is None:
+            raise ValidationError({"csm": ["Choose an active member of the CS team (CSM, CS lead or admin)."]})
+    with transaction.atomic():
+        # Locked: two reassignments at once apply in turn, each audited against the other's result.
+        tenant = Tenant.objects.select_for_update().select_related("csm_owner").get(pk=tenant.pk)
+        if tenant.csm_owner_id == csm_id:
+            return tenant
+        before = tenant_snapshot(tenant)
+        previous = tenant.csm_owner
+        tenant.csm_owner = csm
+        tenant.save(update_fields=["csm_owner", "updated_at"])
+        name = (csm.get_full_name() or csm.get_username()) if csm else "nobody"
+        was = (previous.get_full_name() or previous.get_username()) if previous else "nobody"
+        _tenant_change_record(
+            tenant=tenant,
+            before=before,
+            action=AuditAction.TENANT_CSM,
+            kind=TimelineKind.CSM_ASSIGNED,
+            summary=f"CSM changed from {was} to {name}",
+            data={"from": previous.pk if previous else None, "to": csm_id},
+            actor=actor,
+            now=now,
+            ip=ip,
+        )
+    return tenant
+
+
 def tenant_advance_lifecycle(*, tenant: Tenant, stage: str, now: datetime, reason: str) -> None:
     old = tenant.lifecycle_stage
     tenant.lifecycle_stage = stage

@@ -17,8 +17,9 @@ from core.http import form_errors_from, safe_next
 from core.paging import paged
 from core.roles import Ability, may
 
-from . import notes, selectors
+from . import notes, selectors, services
 from .models import Tenant
+from .validators import parse_id
 
 NOTES_PER_PAGE = 20
 
@@ -117,3 +118,27 @@ def tenant_note_pin(request: HttpRequest, external_id: str, note_id: int) -> Htt
         notes.note_pin(note=note, actor=request.user, pinned=pinned == "1", now=timezone.now())
         messages.success(request, "Note pinned to the top." if pinned == "1" else "Note unpinned.")
     return redirect(_back_to_tenant(request, tenant))
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def tenant_csm_assign(request: HttpRequest, external_id: str) -> HttpResponse:
+    """Give the account to a CSM from its page (or leave it unassigned); audited."""
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    raw = request.POST.get("csm", "")
+    csm_id = parse_id(raw) if raw else None
+    try:
+        if raw and csm_id is None:
+            raise ValidationError(f"“{raw[:20]}” is not a person.")
+        tenant = services.tenant_csm_assign(
+            tenant=tenant, csm_id=csm_id, actor=request.user, now=timezone.now(), ip=request.META.get("REMOTE_ADDR")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        owner = tenant.csm_owner
+        who = (owner.get_full_name() or owner.get_username()) if owner else ""
+        messages.success(
+            request, f"{tenant.name} is now {who}'s account." if owner else f"{tenant.name} has no CSM now."
+        )
+    return redirect("cockpit:tenant-detail", external_id=tenant.external_id)

@@ -142,6 +142,11 @@ MATRIX: dict[str, Route] = {
     # error); note 1 does not exist.
     "cockpit:tenant-notes": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:tenant-timeline": Route("staff", kwargs=TENANT_A_KWARGS),
+    # Actions on the tenant page: an empty form comes back to the page with its error.
+    "cockpit:tenant-csm": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-task-create": Route(
+        "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
+    ),
     "cockpit:tenant-note-add": Route("staff", status=422, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:tenant-note-edit": Route(
         "staff", status=404, roles=TENANT_ACTORS, kwargs=lambda: {"external_id": "acme", "note_id": 1}
