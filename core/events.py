@@ -118,6 +118,9 @@ class AuditAction(models.TextChoices):
     TOUCHPOINTS_RESUME = "touchpoints.resume", "Resumed touchpoints"
     TASK_CREATE = "task.create", "Created a task"
     TASK_COMPLETE = "task.complete", "Completed a task"
+    # knowledge base
+    ARTICLE_CREATE = "article.create", "Wrote a knowledge article"
+    ARTICLE_EDIT = "article.edit", "Edited a knowledge article"
     # alerts
     ALERT_OPEN = "alert.open", "Opened an alert"
     ALERT_ACKNOWLEDGED = "alert.acknowledged", "Acknowledged an alert"

@@ -48,6 +48,7 @@ class Ability(models.TextChoices):
     EDIT_ONBOARDING_TEMPLATES = "edit_onboarding_templates", "Edit onboarding templates"
     WORK_BILLING_QUEUE = "work_billing_queue", "Work the past-due queue"
     SEE_REVENUE = "see_revenue", "See revenue"
+    EDIT_KNOWLEDGE = "edit_knowledge", "Write and edit knowledge articles"
 
 
 _LEADS = frozenset({StaffRole.CS_LEAD, StaffRole.ADMIN})
@@ -64,6 +65,8 @@ POLICY: dict[str, frozenset[str]] = {
     Ability.EDIT_ONBOARDING_TEMPLATES: _LEADS,
     Ability.WORK_BILLING_QUEUE: _BILLING,
     Ability.SEE_REVENUE: _BILLING | {StaffRole.CS_LEAD},
+    # Seed 000 Day 7: whoever works the account adds the missing offer or objection note.
+    Ability.EDIT_KNOWLEDGE: _CS_TEAM,
 }
 
 

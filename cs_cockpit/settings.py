@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "onboarding",
     "health",
     "billing",
+    "knowledge",
     "alerts",
     "playbooks",
     "cs_cockpit",

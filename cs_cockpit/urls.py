@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from alerts import urls as alerts_urls
 from billing import urls as billing_urls
 from health import urls as health_urls
+from knowledge import urls as knowledge_urls
 from messaging import urls as messaging_urls
 from onboarding import urls as onboarding_urls
 from playbooks import urls as playbooks_urls
@@ -78,11 +79,13 @@ urlpatterns = [
     *playbooks_urls.public,
     *billing_urls.public,
     *messaging_urls.public,
+    *knowledge_urls.public,
     path("billing/", include((billing_urls.owner, "billing"))),
     # The cockpit lives under /admin/ by contract, so it must come before Django admin's
     # catch-all pattern.
     path("admin/customer-success/", include(cockpit)),
     path("admin/billing/", include(billing_ops)),
+    path("admin/knowledge/", include((knowledge_urls.staff, "knowledge"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

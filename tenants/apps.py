@@ -2,7 +2,18 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 # Django admin (/admin/) is for the admin role: every permission of these apps.
-ADMIN_ROLE_APPS = ("auth", "core", "tenants", "messaging", "onboarding", "health", "billing", "alerts", "playbooks")
+ADMIN_ROLE_APPS = (
+    "auth",
+    "core",
+    "tenants",
+    "messaging",
+    "onboarding",
+    "health",
+    "billing",
+    "knowledge",
+    "alerts",
+    "playbooks",
+)
 
 
 def admin_role_permissions_sync(**kwargs: object) -> None:

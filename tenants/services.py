@@ -371,7 +371,7 @@ def tenant_csm_assign(
             raise ValidationError({"csm": ["Choose an active member of the CS team (CSM, CS lead or admin)."]})
     with transaction.atomic():
         # Locked: two reassignments at once apply in turn, each audited against the other's result.
-        tenant = Tenant.objects.select_for_update().select_related("csm_owner").get(pk=tenant.pk)
+        tenant = Tenant.objects.select_for_update(of=("self",)).select_related("csm_owner").get(pk=tenant.pk)
         if tenant.csm_owner_id == csm_id:
             return tenant
         before = tenant_snapshot(tenant)

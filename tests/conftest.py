@@ -81,6 +81,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
     import_module("tenants.migrations.0002_staff_role_groups").create_groups(apps, None)
     import_module("health.migrations.0002_default_health_model").create_default_model(apps, None)
     import_module("onboarding.migrations.0002_seed_templates").create(apps, None)
+    import_module("knowledge.migrations.0002_starting_articles").create(apps, None)
     from playbooks.library import library_install_missing
 
     library_install_missing(now=timezone.now())

@@ -138,6 +138,14 @@ MATRIX: dict[str, Route] = {
     "cockpit:tenant-sms-consent": Route(
         "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
     ),
+    # The knowledge base: every staff role reads it, the CS team writes; customers read the
+    # published articles meant for them at /help/<slug>/ (signed in).
+    "knowledge:list": Route("staff"),
+    "knowledge:new": Route("staff", roles=roles_for(Ability.EDIT_KNOWLEDGE)),
+    "knowledge:detail": Route("staff", kwargs=lambda: {"slug": "price-concern"}),
+    "knowledge:edit": Route("staff", roles=roles_for(Ability.EDIT_KNOWLEDGE), kwargs=lambda: {"slug": "price-concern"}),
+    "knowledge:version": Route("staff", kwargs=lambda: {"slug": "price-concern", "number": 1}),
+    "help-article": Route("login", kwargs=lambda: {"slug": "slow-dashboard"}),
     # CSM notes: everyone on staff reads them; the CS team writes (an empty note is a 422 form
     # error); note 1 does not exist.
     "cockpit:tenant-notes": Route("staff", kwargs=TENANT_A_KWARGS),
@@ -335,4 +343,5 @@ def test_the_role_policy_is_the_one_the_team_agreed():
         Ability.EDIT_ONBOARDING_TEMPLATES: {lead, admin},
         Ability.WORK_BILLING_QUEUE: {billing, admin},
         Ability.SEE_REVENUE: {billing, lead, admin},
+        Ability.EDIT_KNOWLEDGE: {csm, lead, admin},
     }
