@@ -14,6 +14,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Messages link articles by slug: one that vanished would break them. Unpublish instead.
+        return False
+
 
 @admin.register(Article)
 class ArticleAdmin(ReadOnlyAdmin):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 
 from .models import Article, ArticleVersion, Audience, Kind, Status
 
@@ -91,3 +92,17 @@ def article_for_customers(*, slug: str) -> Article | None:
 
 def tags_in_use() -> list[str]:
     return sorted({tag for tags in Article.objects.values_list("tags", flat=True) for tag in tags})
+
+
+def article_link(*, slug: str, for_customers: bool) -> str | None:
+    """The path a message links for `{{ article.<slug> }}`: the customers' /help/ page for a
+    published article meant for them; with `for_customers` False (a note for the team), the
+    staff page of any article. None when there is no such article (or none a customer may read)."""
+    if for_customers:
+        return reverse("help-article", args=[slug]) if article_for_customers(slug=slug) else None
+    article = Article.objects.filter(slug=slug).only("slug", "audience", "status").first()
+    if article is None:
+        return None
+    if article.audience == Audience.CUSTOMERS and article.status == Status.PUBLISHED:
+        return reverse("help-article", args=[slug])
+    return reverse("knowledge:detail", args=[slug])

@@ -28,7 +28,8 @@ class ArticleForm(forms.Form):
     title = forms.CharField(max_length=200, error_messages={"required": "Give the article a title."})
     slug = forms.CharField(
         max_length=80,
-        help_text="Its address: /help/<slug>/ for customers, {{ article.<slug> }} in a message template.",
+        help_text="Its address, e.g. refund-policy: customers open /help/refund-policy/; the article's page shows "
+        "how to link it from a message.",
         error_messages={"required": "Give the article a slug, e.g. refund-policy."},
     )
     kind = forms.ChoiceField(choices=Kind.choices)

@@ -17,13 +17,15 @@ from django.core import signing
 from django.urls import reverse
 
 from billing.selectors import portal_url as billing_portal_url
+from knowledge.selectors import article_link
 from tenants.labels import humanize
 
 from .conditions import EVENT_NAME_RE
 from .facts import EventWindow, TenantFacts
 
-VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 EVENTS_PREFIX = "events_7."
+ARTICLE_PREFIX = "article."
 
 VARIABLES: dict[str, str] = {
     "brand_name": "Your product's name as owners know it (the BRAND_NAME setting)",
@@ -45,6 +47,7 @@ VARIABLES: dict[str, str] = {
     "usage_level": "high, medium or low",
     "active_days_7": "Days with usage in the last 7",
     "events_7": "Usage events in the last 7 days; events_7.NAME counts one event name, e.g. events_7.call.handled",
+    "article": "Link to a knowledge-base article: article.SLUG, e.g. article.update-payment-method",
 }
 SURVEY_SALT = "playbooks.nps-survey"
 # How a variable reads where a template is shown without a tenant to render it for (the
@@ -114,9 +117,17 @@ def check(text: str, *, field: str) -> set[EventWindow]:
             if not EVENT_NAME_RE.match(event):
                 raise TemplateError(f"“{event}” is not an event name.", line=_line_of(text, match.start()), field=field)
             windows.add(EventWindow(event, 7))
-        elif name not in VARIABLES:
+        elif name.startswith(ARTICLE_PREFIX):
+            slug = name[len(ARTICLE_PREFIX) :]
+            if article_link(slug=slug, for_customers=False) is None:
+                raise TemplateError(
+                    f"no knowledge-base article “{slug}”: write it first, or check the slug on its page.",
+                    line=_line_of(text, match.start()),
+                    field=field,
+                )
+        elif name not in VARIABLES or name == "article":
             raise TemplateError(
-                f"unknown variable {{{{ {name} }}}}; known: {', '.join(VARIABLES)}, events_7.NAME.",
+                f"unknown variable {{{{ {name} }}}}; known: {', '.join(VARIABLES)}, events_7.NAME, article.SLUG.",
                 line=_line_of(text, match.start()),
                 field=field,
             )
@@ -193,6 +204,14 @@ def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
         name = match.group(1)
         if name.startswith(EVENTS_PREFIX):
             return str(facts.get("event_count", event=name[len(EVENTS_PREFIX) :], days=7))
+        if name.startswith(ARTICLE_PREFIX):
+            slug = name[len(ARTICLE_PREFIX) :]
+            # To a customer: only a published article meant for customers (an internal one
+            # would be a 404 for them, a draft is not ready). A note for the team links any.
+            link = article_link(slug=slug, for_customers=strict)
+            if link is None and strict:
+                raise TemplateError(f"{{{{ article.{slug} }}}} is not a published article for customers.")
+            return _absolute(link) if link else UNKNOWN_VALUE
         if name == "portal_url":
             resolved = _portal_url(facts)
             if resolved is None and strict:
@@ -210,6 +229,8 @@ def render(text: str, facts: TenantFacts, *, strict: bool = True) -> str:
 
 def variable_label(name: str) -> str:
     """“tenant_name” → “tenant name”; “events_7.call.handled” → “call handled, last 7 days”."""
+    if name.startswith(ARTICLE_PREFIX):
+        return f"link to “{humanize(name[len(ARTICLE_PREFIX) :])}”"
     if name.startswith(EVENTS_PREFIX):
         return f"{humanize(name[len(EVENTS_PREFIX) :]).lower()}, last 7 days"
     return VARIABLE_LABELS.get(name) or humanize(name).lower()
@@ -227,6 +248,8 @@ def split_for_display(text: str) -> list[tuple[str, str]]:
         if name.startswith("events_7"):
             # VARIABLES' own line for events_7 explains the syntax to the editor's author.
             description = "How many usage events the tenant sent in the last 7 days"
+        elif name.startswith(ARTICLE_PREFIX):
+            description = "A link to this knowledge-base article"
         else:
             description = VARIABLES[name]
         pieces.append((variable_label(name), description))

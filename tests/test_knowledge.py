@@ -130,3 +130,46 @@ def test_the_list_runs_the_same_queries_for_seven_articles_or_forty(client, csm)
             assert client.get(KB).status_code == 200
         counts.append(len(ctx))
     assert counts[0] == counts[1]
+
+
+def test_messages_link_articles_by_slug_and_only_customer_articles_reach_customers(settings, tenant_a):
+    from django.utils import timezone
+
+    from playbooks.facts import facts_for_tenants
+    from playbooks.templating import TemplateError, check, render
+
+    settings.SITE_URL = "https://cs.example.com"
+    check("Read {{ article.update-payment-method }}", field="body")
+    with pytest.raises(TemplateError, match="no knowledge-base article “refunds”: write it first"):
+        check("See {{ article.refunds }}", field="body")
+    facts = facts_for_tenants([tenant_a], now=timezone.now())[tenant_a.id]
+    text = render("Read {{ article.update-payment-method }}", facts)
+    assert text == "Read https://cs.example.com/help/update-payment-method/"
+    # An internal article in a message to the owner: no message rather than a link they cannot open.
+    with pytest.raises(TemplateError, match=r"article\.price-concern .* is not a published article for customers"):
+        render("{{ article.price-concern }}", facts)
+    # In a note for the team (a task), it links the staff page.
+    assert render("{{ article.price-concern }}", facts, strict=False).endswith("/admin/knowledge/price-concern/")
+    Article.objects.filter(slug="update-payment-method").update(status="draft")
+    with pytest.raises(TemplateError):
+        render("{{ article.update-payment-method }}", facts)
+
+
+def test_the_owner_follows_an_in_app_messages_article_link(client, owner_a, tenant_a):
+    from django.utils import timezone
+
+    from playbooks.models import InAppMessage
+
+    InAppMessage.objects.create(
+        tenant=tenant_a,
+        title="Your card needs updating",
+        body="Here is how: http://testserver/help/update-payment-method/ <b>thanks</b>",
+        created_at=timezone.now(),
+    )
+    client.force_login(owner_a)
+    html = client.get("/account/").content.decode()
+    assert '<a href="http://testserver/help/update-payment-method/"' in html
+    assert "&lt;b&gt;thanks&lt;/b&gt;" in html
+    assert (
+        "Choose <strong>Update payment method</strong>" in client.get("/help/update-payment-method/").content.decode()
+    )

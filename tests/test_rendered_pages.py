@@ -21,6 +21,7 @@ from alerts.models import AlertRule
 from core.roles import StaffRole
 from cs_cockpit.demo_data import seed_demo
 from health.models import DailyRollup
+from knowledge.models import Article
 from messaging.receipts import unsubscribe_token
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
 from playbooks.facts import FACTS
@@ -80,8 +81,10 @@ def visible_text(html: str) -> str:
 
 
 def without_editor_source(html: str) -> str:
-    # The one place `{{ }}` belongs: the YAML in the editor's textarea.
-    return re.sub(r"<textarea\b.*?</textarea>", "", html, flags=re.S)
+    # Where `{{ }}` belongs: the YAML in the editor's textarea, and a template snippet set as
+    # one to copy (the knowledge article's "how to link it").
+    html = re.sub(r"<textarea\b.*?</textarea>", "", html, flags=re.S)
+    return re.sub(r'<code class="template-source">.*?</code>', "", html, flags=re.S)
 
 
 def event_names() -> set[str]:
@@ -163,7 +166,20 @@ STAFF_KWARGS: dict[str, Callable[[], list[dict]]] = {
     "cockpit:delivery-detail": _deliveries,
     "cockpit:alert-rule-edit": lambda: [{"slug": s} for s in AlertRule.objects.values_list("slug", flat=True)],
     "cockpit:playbook-export": lambda: [],  # a YAML download: the source, like the editor
+    "cockpit:tenant-notes": lambda: [
+        {"external_id": e} for e in Tenant.objects.values_list("external_id", flat=True)[:3]
+    ],
+    "cockpit:tenant-timeline": lambda: [
+        {"external_id": e} for e in Tenant.objects.values_list("external_id", flat=True)[:3]
+    ],
+    "cockpit:tenant-note-edit": lambda: [],  # the demo has no notes; tests/test_notes.py renders it
+    "knowledge:detail": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)],
+    "knowledge:edit": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)[:2]],
+    "knowledge:version": lambda: [{"slug": s, "number": 1} for s in Article.objects.values_list("slug", flat=True)[:2]],
+    "help-article": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)],
 }
+# What an owner opens from a message: the help articles (internal ones are their 404).
+OWNER_KWARGS: dict[str, Callable[[], list[dict]]] = {"help-article": STAFF_KWARGS["help-article"]}
 STAFF_QUERIES: dict[str, list[str]] = {
     "cockpit:tasks": ["", "?scope=queue", "?scope=all"],
     "cockpit:alerts": ["", "?status=all"],
@@ -256,7 +272,7 @@ def test_no_page_shows_raw_templates_or_machine_names(populated):
         client = Client()
         client.force_login(membership.user)
         who = f"owner of {membership.tenant.external_id}"
-        urls = page_urls({"owner", "login"}, {}) + owner_pages(membership.tenant)
+        urls = page_urls({"owner", "login"}, OWNER_KWARGS) + owner_pages(membership.tenant)
         pages += _check(client, urls, owner_slugs, problems, who=who)
 
     assert pages > 100, pages  # the walk reached the pages it means to check
