@@ -61,6 +61,8 @@ class TimelineKind(models.TextChoices):
     SMS_OPTED_IN = "sms.opted_in", "Replied START"
     TASK_CREATED = "task.created", "Task created"
     TASK_COMPLETED = "task.completed", "Task completed"
+    # QA workspace
+    QA_REVIEWED = "qa.reviewed", "QA review"
     # alerts
     ALERT_OPENED = "alert.opened", "Alert opened"
     ALERT_ACKNOWLEDGED = "alert.acknowledged", "Alert acknowledged"
@@ -121,6 +123,9 @@ class AuditAction(models.TextChoices):
     # knowledge base
     ARTICLE_CREATE = "article.create", "Wrote a knowledge article"
     ARTICLE_EDIT = "article.edit", "Edited a knowledge article"
+    # QA workspace
+    QA_REVIEW = "qa.review", "Reviewed an interaction"
+    QA_ACTION_ITEM = "qa.action_item", "Added a QA action item"
     # alerts
     ALERT_OPEN = "alert.open", "Opened an alert"
     ALERT_ACKNOWLEDGED = "alert.acknowledged", "Acknowledged an alert"

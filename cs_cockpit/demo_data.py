@@ -27,7 +27,9 @@ from health.demo import UsagePlan, seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
 from onboarding.demo import seed_onboarding, seed_onboarding_settle
 from playbooks.demo import seed_touchpoint_history
+from qa.demo import seed_qa_reviews
 from tenants.models import ChurnReason, ConsentSource, Membership, Tenant
+from tenants.notes import note_add
 from tenants.services import membership_create, tenant_create, tenant_mark_churned
 
 # The CS team owns the tenants. `make demo` prints a login for the lead, who also carries a
@@ -213,6 +215,25 @@ def demo_staff_create() -> list[AbstractBaseUser]:
     return _demo_staff(CSM_TEAM)
 
 
+NOTES = [
+    "Spoke with {owner}: busy season, they will finish setup next week. **Call back Monday.**",
+    "Owner asked about the Business plan's extra numbers — possible expansion once calls pick up.",
+    "Champion is the office manager, not the owner. Send recaps to both.",
+    "Unhappy about a missed call last week; apologised and checked the routing together.",
+]
+
+
+def _seed_notes(*, now: datetime, rng: random.Random) -> None:
+    """A few notes a CSM would have left on the accounts that worry them, one pinned."""
+    worrying = Tenant.objects.filter(
+        external_id__startswith="demo-", csm_owner__isnull=False, health_bucket__in=["at_risk", "critical"]
+    ).select_related("csm_owner")
+    for tenant in worrying.order_by("external_id"):
+        if rng.random() < 0.5:
+            body = rng.choice(NOTES).format(owner=tenant.owner_name or "the owner")
+            note_add(tenant=tenant, actor=tenant.csm_owner, body=body, pinned=rng.random() < 0.3, now=now)
+
+
 def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> SeedResult:
     rng = random.Random(seed)
     csms = demo_staff_create()
@@ -295,6 +316,9 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
     touchpoints = seed_touchpoint_history(now=now) if created else 0
     # The alert queue as the first tick would leave it, through the real rules.
     alerts = rules_evaluate(now=now).opened if created else 0
+    if created:
+        seed_qa_reviews(now=now, seed=seed)
+        _seed_notes(now=now, rng=random.Random(seed + 16))
     return SeedResult(
         tenants_created=created,
         tenants_existing=existing,

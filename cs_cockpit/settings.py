@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "knowledge",
     "alerts",
     "playbooks",
+    "qa",
     "cs_cockpit",
 ]
 

@@ -11,6 +11,7 @@ from knowledge import urls as knowledge_urls
 from messaging import urls as messaging_urls
 from onboarding import urls as onboarding_urls
 from playbooks import urls as playbooks_urls
+from qa import urls as qa_urls
 from tenants import urls as tenants_urls
 
 from . import api, billing_queue, churn, probes, views
@@ -86,6 +87,7 @@ urlpatterns = [
     path("admin/customer-success/", include(cockpit)),
     path("admin/billing/", include(billing_ops)),
     path("admin/knowledge/", include((knowledge_urls.staff, "knowledge"))),
+    path("admin/qa/", include((qa_urls.staff, "qa"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

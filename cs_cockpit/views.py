@@ -22,6 +22,7 @@ from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
 from playbooks import selectors as playbook_selectors
+from qa import selectors as qa_selectors
 from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket, Tenant
 from tenants.services import audit_record
@@ -130,6 +131,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "notes": tenant_selectors.notes_for_tenant(tenant=tenant)[:NOTES_ON_PAGE],
             "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
             "note_form": NoteForm(),
+            "qa": qa_selectors.tenant_qa_summary(tenant=tenant),
             "cs_team": tenant_selectors.cs_team_members() if may(request.user, Ability.ACT_ON_TENANTS) else [],
             "team_timezone": settings.CS_TEAM_TIMEZONE,
             "tomorrow": now.date() + timedelta(days=1),

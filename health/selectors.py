@@ -104,3 +104,16 @@ def business_event_rows(*, tenant: Tenant) -> QuerySet:
         .annotate(at=F("occurred_at"), kind=F("name"), summary=Value(""), source=Value("event"))
         .values_list("id", "at", "kind", "summary", "properties", "source")
     )
+
+
+def event_get(*, tenant: Tenant, event_id: int) -> Event | None:
+    """One event of this tenant (another tenant's id is None, as a missing one is)."""
+    return Event.objects.for_tenant(tenant).filter(id=event_id).first()
+
+
+def latest_events(*, tenant: Tenant, limit: int = 20, name: str = "") -> list[Event]:
+    """The tenant's newest events (of one name, if given), to pick one to review."""
+    events = Event.objects.for_tenant(tenant)
+    if name:
+        events = events.filter(name=name)
+    return list(events.order_by("-occurred_at", "-id")[:limit])

@@ -1,22 +1,12 @@
+"""Articles are written in the cockpit (/admin/knowledge/), where each save keeps a version and
+lands in the audit log; here they can be looked up. Never deleted: messages link them by slug
+(unpublish instead)."""
+
 from django.contrib import admin
-from django.http import HttpRequest
+
+from core.admin import ReadOnlyAdmin
 
 from .models import Article, ArticleVersion
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Articles are written in the cockpit (/admin/knowledge/), where each save keeps a version
-    and lands in the audit log; here they can be looked up, not changed."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Messages link articles by slug: one that vanished would break them. Unpublish instead.
-        return False
 
 
 @admin.register(Article)

@@ -3,20 +3,12 @@ cockpit editor or load_playbooks), never by editing a row in place."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
+
 from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task, TouchpointPause
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting a run or a delivery would let the next tick start the tenant again and
-        # resend what it already had: history is cancelled through the cockpit, never deleted.
-        return False
+# Deleting a run or a delivery would let the next tick start the tenant again and resend
+# what it already had: history is cancelled through the cockpit, never deleted.
 
 
 @admin.register(Playbook)

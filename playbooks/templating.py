@@ -11,6 +11,7 @@ import functools
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -47,6 +48,7 @@ VARIABLES: dict[str, str] = {
     "usage_level": "high, medium or low",
     "active_days_7": "Days with usage in the last 7",
     "events_7": "Usage events in the last 7 days; events_7.NAME counts one event name, e.g. events_7.call.handled",
+    "qa_review_url": "For the CS team: link to a new QA review with this tenant filled in",
     "article": "Link to a knowledge-base article: article.SLUG, e.g. article.update-payment-method",
 }
 SURVEY_SALT = "playbooks.nps-survey"
@@ -64,6 +66,7 @@ VARIABLE_LABELS: dict[str, str] = {
     "login_url": "login link",
     "onboarding_url": "onboarding link",
     "survey_url": "NPS survey link",
+    "qa_review_url": "QA review link",
     "portal_url": "billing portal link",
     "days_since_signup": "days since signup",
     "onboarding_percent": "onboarding %",
@@ -177,6 +180,7 @@ RESOLVERS: dict[str, Callable[[TenantFacts], Any]] = {
     "login_url": lambda f: absolute_url("login"),
     "onboarding_url": lambda f: absolute_url("onboarding:wizard"),
     "survey_url": lambda f: absolute_url("nps-survey", survey_token(f.tenant.id)),
+    "qa_review_url": lambda f: f"{absolute_url('qa:new')}?{urlencode({'tenant': f.tenant.external_id})}",
     "days_since_signup": lambda f: f.get("days_since_signup"),
     "onboarding_percent": lambda f: f.get("onboarding_percent"),
     "health_score": _health_score,

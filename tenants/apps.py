@@ -13,6 +13,7 @@ ADMIN_ROLE_APPS = (
     "knowledge",
     "alerts",
     "playbooks",
+    "qa",
 )
 
 

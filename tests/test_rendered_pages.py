@@ -27,6 +27,7 @@ from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, 
 from playbooks.facts import FACTS
 from playbooks.models import Delivery, Playbook, PlaybookVersion, Step, Task
 from playbooks.templating import survey_token
+from qa.models import Review
 from tenants.models import Membership, Tenant, TimelineEntry
 
 from .factories import UserFactory
@@ -177,6 +178,7 @@ STAFF_KWARGS: dict[str, Callable[[], list[dict]]] = {
     "knowledge:edit": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)[:2]],
     "knowledge:version": lambda: [{"slug": s, "number": 1} for s in Article.objects.values_list("slug", flat=True)[:2]],
     "help-article": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)],
+    "qa:detail": lambda: [{"review_id": i} for i in Review.all_tenants.values_list("id", flat=True)[:3]],
 }
 # What an owner opens from a message: the help articles (internal ones are their 404).
 OWNER_KWARGS: dict[str, Callable[[], list[dict]]] = {"help-article": STAFF_KWARGS["help-article"]}
@@ -239,6 +241,7 @@ def test_no_page_shows_raw_templates_or_machine_names(populated):
     assert Delivery.all_tenants.filter(status=Delivery.Status.SCHEDULED).exists()
     assert Task.all_tenants.filter(status=Task.Status.OPEN).exists()
     assert MilestoneProgress.all_tenants.exclude(data={}).exists()
+    assert Review.all_tenants.exists()
 
     staff = {
         "cs lead + admin": UserFactory(

@@ -146,6 +146,13 @@ MATRIX: dict[str, Route] = {
     "knowledge:edit": Route("staff", roles=roles_for(Ability.EDIT_KNOWLEDGE), kwargs=lambda: {"slug": "price-concern"}),
     "knowledge:version": Route("staff", kwargs=lambda: {"slug": "price-concern", "number": 1}),
     "help-article": Route("login", kwargs=lambda: {"slug": "slow-dashboard"}),
+    # The QA workspace: staff read reviews, the CS team writes them; review 1 does not exist.
+    "qa:list": Route("staff"),
+    "qa:new": Route("staff", roles=TENANT_ACTORS),
+    "qa:detail": Route("staff", status=404, kwargs=lambda: {"review_id": 1}),
+    "qa:action-item-add": Route(
+        "staff", status=404, method="post", roles=TENANT_ACTORS, kwargs=lambda: {"review_id": 1}
+    ),
     # CSM notes: everyone on staff reads them; the CS team writes (an empty note is a 422 form
     # error); note 1 does not exist.
     "cockpit:tenant-notes": Route("staff", kwargs=TENANT_A_KWARGS),

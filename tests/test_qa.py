@@ -1,0 +1,153 @@
+"""The QA workspace (issue 15; seed 000 Day 7): a CSM opens the Day 7 task's link with the
+tenant filled in, scores a handled call against the rubric (the score worked out by hand),
+logs highlights, and turns action items into a task and a knowledge-base draft; the review is
+on the tenant's page and timeline. Bad input names the field and writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from knowledge.models import Article
+from playbooks.facts import facts_for_tenants
+from playbooks.models import Task
+from playbooks.templating import render
+from qa.models import ActionItem, Review
+from tenants.models import AuditLog, TimelineEntry
+
+from .alert_helpers import NOW, ingest, tenant_at
+
+pytestmark = pytest.mark.django_db
+QA = "/admin/qa/"
+
+
+@pytest.fixture(autouse=True)
+def at_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def acme(csm):
+    tenant = tenant_at("acme", signed_up_at=NOW - timedelta(days=8), csm_owner=csm, name="Acme Dental")
+    ingest(tenant, "call.handled", NOW - timedelta(days=1), caller="new patient")
+    return tenant
+
+
+def review_form(acme, **overrides) -> dict:
+    call = acme_call(acme)
+    data = {
+        "tenant": "acme",
+        "title": "New patient call",
+        "event_id": str(call),
+        "interaction_url": "",
+        "score_greeting": "5",
+        "score_understanding": "4",
+        "score_accuracy": "3",
+        "score_outcome": "4",
+        "score_objections": "5",
+        "highlights": "Booked in **90 s**; did not know the Saturday hours.",
+    }
+    return data | overrides
+
+
+def acme_call(acme) -> int:
+    from health.selectors import latest_events
+
+    return latest_events(tenant=acme, name="call.handled")[0].id
+
+
+def test_the_day_7_task_links_a_review_with_the_tenant_filled_in(client, csm, acme, settings):
+    settings.SITE_URL = "https://cs.example.com"
+    facts = facts_for_tenants([acme], now=timezone.now())[acme.id]
+    assert render("{{ qa_review_url }}", facts) == "https://cs.example.com/admin/qa/new/?tenant=acme"
+    client.force_login(csm)
+    html = client.get(QA + "new/?tenant=acme").content.decode()
+    assert "New QA review · Acme Dental" in html
+    assert "call.handled" in html  # the call to pick, by its time and name
+    assert 'name="score_accuracy"' in html
+
+
+def test_a_review_scores_the_call_and_shows_on_the_tenant(client, csm, acme):
+    client.force_login(csm)
+    response = client.post(QA + "new/", review_form(acme))
+    review = Review.objects.for_tenant(acme).get()
+    assert response.status_code == 302 and response["Location"] == f"{QA}{review.id}/"
+    # (5 + 4 + 3 + 4 + 5) / 5 = 4.2 on a 1–5 scale: (4.2 - 1) / 4 = 80 %.
+    assert review.score == 80
+    assert (review.event_name, review.interaction_at) == ("call.handled", NOW - timedelta(days=1))
+    detail = client.get(f"{QA}{review.id}/").content.decode()
+    assert "Booked in <strong>90 s</strong>" in detail and "Accurate answers" in detail
+    entry = TimelineEntry.objects.for_tenant(acme).get(kind="qa.reviewed")
+    assert entry.summary.endswith("New patient call — 80/100")
+    assert AuditLog.objects.filter(action="qa.review", tenant=acme).count() == 1
+    page = client.get("/admin/customer-success/tenants/acme/").content.decode()
+    assert "Mean score <strong>80</strong>/100 over 1 review." in page
+
+
+def test_action_items_become_a_task_and_a_knowledge_draft(client, csm, cs_lead, acme):
+    client.force_login(cs_lead)
+    client.post(QA + "new/", review_form(acme))
+    review = Review.objects.for_tenant(acme).get()
+    client.post(f"{QA}{review.id}/items/", {"text": "Add Saturday hours to the prompt", "becomes": "task"})
+    client.post(f"{QA}{review.id}/items/", {"text": "How we answer weekend-hours questions", "becomes": "article"})
+    task = Task.objects.for_tenant(acme).get()
+    # The tenant's CSM does it (not the lead who reviewed), in two days.
+    assert (task.title, task.assignee, task.due_at) == (
+        "Add Saturday hours to the prompt",
+        csm,
+        NOW + timedelta(days=2),
+    )
+    assert "New patient call" in task.body
+    draft = Article.objects.get(slug="how-we-answer-weekend-hours-questions")
+    assert (draft.status, draft.audience, draft.tags) == ("draft", "internal", ["qa"])
+    items = ActionItem.objects.for_tenant(acme).order_by("id")
+    assert [(i.becomes, bool(i.task_id), bool(i.article_id)) for i in items] == [
+        ("task", True, False),
+        ("article", False, True),
+    ]
+    html = client.get(f"{QA}{review.id}/").content.decode()
+    assert "knowledge-base draft" in html and f"task for {csm}" in html
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"event_id": "", "interaction_url": ""}, "Link the recording or transcript, or pick the event it was."),
+        ({"event_id": "", "interaction_url": "javascript:alert(1)"}, "is not a web address (https://…)."),
+        ({"event_id": "999999"}, "Acme Dental has no event 999999: pick one of its events."),
+        ({"event_id": "abc"}, "“abc” is not an event."),
+        ({"score_accuracy": ""}, "Score “Accurate answers” from 1 to 5."),
+        ({"score_outcome": "9"}, "Score “Booked or routed” from 1 to 5."),
+        ({"title": " "}, "Name what was reviewed"),
+    ],
+)
+def test_a_bad_review_names_the_problem_and_keeps_the_form(client, csm, acme, overrides, error):
+    client.force_login(csm)
+    response = client.post(QA + "new/", review_form(acme, **overrides))
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert error in html
+    assert "did not know the Saturday hours" in html  # what was typed stays
+    assert not Review.all_tenants.exists()
+
+
+def test_another_tenants_event_cannot_be_reviewed_under_this_tenant(client, csm, acme):
+    other = tenant_at("birch", signed_up_at=NOW - timedelta(days=8))
+    ingest(other, "call.handled", NOW - timedelta(hours=2))
+    client.force_login(csm)
+    response = client.post(QA + "new/", review_form(acme, event_id=str(acme_call(other))))
+    assert response.status_code == 422 and "Acme Dental has no event" in response.content.decode()
+
+
+def test_who_may_review_and_bad_tenants(client, billing_ops, csm, acme):
+    client.force_login(csm)
+    response = client.get(QA + "new/?tenant=nope")
+    assert response.status_code == 422 and "There is no tenant “nope”." in response.content.decode()
+    client.force_login(billing_ops)
+    assert client.get(QA).status_code == 200
+    assert client.post(QA + "new/", review_form(acme)).status_code == 403
+    assert not Review.all_tenants.exists()
