@@ -55,8 +55,8 @@ def alert_of(tenant, rule: str) -> Alert:
 
 
 def status_of(row):
-    """The row's status line (the small text under its severity)."""
-    return row.locator("td").first.locator("small")
+    """The row's status line (the small text under its severity; the first cell is the tick box)."""
+    return row.locator("td").nth(1).locator("small")
 
 
 def test_csm_works_the_alert_queue_in_place(page: Page, live_server, csm):
