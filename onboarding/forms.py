@@ -176,6 +176,28 @@ class MilestoneEditForm(forms.Form):
     )
     is_first_value = forms.BooleanField(required=False)
 
+    # The editor is a table: a column heading says what each cell is, but a screen reader
+    # reading one field needs its own name, with the row it is in.
+    LABELS = {
+        "key": "Key",
+        "title": "Title",
+        "help_text": "Help for the owner",
+        "required": "Required",
+        "expected_by_day": "Expected by day",
+        "completion": "Completes by",
+        "step": "Wizard step",
+        "event_name": "Event name",
+        "is_first_value": "First value",
+    }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        row = (self.prefix or "").rsplit("-", 1)[-1]
+        number = int(row) + 1 if row.isdigit() else None
+        for name, field in self.fields.items():
+            label = self.LABELS.get(name, name)
+            field.widget.attrs.setdefault("aria-label", f"{label}, milestone {number}" if number else label)
+
     def clean(self) -> dict:
         data = super().clean()
         for field, message in milestone_config_errors(data).items():
@@ -187,7 +209,17 @@ class MilestoneEditForm(forms.Form):
         return data
 
 
-MilestoneFormSet = forms.formset_factory(MilestoneEditForm, extra=1, can_delete=True, max_num=30, validate_max=True)
+class _MilestoneRows(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:  # added by the formset, after the form's own __init__
+            row = f", milestone {index + 1}" if index is not None else ""
+            form.fields["DELETE"].widget.attrs["aria-label"] = f"Remove{row}"
+
+
+MilestoneFormSet = forms.formset_factory(
+    MilestoneEditForm, formset=_MilestoneRows, extra=1, can_delete=True, max_num=30, validate_max=True
+)
 
 
 class TemplateEditForm(forms.Form):
