@@ -7,7 +7,7 @@ the same at ten tenants and at ten thousand."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from django.urls import reverse
 from alerts import selectors as alert_selectors
 from alerts.models import ACTIVE_STATUSES, Alert, Severity
 from core.roles import StaffRole, staff_roles_of
+from health import selectors as health_selectors
 from playbooks import selectors as playbook_selectors
 from playbooks.models import Task
 from tenants import selectors as tenant_selectors
@@ -35,6 +36,47 @@ class Tile:
     count: int
     url: str
     tone: str = ""
+    week_ago: int | None = None  # the same count a week before, where the history knows it
+
+
+TREND_WEEKS = 12
+TREND_BUCKETS = (HealthBucket.CRITICAL, HealthBucket.AT_RISK, HealthBucket.HEALTHY, HealthBucket.NEW)
+
+
+@dataclass(frozen=True)
+class TrendWeek:
+    day: date
+    counts: dict[str, int]
+    segments: list[dict]  # stacked bars, bottom up: {bucket, y, height}
+    x: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def row(self) -> list[int]:
+        return [self.counts.get(bucket, 0) for bucket in TREND_BUCKETS]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Scored tenants by bucket on the same weekday for 12 weeks: a stacked column chart (SVG,
+    labelled axes) and the same numbers as a table."""
+
+    weeks: list[TrendWeek]
+    top: int  # the y axis' maximum
+    height: int = 120
+    column: int = 22
+    step: int = 30
+
+    @property
+    def width(self) -> int:
+        return 40 + self.step * len(self.weeks)
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(b.label) for b in TREND_BUCKETS]
 
 
 @dataclass
@@ -47,6 +89,7 @@ class Home:
     alert_head: list[Alert]
     alerts_url: str
     tasks_today: list[Task]
+    trend: Trend | None = None
     team: list[dict] = field(default_factory=list)
 
     @property
@@ -90,20 +133,43 @@ def _end_of_team_day(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), tzinfo=zone)
 
 
-def _bucket_tiles(user: AbstractBaseUser, scope: str) -> tuple[list[Tile], int]:
+def _trend(history: dict[date, dict[str, int]]) -> Trend | None:
+    if not any(history.values()):
+        return None
+    days = sorted(history)
+    top = max(sum(c.values()) for c in history.values()) or 1
+    trend = Trend(weeks=[], top=top)
+    for i, day in enumerate(days):
+        counts, segments, y = history[day], [], trend.height
+        for bucket in TREND_BUCKETS:
+            height = round(trend.height * counts.get(bucket, 0) / top)
+            y -= height
+            if height:
+                tone = BUCKET_TONES[bucket] or "plain"
+                segments.append({"label": bucket.label, "tone": tone, "y": y, "height": height, "n": counts[bucket]})
+        trend.weeks.append(TrendWeek(day=day, counts=counts, segments=segments, x=40 + i * trend.step))
+    return trend
+
+
+def _bucket_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, Trend | None]:
     csm = str(user.pk) if scope == "mine" else ""
     book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
     counts = dict(book.order_by().values_list("health_bucket").annotate(n=Count("id")))
+    today = now.date()
+    days = [today - timedelta(weeks=k) for k in range(TREND_WEEKS - 1, -1, -1)]
+    history = health_selectors.bucket_counts_by_day(days=days, csm_id=user.pk if scope == "mine" else None)
+    week_ago = history[today - timedelta(weeks=1)]
     tiles = [
         Tile(
             label=bucket.label if bucket else "Not scored yet",
             count=counts.get(bucket, 0),
             url=_url("cockpit:tenant-list", bucket=bucket, csm=csm, sort="health"),
             tone=BUCKET_TONES[bucket],
+            week_ago=week_ago.get(bucket, 0) if week_ago else None,
         )
-        for bucket in (HealthBucket.CRITICAL, HealthBucket.AT_RISK, HealthBucket.HEALTHY, HealthBucket.NEW)
+        for bucket in TREND_BUCKETS
     ]
-    return tiles, sum(counts.values())
+    return tiles, sum(counts.values()), _trend(history)
 
 
 def _alert_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> list[Tile]:
@@ -161,7 +227,7 @@ def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
 
 
 def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
-    buckets, total = _bucket_tiles(user, scope)
+    buckets, total, trend = _bucket_tiles(user, scope, now)
     roles = staff_roles_of(user)
     filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
     head = list(alert_selectors.alert_queue(user=user, filters=filters, now=now)[:5])
@@ -187,5 +253,6 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         alert_head=head,
         alerts_url=_url("cockpit:alerts", assignee="me" if scope == "mine" else ""),
         tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
+        trend=trend,
         team=_team(user, now) if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} else [],
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
@@ -117,3 +117,15 @@ def latest_events(*, tenant: Tenant, limit: int = 20, name: str = "") -> list[Ev
     if name:
         events = events.filter(name=name)
     return list(events.order_by("-occurred_at", "-id")[:limit])
+
+
+def bucket_counts_by_day(*, days: Sequence[date], csm_id: int | None = None) -> dict[date, dict[str, int]]:
+    """How many tenants were in each bucket on each of `days` (their score of that day), for
+    one CSM's book or everyone's: one grouped query on the (day) index."""
+    scores = HealthScore.all_tenants.filter(day__in=list(days))
+    if csm_id is not None:
+        scores = scores.filter(tenant__csm_owner_id=csm_id)
+    counts: dict[date, dict[str, int]] = {day: {} for day in days}
+    for day, bucket, n in scores.order_by().values_list("day", "bucket").annotate(n=Count("id")):
+        counts[day][bucket] = n
+    return counts

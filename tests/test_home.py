@@ -165,3 +165,40 @@ def test_the_home_runs_as_many_queries_for_forty_more_tenants(client, csm, cs_le
         client.get(HOME)
 
     assert len(more.captured_queries) == len(fewer.captured_queries)
+
+
+def test_the_trend_and_last_weeks_counts_come_from_the_score_history(client, csm):
+    """Casey's book scored on two days: a week ago Acme was at risk and Birch healthy; today
+    Acme is critical and Birch healthy. Dune (nobody's) is not in Casey's trend."""
+    from health.models import HealthScore
+    from health.services import published_model
+
+    tenants = book(csm)
+    model = published_model()
+    today, week_ago = NOW.date(), NOW.date() - timedelta(weeks=1)
+    for key, day, bucket, score in [
+        ("acme", week_ago, "at_risk", 70),
+        ("birch", week_ago, "healthy", 90),
+        ("dune", week_ago, "critical", 30),
+        ("acme", today, "critical", 40),
+        ("birch", today, "healthy", 91),
+        ("dune", today, "critical", 31),
+    ]:
+        HealthScore.all_tenants.create(
+            tenant=tenants[key], day=day, computed_at=NOW, score=score, bucket=bucket, model=model, components=[]
+        )
+    client.force_login(csm)
+    html = client.get(HOME).content.decode()
+    # Tiles: today's counts (from the tenants) beside last week's (from the history).
+    assert re.search(
+        r"Critical</span><strong><a [^>]*>1</a></strong><small class=\"muted\">a week ago: 0</small>", html
+    )
+    assert re.search(r"At risk</span><strong><a [^>]*>0</a></strong><small class=\"muted\">a week ago: 1</small>", html)
+    # The table under the chart: 12 weeks, only the last two with scores.
+    rows = re.findall(
+        r"<tr><td>(\d+ \w+ \d{4})</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", html
+    )
+    assert len(rows) == 12
+    assert rows[-2] == ("11 Nov 2026", "0", "1", "1", "0", "2")
+    assert rows[-1] == ("18 Nov 2026", "1", "0", "1", "0", "2")
+    assert 'aria-labelledby="trend-caption"' in html
