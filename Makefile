@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/dispatch.py
 	$(PY) bench/simulate.py
 	$(PY) bench/alerts.py
+	$(PY) bench/cockpit.py
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var

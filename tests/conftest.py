@@ -92,6 +92,14 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Every test starts with nothing cached (the home's trend is kept per book and day)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def empty_sms_outbox() -> None:
     """Like Django's mail.outbox: every test starts with no SMS sent (locmem backend)."""
     from messaging import sms

@@ -194,11 +194,12 @@ def test_the_trend_and_last_weeks_counts_come_from_the_score_history(client, csm
         r"Critical</span><strong><a [^>]*>1</a></strong><small class=\"muted\">a week ago: 0</small>", html
     )
     assert re.search(r"At risk</span><strong><a [^>]*>0</a></strong><small class=\"muted\">a week ago: 1</small>", html)
-    # The table under the chart: 12 weeks, only the last two with scores.
+    # The table under the chart: 12 weeks, only the last two with tenants in them.
     rows = re.findall(
         r"<tr><td>(\d+ \w+ \d{4})</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", html
     )
     assert len(rows) == 12
     assert rows[-2] == ("11 Nov 2026", "0", "1", "1", "0", "2")
-    assert rows[-1] == ("18 Nov 2026", "1", "0", "1", "0", "2")
+    # This week's column is the tiles' own numbers: Acme critical, Birch healthy, Cedar new.
+    assert rows[-1] == ("18 Nov 2026", "1", "0", "1", "1", "3")
     assert 'aria-labelledby="trend-caption"' in html
