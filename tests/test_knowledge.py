@@ -173,3 +173,18 @@ def test_the_owner_follows_an_in_app_messages_article_link(client, owner_a, tena
     assert (
         "Choose <strong>Update payment method</strong>" in client.get("/help/update-payment-method/").content.decode()
     )
+
+
+def test_an_articles_page_runs_the_same_queries_after_many_versions(client, csm):
+    client.force_login(csm)
+    counts = []
+    for edits in (1, 12):
+        for i in range(edits):
+            client.post(
+                KB + "price-concern/edit/", form(slug="price-concern", title="Price concern", body=f"v {edits}-{i}")
+            )
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(KB + "price-concern/").status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]
+    assert Article.objects.get(slug="price-concern").version == 14

@@ -133,3 +133,18 @@ def test_the_notes_page_pages(client, csm, tenant_a):
     assert "1–20 of 23" in html and "note number 22" in html and "note number 2<" not in html
     html = client.get(_page(tenant_a.external_id, "notes/") + "?page=2").content.decode()
     assert "21–23 of 23" in html and "note number 0" in html
+
+
+def test_the_notes_page_runs_the_same_queries_for_two_notes_or_twenty(client, csm, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(csm)
+    counts = []
+    for n in (2, 18):
+        for i in range(n):
+            add(client, tenant_a, f"note {n}-{i}")
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(_page(tenant_a.external_id, "notes/")).status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]

@@ -151,3 +151,22 @@ def test_who_may_review_and_bad_tenants(client, billing_ops, csm, acme):
     assert client.get(QA).status_code == 200
     assert client.post(QA + "new/", review_form(acme)).status_code == 403
     assert not Review.all_tenants.exists()
+
+
+def test_the_qa_pages_run_the_same_queries_for_one_review_or_twelve(client, csm, acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(csm)
+    counts = {"list": [], "detail": []}
+    for extra in (1, 11):
+        for i in range(extra):
+            client.post(QA + "new/", review_form(acme, title=f"Call {extra}-{i}"))
+            review = Review.objects.for_tenant(acme).order_by("-id").first()
+            client.post(f"{QA}{review.id}/items/", {"text": f"Follow up {extra}-{i}", "becomes": "task"})
+        for name, url in (("list", QA), ("detail", f"{QA}{review.id}/")):
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200
+            counts[name].append(len(ctx))
+    assert counts["list"][0] == counts["list"][1]
+    assert counts["detail"][0] == counts["detail"][1]
