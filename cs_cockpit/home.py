@@ -21,6 +21,7 @@ from alerts import selectors as alert_selectors
 from alerts.models import ACTIVE_STATUSES, Alert, Severity
 from core.roles import StaffRole, staff_roles_of
 from health import selectors as health_selectors
+from onboarding import selectors as onboarding_selectors
 from playbooks import selectors as playbook_selectors
 from playbooks.models import Task
 from tenants import selectors as tenant_selectors
@@ -90,6 +91,9 @@ class Home:
     alert_head: list[Alert]
     alerts_url: str
     tasks_today: list[Task]
+    onboarding: list[Tile] = field(default_factory=list)
+    first_value_days: float | None = None
+    first_value_count: int = 0
     trend: Trend | None = None
     team: list[dict] = field(default_factory=list)
 
@@ -191,6 +195,33 @@ def _bucket_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[li
     return tiles, sum(counts.values()), _trend(history)
 
 
+FIRST_VALUE_WINDOW = timedelta(days=90)
+
+
+def _onboarding_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], float | None, int]:
+    """Tenants in their first 30 days, by onboarding progress — each count the tenant list's
+    own filter (stage=onboarding & onboarding=…) — and the median days to first value of the
+    book's signups of the last 90 days."""
+    csm = str(user.pk) if scope == "mine" else ""
+    book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
+    in_onboarding = tenant_selectors.tenants_for_staff(
+        filters=tenant_selectors.TenantListFilters(csm=csm, stage="onboarding")
+    )
+    tones = {"stalled": "error", "complete": "ok"}
+    tiles = [
+        Tile(
+            label,
+            onboarding_selectors.tenants_in_onboarding_stage(in_onboarding, stage).count(),
+            _url("cockpit:tenant-list", stage="onboarding", onboarding=stage, csm=csm),
+            tones.get(stage, ""),
+        )
+        for stage, label in onboarding_selectors.ONBOARDING_STAGES
+        if stage != "not_started"
+    ]
+    median, reached = onboarding_selectors.median_days_to_first_value(tenants=book, since=now - FIRST_VALUE_WINDOW)
+    return tiles, median, reached
+
+
 def _alert_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> list[Tile]:
     assignee = "me" if scope == "mine" else ""
     active = alert_selectors.alerts_visible_to(user).filter(status__in=ACTIVE_STATUSES)
@@ -247,6 +278,7 @@ def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
 
 def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
     buckets, total, trend = _bucket_tiles(user, scope, now)
+    onboarding, first_value_days, first_value_count = _onboarding_tiles(user, scope, now)
     roles = staff_roles_of(user)
     filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
     head = list(alert_selectors.alert_queue(user=user, filters=filters, now=now)[:5])
@@ -273,5 +305,8 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         alerts_url=_url("cockpit:alerts", assignee="me" if scope == "mine" else ""),
         tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
         trend=trend,
+        onboarding=onboarding,
+        first_value_days=first_value_days,
+        first_value_count=first_value_count,
         team=_team(user, now) if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} else [],
     )

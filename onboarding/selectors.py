@@ -327,3 +327,18 @@ def template_versions(*, template: OnboardingTemplate) -> QuerySet[OnboardingTem
 def stalled_count() -> int:
     """How many onboardings are stalled: the whole count the tenant list's filter shows."""
     return stalled_onboardings().count()
+
+
+def median_days_to_first_value(*, tenants: QuerySet[Tenant], since: datetime) -> tuple[float | None, int]:
+    """The median days from signup to first value of `tenants` that signed up since `since`
+    and reached it, and how many that is. A bounded set (recent signups), read as two
+    timestamps a row; clamped as days_to_first_value is."""
+    rows = TenantOnboarding.all_tenants.filter(
+        tenant__in=tenants, started_at__gte=since, first_value_at__isnull=False
+    ).values_list("started_at", "first_value_at")
+    days = sorted(days_to_first_value(started_at=s, first_value_at=f) or 0.0 for s, f in rows)
+    if not days:
+        return None, 0
+    middle = len(days) // 2
+    median = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
+    return median, len(days)

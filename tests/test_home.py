@@ -76,7 +76,14 @@ def tiles(html: str) -> dict[str, int]:
 
 
 def test_a_csm_starts_on_their_own_book(client, csm):
-    book(csm)
+    tenants = book(csm)
+    # Onboarding: Acme still working through it, Birch done (first value on day 3), Cedar stalled.
+    from onboarding.models import TenantOnboarding
+
+    TenantOnboarding.all_tenants.filter(tenant=tenants["birch"]).update(
+        completed_at=NOW - timedelta(days=50), first_value_at=NOW - timedelta(days=57)
+    )
+    TenantOnboarding.all_tenants.filter(tenant=tenants["cedar"]).update(stalled_since=NOW - timedelta(days=40))
     client.force_login(csm)
 
     html = client.get(HOME).content.decode()
@@ -93,8 +100,13 @@ def test_a_csm_starts_on_their_own_book(client, csm):
         "Info": 0,
         "Open tasks": 2,
         "Touchpoints to review": 0,
+        "In progress": 1,
+        "Stalled": 1,
+        "Complete": 1,
     }
     assert "3 tenants" in html
+    # Birch reached first value 3 days after its signup (60 days ago): the book's only one.
+    assert "3.0 days</strong><small class=\"muted\">1 signup of the last 90 days that reached it" in html
     # The head of the queue, most urgent first, and only today's task.
     assert html.index("Acme Inc</a> — Usage drop") < html.index("Birch Inc</a> — Usage drop")
     assert "Kick-off call with Acme" in html and "Review Birch" not in html
