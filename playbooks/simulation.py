@@ -40,6 +40,14 @@ class TenantSimulation:
     why: str
     steps: list[SimulatedStep] = field(default_factory=list)
 
+    @property
+    def tally(self) -> list[tuple[str, int]]:
+        """What this tenant's steps would do, for its collapsed line: [("send", 5), ("skip", 1)]."""
+        counts: dict[str, int] = {}
+        for s in self.steps:
+            counts[s.action] = counts.get(s.action, 0) + 1
+        return [(action, counts[action]) for action in ("send", "skip", "defer", "fail") if action in counts]
+
 
 @dataclass
 class Simulation:

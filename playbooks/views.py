@@ -163,17 +163,24 @@ def playbook_simulate(request: HttpRequest, slug: str) -> HttpResponse:
     if missing:
         errors.append(f"Unknown or churned tenant(s): {', '.join(missing)}.")
     simulation = simulate(playbook=playbook, tenants=tenants, days=days, now=timezone.now())
+    # The totals cover every tenant; the rows, one collapsed line per tenant, come a page at a time.
+    page = paged(simulation.tenants, request.GET, per_page=SIMULATION_TENANTS_PER_PAGE)
     return render(
         request,
         "playbooks/simulate.html",
         {
             "playbook": playbook,
             "simulation": simulation,
+            "paged": page,
+            "tenant_rows": page.rows,
             "errors": errors,
             "tenants_param": request.GET.get("tenants", "all"),
         },
         status=400 if errors else 200,
     )
+
+
+SIMULATION_TENANTS_PER_PAGE = 25
 
 
 @staff_required()

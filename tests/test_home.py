@@ -106,7 +106,7 @@ def test_a_csm_starts_on_their_own_book(client, csm):
     }
     assert "3 tenants" in html
     # Birch reached first value 3 days after its signup (60 days ago): the book's only one.
-    assert "3.0 days</strong><small class=\"muted\">1 signup of the last 90 days that reached it" in html
+    assert '3.0 days</strong><small class="muted">1 signup of the last 90 days that reached it' in html
     # The head of the queue, most urgent first, and only today's task.
     assert html.index("Acme Inc</a> — Usage drop") < html.index("Birch Inc</a> — Usage drop")
     assert "Kick-off call with Acme" in html and "Review Birch" not in html

@@ -1,6 +1,7 @@
 """The cockpit's playbook pages, the tenant page's touchpoints, tasks, the API's touchpoint
 list, the owner's in-app messages and the NPS survey link."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -225,3 +226,22 @@ def test_next_after_dismissing_or_completing_never_leaves_the_site(client, csm, 
     task = Task.objects.for_tenant(harbor_after_day_3).first()
     response = client.post(f"/admin/customer-success/tasks/{task.id}/complete/", {"next": "https://evil.example/x"})
     assert response.status_code == 302 and response.url == "/admin/customer-success/tasks/"
+
+
+def test_the_dry_run_is_one_collapsed_line_per_tenant_a_page_at_a_time(client, csm, harbor_after_day_3):
+    """30 tenants: the totals count all of them, the page lists 25, each a summary line with
+    what its steps would do, the steps inside; page 2 has the other 5."""
+    from .factories import TenantFactory
+
+    for n in range(29):
+        TenantFactory(external_id=f"dry-{n:02d}", name=f"Dry run tenant {n:02d}")
+    client.force_login(csm)
+    url = "/admin/customer-success/playbooks/onboarding-30/simulate/"
+    html = client.get(url, {"days": "7"}).content.decode()
+    assert "<strong>30</strong> tenant(s)" in html
+    assert html.count('class="sim-tenant') == 25 and "1–25 of 30" in html
+    assert re.search(r"<summary><strong>Dry run tenant 00</strong> — would start: send \d+", html)
+    assert "Harbor HVAC" not in html  # by name, Harbor comes after the 29 “Dry run” tenants
+    second = client.get(url, {"days": "7", "page": "2"}).content.decode()
+    assert second.count('class="sim-tenant') == 5 and "26–30 of 30" in second
+    assert re.search(r"<strong>Harbor HVAC</strong> — would (start|not start)", second)
