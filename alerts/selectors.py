@@ -79,9 +79,19 @@ class QueueFilters:
     assignee: str = ""  # "", "me", "none" or a user id
     sla: str = ""
     tenant: str = ""
+    sort: str = "urgent"
 
 
 STATUS_FILTERS = {"active": "Open, acknowledged or snoozed", **{s.value: s.label for s in Alert.Status}, "all": "All"}
+
+
+# The queue's orders; every one ends on the id, so pages neither repeat nor skip a row.
+QUEUE_SORTS = {
+    "urgent": "Most urgent first",
+    "sla": "SLA running out first",
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+}
 
 
 def queue_filters_from(params: Any, *, user: AbstractBaseUser) -> tuple[QueueFilters, list[str]]:
@@ -93,6 +103,7 @@ def queue_filters_from(params: Any, *, user: AbstractBaseUser) -> tuple[QueueFil
         "rule": set(RULES),
         "route": routes_visible_to(user),
         "sla": set(SLA_STATES),
+        "sort": set(QUEUE_SORTS),
     }
     values: dict[str, str] = {}
     for key, options in allowed.items():
@@ -135,6 +146,12 @@ def alert_queue(*, user: AbstractBaseUser, filters: QueueFilters, now: datetime)
         alerts = alerts.filter(assignee_id=int(filters.assignee))
     if filters.sla:
         alerts = alerts.filter(sla_filter(filters.sla, now))
+    if filters.sort == "sla":
+        return alerts.order_by(F("sla_due_at").asc(nulls_last=True), "opened_at", "id")
+    if filters.sort == "newest":
+        return alerts.order_by("-opened_at", "-id")
+    if filters.sort == "oldest":
+        return alerts.order_by("opened_at", "id")
     # Most urgent first: severity, then the SLA that runs out first, then the oldest.
     return alerts.order_by(_severity_rank(), "sla_due_at", "opened_at", "id")
 

@@ -72,6 +72,7 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
         "presets": SNOOZE_PRESETS,
         "bulk_actions": BULK_ACTIONS,
         "sla_states": selectors.SLA_STATES,
+        "sorts": selectors.QUEUE_SORTS,
         "attainment": selectors.sla_attainment(weeks=8, now=now, routes=selectors.routes_visible_to(request.user)),
         "this_week": selectors.week_of(now),
         "last_week": selectors.export_default_week(now),

@@ -165,3 +165,23 @@ def test_bulk_complete_finishes_tasks_and_names_those_done_meanwhile(client, csm
     assert said(bad) == ["“zz” is not a task."]
     empty = client.post("/admin/customer-success/tasks/complete/", {})
     assert said(empty) == ["Tick the tasks to complete first."]
+
+
+def test_the_queue_sorts_as_asked_and_names_a_sort_it_does_not_know(client, csm):
+    a, b, c = make_alerts(3)
+    # a: opened 3 h ago, SLA in 5 h; b: opened 1 h ago, SLA in 1 h; c: opened 2 h ago, SLA in 3 h.
+    for alert, opened, sla in ((a, 3, 5), (b, 1, 1), (c, 2, 3)):
+        Alert.all_tenants.filter(id=alert.id).update(
+            opened_at=NOW - timedelta(hours=opened), sla_due_at=NOW + timedelta(hours=sla)
+        )
+    client.force_login(csm)
+
+    def order(query: str) -> list[str]:
+        html = client.get(ALERTS + query).content.decode()
+        return sorted(("Tenant csm 0", "Tenant csm 1", "Tenant csm 2"), key=html.index)
+
+    assert order("?sort=newest") == ["Tenant csm 1", "Tenant csm 2", "Tenant csm 0"]
+    assert order("?sort=oldest") == ["Tenant csm 0", "Tenant csm 2", "Tenant csm 1"]
+    assert order("?sort=sla") == ["Tenant csm 1", "Tenant csm 2", "Tenant csm 0"]
+    odd = client.get(ALERTS + "?sort=random")
+    assert "“random” is not a sort filter; it was ignored." in odd.content.decode()
