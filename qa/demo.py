@@ -28,7 +28,7 @@ ACTIONS = [
 
 def seed_qa_reviews(*, now: datetime, seed: int) -> int:
     rng = random.Random(seed + 15)
-    made = 0
+    made, drafted = 0, False
     tenants = Tenant.objects.filter(external_id__startswith="demo-", csm_owner__isnull=False).order_by("external_id")
     for tenant in tenants.select_related("csm_owner"):
         if rng.random() > 0.35 or Review.objects.for_tenant(tenant).exists():
@@ -49,5 +49,10 @@ def seed_qa_reviews(*, now: datetime, seed: int) -> int:
             made += 1
             if rng.random() < 0.5:
                 text, becomes = rng.choice(ACTIONS)
+                if becomes == "article":
+                    # One team, one article: once the first review drafted it, later reviews
+                    # that raise the same gap make a task to finish it instead.
+                    becomes = "task" if drafted else becomes
+                    drafted = True
                 action_item_add(review=review, text=text, becomes=becomes, actor=tenant.csm_owner, now=min(at, now))
     return made

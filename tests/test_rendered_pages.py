@@ -82,10 +82,10 @@ def visible_text(html: str) -> str:
 
 
 def without_editor_source(html: str) -> str:
-    # Where `{{ }}` belongs: the YAML in the editor's textarea, and a template snippet set as
-    # one to copy (the knowledge article's "how to link it").
+    # Where `{{ }}` belongs: the YAML in the editor's textarea, and the read-only snippet a
+    # person copies into a template (the knowledge article's "how to link it").
     html = re.sub(r"<textarea\b.*?</textarea>", "", html, flags=re.S)
-    return re.sub(r'<code class="template-source">.*?</code>', "", html, flags=re.S)
+    return re.sub(r'<input id="link-snippet"[^>]*>', "", html)
 
 
 def event_names() -> set[str]:
