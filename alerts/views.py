@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.access import staff_required
+from core.charts import columns
 from core.http import safe_next
 from core.paging import paged
 from core.roles import Ability, may
@@ -58,6 +59,7 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
     queue = page.rows
     for alert in queue:
         alert.sla = selectors.sla_state(alert, now)
+    attainment = selectors.sla_attainment(weeks=8, now=now, routes=selectors.routes_visible_to(request.user))
     context = {
         "alerts": queue,
         "paged": page,
@@ -73,7 +75,10 @@ def alert_queue(request: HttpRequest) -> HttpResponse:
         "bulk_actions": BULK_ACTIONS,
         "sla_states": selectors.SLA_STATES,
         "sorts": selectors.QUEUE_SORTS,
-        "attainment": selectors.sla_attainment(weeks=8, now=now, routes=selectors.routes_visible_to(request.user)),
+        "attainment": attainment,
+        # Oldest week first, as a reader scans a chart left to right.
+        "volume_chart": columns([(w.week[-3:], w.alerts) for w in reversed(attainment)]),
+        "attainment_chart": columns([(w.week[-3:], w.percent) for w in reversed(attainment)], top=100, unit="%"),
         "this_week": selectors.week_of(now),
         "last_week": selectors.export_default_week(now),
         "team_timezone": settings.CS_TEAM_TIMEZONE,

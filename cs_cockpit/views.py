@@ -16,6 +16,7 @@ from alerts import selectors as alert_selectors
 from billing import selectors as billing_selectors
 from billing import trials as billing_trials
 from core.access import staff_required
+from core.charts import sparkline
 from core.events import AuditAction
 from core.paging import paged
 from core.roles import Ability, has_staff_role, may
@@ -30,7 +31,6 @@ from tenants.validators import parse_id
 from tenants.views import NoteForm
 
 from . import home, status
-from .charts import sparkline
 from .churn import churn_form_for
 from .timeline import KIND_GROUPS, row_from, tenant_timeline
 

@@ -201,3 +201,27 @@ def test_billing_ops_do_not_see_other_queues_alerts_on_the_tenant_page(client, b
     page = client.get("/admin/customer-success/tenants/acme/").content.decode()
     section = page[page.index('id="alerts"') :].split("</section>")[0]
     assert "No alerts for this tenant." in section and "no events since signing up" not in section
+
+
+def test_the_sla_charts_say_the_weeks_numbers(client, cs_lead):
+    """The two charts above the attainment table write each week's number on its column, the
+    axis from 0 to the top; with no alert yet every week reads 0 opened and “—” attained."""
+    client.force_login(cs_lead)
+    html = client.get("/admin/customer-success/alerts/").content.decode()
+    assert 'aria-labelledby="volume-caption"' in html and 'aria-labelledby="attainment-caption"' in html
+    attainment = html[html.index('aria-labelledby="attainment-caption"') :]
+    assert attainment.count(">—</text>") == 8 and ">100%</text>" in attainment
+
+
+def test_columns_are_scaled_to_the_axis_by_hand():
+    from core.charts import columns
+
+    chart = columns([("W1", 50), ("W2", 100), ("W3", None)], top=100, unit="%", height=100)
+    assert [(c.text, c.height, c.y, c.x) for c in chart.columns] == [
+        ("50%", 50, 50, 40),
+        ("100%", 100, 0, 74),
+        ("—", 0, 100, 108),
+    ]
+    assert (chart.top_label, chart.width) == ("100%", 142)
+    # Without a top, the largest value is the top.
+    assert columns([("a", 3), ("b", 6)]).columns[0].height == 50
