@@ -221,3 +221,19 @@ def test_queue_queries_do_not_grow_with_rows(client, billing_ops, csm):
     # 10 for the past-due queue (its escalation emails among them, one query for all rows),
     # + 2 for the churn list and the lapsed trials.
     assert len(eight) == len(three) == 12, [q["sql"][:80] for q in eight.captured_queries]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_billing_ops_resend_the_payment_link_from_the_tenant_page(client, billing_ops, csm, past_due):
+    page_url = "/admin/customer-success/tenants/harbor/"
+    client.force_login(csm)
+    assert 'id="resend-portal-link"' not in client.get(page_url).content.decode()  # not the CSM's job
+    client.force_login(billing_ops)
+    html = client.get(page_url).content.decode()
+    assert 'id="resend-portal-link"' in html
+    response = client.post(
+        reverse("billing-ops:action", args=[past_due.id, "resend"]), {"email": "1", "next": page_url + "#billing"}
+    )
+    assert response.status_code == 302 and response["Location"] == page_url + "#billing"
+    assert [m.to for m in mail.outbox] == [["dana@harbor.example"]]
+    assert TimelineEntry.objects.for_tenant(past_due.tenant).filter(kind="billing.portal_link_sent").count() == 1
