@@ -272,3 +272,30 @@ def subscription_for_ops(*, subscription_id: int) -> Subscription:
 def stripe_event_latest_at() -> datetime | None:
     """When the last verified Stripe webhook arrived (system status)."""
     return StripeEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()
+
+
+# The tenant list's billing filter and the home's billing tiles read the same Q each, so a
+# tile's count is the number of rows its link lists.
+BILLING_STATES = [("past_due", "Past due"), ("trial_ending", "Trial ends within 7 days")]
+TRIAL_ENDING_WITHIN = timedelta(days=7)
+
+
+def tenants_in_billing_state(tenants: QuerySet[Tenant], state: str, *, now: datetime) -> QuerySet[Tenant]:
+    """Narrows tenants to one billing state: a past-due or unpaid subscription (not churned,
+    as the past-due queue), or a free trial still running that ends within 7 days."""
+    if state == "past_due":
+        ids = Subscription.all_tenants.filter(in_past_due_queue()).values("tenant_id")
+        return tenants.filter(id__in=ids)
+    if state == "trial_ending":
+        ids = Trial.all_tenants.filter(
+            status=Trial.Status.TRIALING, ends_at__gt=now, ends_at__lte=now + TRIAL_ENDING_WITHIN
+        ).values("tenant_id")
+        return tenants.filter(id__in=ids)
+    return tenants
+
+
+def mrr_of(*, tenants: QuerySet[Tenant]) -> int:
+    """The MRR (cents) the tenants' subscriptions add now: what the revenue page sums, for a
+    set of tenants (a CSM's book, the at-risk part of it)."""
+    total = Subscription.all_tenants.filter(tenant__in=tenants).aggregate(total=Sum("mrr_cents"))["total"]
+    return int(total or 0)

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from alerts import selectors as alert_selectors
 from alerts.models import ACTIVE_STATUSES, Alert, Severity
+from billing import selectors as billing_selectors
 from core.roles import StaffRole, staff_roles_of
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
@@ -92,6 +93,9 @@ class Home:
     alerts_url: str
     tasks_today: list[Task]
     onboarding: list[Tile] = field(default_factory=list)
+    billing: list[Tile] = field(default_factory=list)
+    book_mrr_cents: int = 0
+    at_risk_mrr_cents: int = 0
     first_value_days: float | None = None
     first_value_count: int = 0
     trend: Trend | None = None
@@ -222,6 +226,28 @@ def _onboarding_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tupl
     return tiles, median, reached
 
 
+def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
+    """Past due and trials ending this week (each the tenant list's billing filter behind its
+    link), and the book's MRR with the share of it on tenants at risk or critical."""
+    csm = str(user.pk) if scope == "mine" else ""
+    book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
+    tones = {"past_due": "error", "trial_ending": "warn"}
+    tiles = [
+        Tile(
+            label,
+            billing_selectors.tenants_in_billing_state(book, state, now=now).count(),
+            _url("cockpit:tenant-list", billing=state, csm=csm),
+            tones[state],
+        )
+        for state, label in billing_selectors.BILLING_STATES
+    ]
+    mrr = billing_selectors.mrr_of(tenants=book)
+    at_risk = billing_selectors.mrr_of(
+        tenants=book.filter(health_bucket__in=[HealthBucket.AT_RISK, HealthBucket.CRITICAL])
+    )
+    return tiles, mrr, at_risk
+
+
 def _alert_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> list[Tile]:
     assignee = "me" if scope == "mine" else ""
     active = alert_selectors.alerts_visible_to(user).filter(status__in=ACTIVE_STATUSES)
@@ -279,6 +305,7 @@ def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
 def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
     buckets, total, trend = _bucket_tiles(user, scope, now)
     onboarding, first_value_days, first_value_count = _onboarding_tiles(user, scope, now)
+    billing, book_mrr, at_risk_mrr = _billing_tiles(user, scope, now)
     roles = staff_roles_of(user)
     filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
     head = list(alert_selectors.alert_queue(user=user, filters=filters, now=now)[:5])
@@ -306,6 +333,9 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
         trend=trend,
         onboarding=onboarding,
+        billing=billing,
+        book_mrr_cents=book_mrr,
+        at_risk_mrr_cents=at_risk_mrr,
         first_value_days=first_value_days,
         first_value_count=first_value_count,
         team=_team(user, now) if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} else [],

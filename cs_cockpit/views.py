@@ -163,9 +163,13 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     onboarding_stage = params.get("onboarding", "")
     if onboarding_stage not in dict(onboarding_selectors.ONBOARDING_STAGES):
         onboarding_stage = ""
+    billing_state = params.get("billing", "")
+    if billing_state not in dict(billing_selectors.BILLING_STATES):
+        billing_state = ""
     tenants = onboarding_selectors.tenants_in_onboarding_stage(
         tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
     )
+    tenants = billing_selectors.tenants_in_billing_state(tenants, billing_state, now=timezone.now())
     listing = paged(tenants, params, per_page=TENANTS_PER_PAGE)
     query_without_sort = params.copy()
     for name in ("page", "sort"):
@@ -179,6 +183,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "buckets": HealthBucket.choices,
         "onboarding_stages": onboarding_selectors.ONBOARDING_STAGES,
         "onboarding_stage": onboarding_stage,
+        "billing_states": billing_selectors.BILLING_STATES,
+        "billing_state": billing_state,
         "segments": tenant_selectors.tenant_segments(),
         "csms": tenant_selectors.csm_choices(),
         "query_without_sort": query_without_sort.urlencode(),

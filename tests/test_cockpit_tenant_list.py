@@ -127,3 +127,37 @@ def test_query_count_does_not_grow_with_tenants(client, csm, django_assert_num_q
     # session, user, staff roles, count, page of tenants (CSM joined), segments, CSM choices
     with django_assert_num_queries(7):
         assert client.get(URL).status_code == 200
+
+
+def test_the_billing_filter_lists_past_due_tenants_and_trials_ending_this_week(client, csm):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import Subscription, Trial
+
+    from .factories import TenantFactory
+
+    now = timezone.now()
+    late = TenantFactory(external_id="late", name="Late Payer Dental")
+    ending = TenantFactory(external_id="ending", name="Ending Trial HVAC")
+    later = TenantFactory(external_id="later", name="Later Trial Law")
+    Subscription.all_tenants.create(
+        tenant=late, stripe_id="sub_late", status="unpaid", state_at=now, created_at=now, updated_at=now
+    )
+    for tenant, days in ((ending, 2), (later, 12)):
+        Trial.all_tenants.create(
+            tenant=tenant,
+            plan="starter",
+            started_at=now,
+            ends_at=now + timedelta(days=days),
+            created_at=now,
+            updated_at=now,
+        )
+    client.force_login(csm)
+    past_due = client.get("/admin/customer-success/tenants/?billing=past_due").content.decode()
+    assert "Late Payer Dental" in past_due and "Ending Trial HVAC" not in past_due
+    trials = client.get("/admin/customer-success/tenants/?billing=trial_ending").content.decode()
+    assert "Ending Trial HVAC" in trials and "Later Trial Law" not in trials and "Late Payer" not in trials
+    anything = client.get("/admin/customer-success/tenants/?billing=bogus").content.decode()
+    assert "Later Trial Law" in anything

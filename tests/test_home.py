@@ -84,6 +84,21 @@ def test_a_csm_starts_on_their_own_book(client, csm):
         completed_at=NOW - timedelta(days=50), first_value_at=NOW - timedelta(days=57)
     )
     TenantOnboarding.all_tenants.filter(tenant=tenants["cedar"]).update(stalled_since=NOW - timedelta(days=40))
+    # Billing: Acme ($49) past due, Birch ($99) paying; Cedar's trial ends in 3 days, Dune's
+    # (not Casey's) too; a trial ending in 10 days is not "this week".
+    from billing.models import Subscription, Trial
+
+    for key, status, mrr in (("acme", "past_due", 4900), ("birch", "active", 9900)):
+        Subscription.all_tenants.create(
+            tenant=tenants[key], stripe_id=f"sub_{key}", status=status, mrr_cents=mrr, list_mrr_cents=mrr,
+            state_at=NOW, created_at=NOW, updated_at=NOW,
+            past_due_since=NOW - timedelta(days=2) if status == "past_due" else None,
+        )  # fmt: skip
+    for key, days in (("cedar", 3), ("dune", 3)):
+        Trial.all_tenants.create(
+            tenant=tenants[key], plan="starter", started_at=NOW - timedelta(days=11),
+            ends_at=NOW + timedelta(days=days), created_at=NOW, updated_at=NOW,
+        )  # fmt: skip
     client.force_login(csm)
 
     html = client.get(HOME).content.decode()
@@ -103,7 +118,12 @@ def test_a_csm_starts_on_their_own_book(client, csm):
         "In progress": 1,
         "Stalled": 1,
         "Complete": 1,
+        "Past due": 1,
+        "Trial ends within 7 days": 1,
     }
+    # MRR of the book: $49 + $99; at risk: Acme's, the critical one.
+    assert "MRR</span><strong>$148.00</strong>" in html
+    assert "MRR at risk</span><strong>$49.00</strong>" in html
     assert "3 tenants" in html
     # Birch reached first value 3 days after its signup (60 days ago): the book's only one.
     assert '3.0 days</strong><small class="muted">1 signup of the last 90 days that reached it' in html
