@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
@@ -151,21 +152,32 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
 @require_GET
 def tenant_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
+    # Each filter's choices; a value that is not one of them is dropped with a note, never a 500.
+    choices = {
+        "plan": set(Tenant.Plan.values),
+        "stage": set(Tenant.LifecycleStage.values),
+        "bucket": set(HealthBucket.values),
+        "sort": set(tenant_selectors.TENANT_SORTS),
+        "onboarding": set(dict(onboarding_selectors.ONBOARDING_STAGES)),
+        "billing": set(dict(billing_selectors.BILLING_STATES)),
+    }
+    chosen: dict[str, str] = {}
+    for name, allowed in choices.items():
+        raw = params.get(name, "")
+        if raw and raw not in allowed:
+            messages.warning(request, f"“{raw[:30]}” is not a {name} filter; it was ignored.")
+        elif raw:
+            chosen[name] = raw
     filters = tenant_selectors.TenantListFilters(
-        q=params.get("q", "").strip()[:100],
-        plan=params.get("plan", "") if params.get("plan", "") in Tenant.Plan.values else "",
-        segment=params.get("segment", "")[:64],
+        q=params.get("q", "").replace("\x00", "").strip()[:100],
+        plan=chosen.get("plan", ""),
+        segment=params.get("segment", "").replace("\x00", "")[:64],
         csm="none" if params.get("csm") == "none" else str(parse_id(params.get("csm")) or ""),
-        stage=params.get("stage", "") if params.get("stage", "") in Tenant.LifecycleStage.values else "",
-        bucket=params.get("bucket", "") if params.get("bucket", "") in HealthBucket.values else "",
-        sort=params.get("sort", "name") if params.get("sort", "name") in tenant_selectors.TENANT_SORTS else "name",
+        stage=chosen.get("stage", ""),
+        bucket=chosen.get("bucket", ""),
+        sort=chosen.get("sort", "name"),
     )
-    onboarding_stage = params.get("onboarding", "")
-    if onboarding_stage not in dict(onboarding_selectors.ONBOARDING_STAGES):
-        onboarding_stage = ""
-    billing_state = params.get("billing", "")
-    if billing_state not in dict(billing_selectors.BILLING_STATES):
-        billing_state = ""
+    onboarding_stage, billing_state = chosen.get("onboarding", ""), chosen.get("billing", "")
     tenants = onboarding_selectors.tenants_in_onboarding_stage(
         tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
     )

@@ -159,5 +159,7 @@ def test_the_billing_filter_lists_past_due_tenants_and_trials_ending_this_week(c
     assert "Late Payer Dental" in past_due and "Ending Trial HVAC" not in past_due
     trials = client.get("/admin/customer-success/tenants/?billing=trial_ending").content.decode()
     assert "Ending Trial HVAC" in trials and "Later Trial Law" not in trials and "Late Payer" not in trials
-    anything = client.get("/admin/customer-success/tenants/?billing=bogus").content.decode()
+    anything = client.get("/admin/customer-success/tenants/?billing=bogus&plan=gold").content.decode()
     assert "Later Trial Law" in anything
+    assert "“bogus” is not a billing filter; it was ignored." in anything
+    assert "“gold” is not a plan filter; it was ignored." in anything
