@@ -225,3 +225,14 @@ def test_columns_are_scaled_to_the_axis_by_hand():
     assert (chart.top_label, chart.width) == ("100%", 142)
     # Without a top, the largest value is the top.
     assert columns([("a", 3), ("b", 6)]).columns[0].height == 50
+
+
+def test_an_alert_is_acknowledged_from_the_tenant_page(client, csm, silent):
+    client.force_login(csm)
+    page = "/admin/customer-success/tenants/acme/"
+    assert "Acknowledge No activity" in client.get(page).content.decode()
+    response = client.post(f"/admin/customer-success/alerts/{silent.id}/acknowledge/", {"next": page + "#alerts"})
+    assert response.status_code == 302 and response["Location"] == page + "#alerts"
+    silent.refresh_from_db()
+    assert (silent.status, silent.acknowledged_by) == ("acknowledged", csm)
+    assert "Acknowledge No activity" not in client.get(page).content.decode()
