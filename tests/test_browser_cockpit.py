@@ -28,10 +28,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def both_widths(page: Page, name: str) -> None:
     """The page checked with axe and saved at desktop and phone width; no sideways scroll of
-    the page itself on a phone (wide tables scroll inside their own box)."""
+    the page itself on a tablet or a phone (wide tables scroll inside their own box, or stack)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert_accessible(page)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True, caret="initial")
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet: no screenshot, no overflow
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768, f"{name} is wider than a tablet"
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True, caret="initial")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{name} is wider than a phone"
