@@ -81,6 +81,8 @@ def test_cs_lead_edits_previews_and_rehearses_a_playbook(page: Page, live_server
     page.get_by_role("link", name="Dry run").click()
     expect(page.get_by_role("heading", name="Dry run: Onboarding, days 0–30")).to_be_visible()
     expect(page.locator("#sim-counts")).to_contain_text("1 would start")
+    # One collapsed line per tenant: open Harbor's to read what each step would do.
+    page.locator("details.sim-tenant summary", has_text="Harbor HVAC").click()
     expect(page.get_by_text("condition false: usage_level == high (it is low)").first).to_be_visible()
     shot(page, "24-playbook-dry-run")
     # The refused save answers 400 on purpose (the form with its error); nothing else may fail.
