@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from tenants.models import HealthBucket
+from tenants.models import HealthBucket, Tenant
 
 from . import history
 from .models import PAST_DUE_STATUSES, Subscription, SubscriptionChange, SubscriptionStatus
@@ -44,11 +44,25 @@ class RevenueSummary:
     past_due_mrr_cents: int
 
 
+def _mrr_at_risk() -> Q:
+    """Subscriptions whose MRR is at risk: the tenant's health is at risk or critical, or the
+    subscription is past due. One definition for the revenue page and the home's tiles."""
+    return Q(tenant__health_bucket__in=AT_RISK_BUCKETS) | Q(status__in=PAST_DUE_STATUSES)
+
+
+def book_mrr(*, tenants: QuerySet[Tenant]) -> tuple[int, int]:
+    """MRR (cents) of a set of tenants (a CSM's book) and how much of it is at risk, in one
+    aggregate query, by the revenue page's definitions."""
+    totals = Subscription.all_tenants.filter(tenant__in=tenants).aggregate(
+        mrr=Coalesce(Sum("mrr_cents"), 0), at_risk=Coalesce(Sum("mrr_cents", filter=_mrr_at_risk()), 0)
+    )
+    return totals["mrr"], totals["at_risk"]
+
+
 def revenue_summary(*, now: datetime) -> RevenueSummary:
     """MRR and its risk from the mirror, in one aggregate query. A subscription joins one
     tenant, so the OR in the at-risk filter cannot count it twice."""
-    past_due = Q(status__in=PAST_DUE_STATUSES)
-    at_risk = Q(tenant__health_bucket__in=AT_RISK_BUCKETS) | past_due
+    at_risk = _mrr_at_risk()
     # The "Past due" tile counts the past-due queue's rows (a churned tenant's is not one).
     in_queue = in_past_due_queue()
     totals = Subscription.all_tenants.filter(tenant__isnull=False).aggregate(

@@ -292,10 +292,3 @@ def tenants_in_billing_state(tenants: QuerySet[Tenant], state: str, *, now: date
         ).values("tenant_id")
         return tenants.filter(id__in=ids)
     return tenants
-
-
-def mrr_of(*, tenants: QuerySet[Tenant]) -> int:
-    """The MRR (cents) the tenants' subscriptions add now: what the revenue page sums, for a
-    set of tenants (a CSM's book, the at-risk part of it)."""
-    total = Subscription.all_tenants.filter(tenant__in=tenants).aggregate(total=Sum("mrr_cents"))["total"]
-    return int(total or 0)

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from alerts import selectors as alert_selectors
 from alerts.models import ACTIVE_STATUSES, Alert, Severity
+from billing import revenue as billing_revenue
 from billing import selectors as billing_selectors
 from core.roles import StaffRole, staff_roles_of
 from health import selectors as health_selectors
@@ -228,7 +229,8 @@ def _onboarding_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tupl
 
 def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
     """Past due and trials ending this week (each the tenant list's billing filter behind its
-    link), and the book's MRR with the share of it on tenants at risk or critical."""
+    link), and the book's MRR with the part of it at risk (health at risk or critical, or past
+    due: the revenue page's definition)."""
     csm = str(user.pk) if scope == "mine" else ""
     book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
     tones = {"past_due": "error", "trial_ending": "warn"}
@@ -241,10 +243,7 @@ def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[l
         )
         for state, label in billing_selectors.BILLING_STATES
     ]
-    mrr = billing_selectors.mrr_of(tenants=book)
-    at_risk = billing_selectors.mrr_of(
-        tenants=book.filter(health_bucket__in=[HealthBucket.AT_RISK, HealthBucket.CRITICAL])
-    )
+    mrr, at_risk = billing_revenue.book_mrr(tenants=book)
     return tiles, mrr, at_risk
 
 

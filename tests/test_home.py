@@ -121,7 +121,7 @@ def test_a_csm_starts_on_their_own_book(client, csm):
         "Past due": 1,
         "Trial ends within 7 days": 1,
     }
-    # MRR of the book: $49 + $99; at risk: Acme's, the critical one.
+    # MRR of the book: $49 + $99; at risk: Acme's (critical, and past due).
     assert "MRR</span><strong>$148.00</strong>" in html
     assert "MRR at risk</span><strong>$49.00</strong>" in html
     assert "3 tenants" in html
