@@ -57,15 +57,20 @@ class Columns:
 
 
 def columns(
-    points: Sequence[tuple[str, float | None]], *, top: float | None = None, unit: str = "", height: int = 100
+    points: Sequence[tuple[str, float | None]],
+    *,
+    top: float | None = None,
+    unit: str = "",
+    prefix: str = "",
+    height: int = 100,
 ) -> Columns:
     """Columns from (label, value), oldest first. `top` is the y axis' maximum (the largest
-    value when not given); `unit` is written after each value ("%")."""
+    value when not given); `prefix` and `unit` are written around each value ("$", "%")."""
     step, column_width, left = 34, 22, 40
     largest = top if top is not None else max([v for _, v in points if v is not None] + [1])
     drawn = []
     for i, (label, value) in enumerate(points):
         bar = 0 if value is None else round(height * value / largest) if largest else 0
-        text = "—" if value is None else f"{value:g}{unit}"
+        text = "—" if value is None else f"{prefix}{value:,g}{unit}"
         drawn.append(Column(label, value, text, left + i * step, height - bar, bar))
-    return Columns(drawn, largest, f"{largest:g}{unit}", left + step * len(points), height, column_width)
+    return Columns(drawn, largest, f"{prefix}{largest:,g}{unit}", left + step * len(points), height, column_width)

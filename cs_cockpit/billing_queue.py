@@ -25,6 +25,7 @@ from billing import trials as billing_trials
 from billing.models import Subscription
 from billing.services import ESCALATION_PURPOSE
 from core.access import staff_required
+from core.charts import columns
 from core.http import safe_next
 from core.roles import Ability
 from messaging.models import Message
@@ -134,9 +135,12 @@ def queue_action(request: HttpRequest, subscription_id: int, action: str) -> Htt
 @require_GET
 def revenue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    months = billing_revenue.revenue_months(now=now, months=12)
     context = {
         "summary": billing_revenue.revenue_summary(now=now),
-        "months": billing_revenue.revenue_months(now=now, months=12),
+        "months": months,
+        # MRR at each month's end, in whole dollars; revenue_months is oldest first.
+        "mrr_chart": columns([(f"{m.month:%b}", round(m.end_mrr_cents / 100)) for m in months], prefix="$"),
         "recovery": billing_revenue.recovery_report(now=now),
         "now": now,
     }

@@ -337,3 +337,11 @@ def test_unmatched_subscriptions_count_nowhere(tenant_a):
         MonthRow(date(2026, 10, 1), 4900, 0, 0, 0, 0, 4900),
     ]
     assert report.episodes == 0
+
+
+def test_the_revenue_page_charts_each_months_ending_mrr(client, billing_ops):
+    """With no subscription, every one of the 12 months ends at $0, written on its column."""
+    client.force_login(billing_ops)
+    html = client.get("/admin/billing/revenue/").content.decode()
+    chart = html[html.index('aria-labelledby="mrr-caption"') : html.index("</svg>", html.index("mrr-caption"))]
+    assert chart.count('class="bar"') == 12 and chart.count(">$0</text>") >= 12
