@@ -15,7 +15,7 @@ from django.conf import settings
 from billing.selectors import stripe_event_latest_at
 from core.models import JobHeartbeat
 from core.ticks import heartbeats
-from health.selectors import newest_event_received_at
+from health.selectors import events_received_since, newest_event_received_at
 from messaging.selectors import outbox_counts
 from playbooks.selectors import deliveries_needing_review
 
@@ -162,7 +162,9 @@ def _ingest(now: datetime) -> Check:
             "ingest", "Event ingest", DEGRADED, "no events yet", threshold, "POST /api/v1/events/ has not been called."
         )
     age = (now - latest).total_seconds()
-    return Check("ingest", "Event ingest", _judge(age, 3600, 6 * 3600), f"newest {_age(age)} old", threshold, "")
+    last_hour = events_received_since(since=now - timedelta(hours=1))
+    value = f"newest {_age(age)} old · {last_hour:,} in the last hour"
+    return Check("ingest", "Event ingest", _judge(age, 3600, 6 * 3600), value, threshold, "")
 
 
 def system_status(*, now: datetime) -> Reading:

@@ -87,6 +87,12 @@ def newest_event_received_at() -> datetime | None:
     return Event.all_tenants.order_by("-id").values_list("received_at", flat=True).first()
 
 
+def events_received_since(*, since: datetime) -> int:
+    """How many events arrived since `since` (the status page's ingest rate): on PostgreSQL
+    from the BRIN index on received_at (migration 0005), so it reads only the newest ranges."""
+    return Event.all_tenants.filter(received_at__gte=since).count()
+
+
 # Events that say something happened to the customer's business, not that someone clicked:
 # support tickets, errors, deploys, integrations, survey answers. They belong on the tenant's
 # timeline beside what the cockpit did; product-usage events stay in rollups and charts.

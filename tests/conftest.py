@@ -93,10 +93,20 @@ def reference_data(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
-    """Every test starts with nothing cached (the home's trend is kept per book and day)."""
-    from django.core.cache import cache
+    """Every test starts with nothing cached (the home's trend is kept per book and day). On
+    Redis, only this worker's keys go: clear() would flush the database the other pytest-xdist
+    worker is using at the same moment."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
-    cache.clear()
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    prefix = cache.key_prefix
+    for key in client.scan_iter(match=f"{prefix}:*" if prefix else "*"):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)

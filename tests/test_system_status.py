@@ -63,8 +63,11 @@ def test_the_tick_lag_is_ok_then_degraded_then_down(api, read_key, settings):
     assert (status, by_name["tick"]["status"], by_name["tick"]["value"]) == (200, "degraded", "6 min ago")
     assert by_name["tick"]["threshold"] == "degraded after 5 min, down after 15 min"
     assert checks(api, read_key, NOW + timedelta(minutes=16))[:2][0] == 503
-    # The newest event arrived 4 min before the tick: 10 min old at +6 min, within the hour.
-    assert (by_name["ingest"]["status"], by_name["ingest"]["value"]) == ("ok", "newest 10 min old")
+    # The newest event arrived 4 min before the tick: 10 min old at +6 min, within the hour,
+    # the one event of that hour; at +70 min it is no longer in the last hour's count.
+    assert (by_name["ingest"]["status"], by_name["ingest"]["value"]) == ("ok", "newest 10 min old · 1 in the last hour")
+    later = checks(api, read_key, NOW + timedelta(minutes=70))[2]["ingest"]
+    assert later["value"] == "newest 74 min old · 0 in the last hour"
 
 
 def test_failed_and_interrupted_messages_degrade_or_take_the_outbox_down(api, read_key):
