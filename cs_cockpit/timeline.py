@@ -24,10 +24,12 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "onboarding": ("Onboarding", ("onboarding.", "tenant.created")),
     "health": ("Health", ("health.",)),
     "billing": ("Billing", ("billing.",)),
+    "qa": ("QA reviews", ("qa.",)),
     "account": (
         "Account",
         (
             "tenant.lifecycle",
+            "tenant.csm",
             "tenant.churn",
             "tenant.reactivated",
             "tenant.sms_consent",

@@ -89,3 +89,14 @@ def test_the_page_runs_the_same_queries_for_ten_rows_or_a_hundred(client, csm):
             assert client.get(url(tenant)).status_code == 200
         counts.append(len(ctx))
     assert counts[0] == counts[1]
+
+
+def test_every_kind_the_product_writes_is_in_one_filter(client, csm):
+    """Each timeline kind (core.events.TimelineKind) falls under a filter, so no entry can be
+    reached only through "Everything"."""
+    from core.events import TimelineKind
+    from cs_cockpit.timeline import KIND_GROUPS
+
+    prefixes = [p for _, (_, group) in KIND_GROUPS.items() for p in group]
+    orphans = [kind for kind in TimelineKind.values if not any(kind.startswith(p) for p in prefixes)]
+    assert orphans == []
