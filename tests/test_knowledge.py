@@ -188,3 +188,26 @@ def test_an_articles_page_runs_the_same_queries_after_many_versions(client, csm)
         counts.append(len(ctx))
     assert counts[0] == counts[1]
     assert Article.objects.get(slug="price-concern").version == 14
+
+
+def test_the_editor_a_version_and_the_help_page_run_a_fixed_number_of_queries(client, csm, owner_a):
+    client.force_login(csm)
+    pages = [KB + "update-payment-method/edit/", KB + "update-payment-method/versions/1/"]
+    counts: dict[str, list[int]] = {url: [] for url in [*pages, "/help/update-payment-method/"]}
+    for edits in (0, 10):
+        for i in range(edits):
+            client.post(
+                KB + "update-payment-method/edit/",
+                form(slug="update-payment-method", title="Updating your payment method", body=f"Step {i}"),
+            )
+        client.force_login(csm)
+        for url in pages:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200
+            counts[url].append(len(ctx))
+        client.force_login(owner_a)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/help/update-payment-method/").status_code == 200
+        counts["/help/update-payment-method/"].append(len(ctx))
+        client.force_login(csm)
+    assert all(a == b for a, b in counts.values()), counts

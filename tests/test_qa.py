@@ -170,3 +170,18 @@ def test_the_qa_pages_run_the_same_queries_for_one_review_or_twelve(client, csm,
             counts[name].append(len(ctx))
     assert counts["list"][0] == counts["list"][1]
     assert counts["detail"][0] == counts["detail"][1]
+
+
+def test_the_new_review_form_runs_the_same_queries_for_one_event_or_fifty(client, csm, acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(csm)
+    counts = []
+    for more in (0, 49):
+        if more:
+            ingest(acme, "call.handled", NOW - timedelta(hours=3), count=more)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(QA + "new/?tenant=acme").status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]
