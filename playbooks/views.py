@@ -326,7 +326,8 @@ def tenant_task_create(request: HttpRequest, external_id: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, "Task not created: " + " ".join(exc.messages))
     else:
-        messages.success(request, f"Task created for {task.assignee or 'the CSM queue'}: {task.title}.")
+        who = (task.assignee.get_full_name() or task.assignee.get_username()) if task.assignee else "the CSM queue"
+        messages.success(request, f"Task created for {who}: {task.title}.")
     return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
 
 

@@ -26,7 +26,9 @@ def review_get(*, review_id: int) -> Review:
 
 
 def action_items_of(*, review: Review) -> list[ActionItem]:
-    return list(ActionItem.objects.for_tenant(review.tenant).filter(review=review).select_related("task", "article"))
+    return list(
+        ActionItem.objects.for_tenant(review.tenant).filter(review=review).select_related("task__assignee", "article")
+    )
 
 
 def tenant_qa_summary(*, tenant: Tenant, latest: int = 3) -> dict[str, Any]:

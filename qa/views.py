@@ -124,7 +124,8 @@ def action_item_add(request: HttpRequest, review_id: int) -> HttpResponse:
         messages.error(request, "Action item not added: " + " ".join(exc.messages))
     else:
         if item.task_id:
-            messages.success(request, f"Task created for {item.task.assignee}: {item.text}")
+            who = item.task.assignee.get_full_name() or item.task.assignee.get_username()
+            messages.success(request, f"Task created for {who}: {item.text}")
         else:
             messages.success(request, f"Knowledge-base draft started: {item.article.title}")
     return redirect("qa:detail", review_id=review.id)

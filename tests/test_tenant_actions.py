@@ -73,7 +73,7 @@ def test_a_task_made_on_the_page_is_due_at_five_in_the_team_zone(client, csm, te
     response = client.post(
         page(tenant_a, "tasks/"), {"title": "  Call the new   office manager ", "due": "2026-11-20", "assignee": csm.pk}
     )
-    assert said(response) == [f"Task created for {csm}: Call the new office manager."]
+    assert said(response) == ["Task created for Casey Morgan: Call the new office manager."]
     task = Task.objects.for_tenant(tenant_a).get()
     assert (task.title, task.assignee, task.status) == ("Call the new office manager", csm, "open")
     assert task.due_at == datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # 17:00 EST
