@@ -269,11 +269,6 @@ def subscription_for_ops(*, subscription_id: int) -> Subscription:
     return subscription
 
 
-def stripe_event_latest_at() -> datetime | None:
-    """When the last verified Stripe webhook arrived (system status)."""
-    return StripeEvent.objects.order_by("-received_at").values_list("received_at", flat=True).first()
-
-
 # The tenant list's billing filter and the home's billing tiles read the same Q each, so a
 # tile's count is the number of rows its link lists.
 BILLING_STATES = [("past_due", "Past due"), ("trial_ending", "Trial ends within 7 days")]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.webhooks import webhook_tally
 from tenants.models import Tenant
 from tenants.selectors import memberships_of, tenant_owned_by
 
@@ -141,11 +142,16 @@ def portal_for_tenant(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # Stripe signs the body; it cannot send a CSRF token
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     try:
-        result = stripe_event_process(
-            payload=request.body, signature=request.headers.get("Stripe-Signature"), now=timezone.now()
-        )
+        result = stripe_event_process(payload=request.body, signature=request.headers.get("Stripe-Signature"), now=now)
     except WebhookRejected as exc:
         logger.warning("stripe webhook rejected from %s: %s", request.META.get("REMOTE_ADDR"), exc)
+        webhook_tally(provider="stripe", outcome="rejected", now=now)
         return JsonResponse({"error": str(exc)}, status=400)
+    except Exception:
+        # A 500: Stripe retries it for three days. Counted so status shows it meanwhile.
+        webhook_tally(provider="stripe", outcome="failed", now=now)
+        raise
+    webhook_tally(provider="stripe", outcome="accepted", now=now)
     return JsonResponse({"received": result.event_id, "duplicate": result.duplicate})

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from billing.selectors import stripe_event_latest_at
 from core.models import JobHeartbeat
 from core.ticks import heartbeats
+from core.webhooks import webhook_totals
 from health.selectors import events_received_since, newest_event_received_at
 from messaging.selectors import outbox_counts
 from playbooks.selectors import deliveries_needing_review
@@ -140,18 +140,55 @@ def _outbox(now: datetime) -> list[Check]:
     ]
 
 
+def _webhooks(
+    *, name: str, label: str, provider: str, configured: bool, setting: str, stale_after: float | None, now: datetime
+) -> Check:
+    """One provider's webhooks: the newest one accepted, and the last 24 h's refusals
+    (a wrong signing secret, or a proxy that changes the URL the signature covers) and
+    failures (our 500s, which the provider retries)."""
+    threshold = (
+        "degraded from 3 refused (5 % of the last 24 h) or 1 failed; down when every one of 10 or more was refused"
+    )
+    if stale_after:
+        threshold = f"degraded when none in {_age(stale_after)}; " + threshold
+    if not configured:
+        return Check(name, label, OK, "not configured", threshold, f"{setting} is not set.")
+    tally = webhook_totals(provider=provider, now=now)
+    accepted, rejected, failed = tally["accepted"], tally["rejected"], tally["failed"]
+    latest = tally["last_accepted_at"]
+    counts = f"{accepted:,} accepted, {rejected:,} refused, {failed:,} failed in 24 h"
+    value = f"last {_age((now - latest).total_seconds())} ago" if latest else "none yet"
+    refusing = rejected >= 3 and rejected >= 0.05 * (accepted + rejected)
+    stale = bool(stale_after) and (latest is None or (now - latest).total_seconds() > stale_after)
+    status = DOWN if rejected >= 10 and not accepted else DEGRADED if failed or refusing or stale else OK
+    detail = counts
+    if rejected:
+        detail += " — refused ones had a bad signature or body: check the signing secret and the public URL."
+    return Check(name, label, status, value, threshold, detail)
+
+
 def _stripe(now: datetime) -> Check:
-    threshold = "degraded when none in 3 days while Stripe is configured"
-    latest = stripe_event_latest_at()
-    if not settings.STRIPE_SECRET_KEY:
-        return Check(
-            "stripe_webhooks", "Stripe webhooks", OK, "not configured", threshold, "STRIPE_SECRET_KEY is not set."
-        )
-    if latest is None:
-        return Check("stripe_webhooks", "Stripe webhooks", DEGRADED, "none yet", threshold, "No webhook received yet.")
-    age = (now - latest).total_seconds()
-    status = DEGRADED if age > 3 * 86400 else OK
-    return Check("stripe_webhooks", "Stripe webhooks", status, f"last {_age(age)} ago", threshold, "")
+    return _webhooks(
+        name="stripe_webhooks",
+        label="Stripe webhooks",
+        provider="stripe",
+        configured=bool(settings.STRIPE_SECRET_KEY),
+        setting="STRIPE_SECRET_KEY",
+        stale_after=3 * 86400,  # Stripe sends invoices and renewals: days of nothing means a broken endpoint
+        now=now,
+    )
+
+
+def _twilio(now: datetime) -> Check:
+    return _webhooks(
+        name="twilio_webhooks",
+        label="Twilio webhooks",
+        provider="twilio",
+        configured=bool(settings.TWILIO_AUTH_TOKEN),
+        setting="TWILIO_AUTH_TOKEN",
+        stale_after=None,  # receipts follow our own sends: a quiet week without SMS is not a fault
+        now=now,
+    )
 
 
 def _ingest(now: datetime) -> Check:
@@ -169,7 +206,7 @@ def _ingest(now: datetime) -> Check:
 
 def system_status(*, now: datetime) -> Reading:
     tick, beats = heartbeats()
-    checks = [_tick(now, tick), _queue(), *_outbox(now), _stripe(now), _ingest(now)]
+    checks = [_tick(now, tick), _queue(), *_outbox(now), _stripe(now), _twilio(now), _ingest(now)]
     worst = max((c.status for c in checks), key=RANK.__getitem__)
     jobs = [
         JobRun(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.webhooks import webhook_tally
 from tenants.validators import parse_id
 
 from . import receipts
@@ -91,12 +92,20 @@ def twilio_signed(what: str) -> Callable[[View], View]:
         @require_POST
         @wraps(view)
         def checked(request: HttpRequest) -> HttpResponse:
+            now = timezone.now()
             if not _twilio_signature_ok(request):
                 logger.warning(
                     "Twilio %s with a bad or missing signature from %s", what, request.META.get("REMOTE_ADDR")
                 )
+                webhook_tally(provider="twilio", outcome="rejected", now=now)
                 return HttpResponseForbidden("Invalid Twilio signature.")
-            return view(request)
+            try:
+                response = view(request)
+            except Exception:
+                webhook_tally(provider="twilio", outcome="failed", now=now)
+                raise
+            webhook_tally(provider="twilio", outcome="accepted", now=now)
+            return response
 
         return checked
 
