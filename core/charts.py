@@ -9,7 +9,16 @@ from datetime import date
 
 
 @dataclass(frozen=True)
+class Tick:
+    at: float  # x or y in the chart's box
+    label: str
+
+
+@dataclass(frozen=True)
 class Sparkline:
+    """A score line with its axes: the y axis at 0 and at the bucket lines (60, 80, 100),
+    dates under the x axis."""
+
     points: str  # the polyline's "x,y x,y ..." in a width × height box
     width: int
     height: int
@@ -17,21 +26,48 @@ class Sparkline:
     last: date
     low: float
     high: float
+    left: int  # where the plot starts (room for the y labels)
+    bottom: float  # the x axis' y
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
 
 
-def sparkline(series: Sequence[tuple[date, float]], *, width: int = 240, height: int = 48) -> Sparkline | None:
-    """Scores 0–100 over days, oldest first; None with fewer than two points."""
+def sparkline(
+    series: Sequence[tuple[date, float]], *, width: int = 300, height: int = 96, lines: Sequence[int] = (0, 60, 80, 100)
+) -> Sparkline | None:
+    """Scores 0–100 over days, oldest first; None with fewer than two points. `lines` are the
+    scores the y axis marks (by default the buckets' edges)."""
     if len(series) < 2:
         return None
+    left, top, bottom = 26, 6, height - 16
     first, last = series[0][0], series[-1][0]
     span = max(1, (last - first).days)
-    coords = []
-    for day, score in series:
-        x = (day - first).days * (width - 2) / span + 1
-        y = height - 1 - score * (height - 2) / 100
-        coords.append(f"{x:.1f},{y:.1f}")
+
+    def x_of(day: date) -> float:
+        return left + (day - first).days * (width - left - 4) / span
+
+    def y_of(score: float) -> float:
+        return bottom - score * (bottom - top) / 100
+
+    coords = " ".join(f"{x_of(day):.1f},{y_of(score):.1f}" for day, score in series)
+    middle = first + (last - first) / 2
+    x_ticks = [Tick(x_of(first), f"{first:%-d %b}"), Tick(x_of(last), f"{last:%-d %b}")]
+    if span >= 14:
+        x_ticks.insert(1, Tick(x_of(middle), f"{middle:%-d %b}"))
     scores = [score for _, score in series]
-    return Sparkline(" ".join(coords), width, height, first, last, min(scores), max(scores))
+    return Sparkline(
+        points=coords,
+        width=width,
+        height=height,
+        first=first,
+        last=last,
+        low=min(scores),
+        high=max(scores),
+        left=left,
+        bottom=bottom,
+        y_ticks=[Tick(y_of(line), str(line)) for line in lines],
+        x_ticks=x_ticks,
+    )
 
 
 @dataclass(frozen=True)

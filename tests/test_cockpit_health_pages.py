@@ -45,7 +45,8 @@ def test_tenant_page_explains_the_score_with_trend_and_timeline(client, csm, sco
     assert "7 active days in the last 7 (target 5)" in page  # the 7 days before today
     assert "2 distinct features used in the last 14 days (target 5)" in page
     assert "No NPS or CSAT response in the last 90 days" in page and "left out" in page
-    assert "<polyline" in page  # the 14-day trend
+    assert "<polyline" in page  # the 14-day trend, its dates and bucket lines written on it
+    assert "lines at 60 (at risk) and 80 (healthy)" in page and ">8 Nov</text>" in page
     assert "data as of 22 Nov 2026 12:00 UTC" in page
     assert "Acme signed up" in page  # the timeline
     assert AuditLog.objects.filter(action="tenant.view", actor=csm, tenant=scored_tenant).count() == 1
@@ -163,3 +164,25 @@ def test_a_bad_draft_is_refused_with_the_reason_and_nothing_saved(client, cs_lea
     assert response.status_code == 400
     assert message.lower() in response.content.decode().lower()
     assert HealthModel.objects.count() == 1
+
+
+def test_the_score_trend_has_its_axes_worked_out_by_hand():
+    """300 × 96 box: the plot runs from x 26 (after the y labels) to 296 and from y 80 (the x
+    axis, 16 px above the bottom for the dates) up to 6, so a point moves 270/14 px a day
+    and 0.74 px a score point."""
+    from datetime import date
+
+    from core.charts import sparkline
+
+    trend = sparkline([(date(2026, 11, 1), 0), (date(2026, 11, 8), 60), (date(2026, 11, 15), 100)])
+
+    assert trend.points == "26.0,80.0 161.0,35.6 296.0,6.0"
+    assert [(t.label, round(t.at, 1)) for t in trend.y_ticks] == [("0", 80.0), ("60", 35.6), ("80", 20.8), ("100", 6.0)]
+    assert [(t.label, t.at) for t in trend.x_ticks] == [("1 Nov", 26.0), ("8 Nov", 161.0), ("15 Nov", 296.0)]
+    assert (trend.low, trend.high) == (0, 100)
+    # Under two weeks: the first and last dates only; one day: nothing to draw.
+    assert [t.label for t in sparkline([(date(2026, 11, 1), 50), (date(2026, 11, 5), 70)]).x_ticks] == [
+        "1 Nov",
+        "5 Nov",
+    ]
+    assert sparkline([(date(2026, 11, 1), 50)]) is None
