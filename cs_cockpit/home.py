@@ -97,6 +97,8 @@ class Home:
     billing: list[Tile] = field(default_factory=list)
     book_mrr_cents: int = 0
     at_risk_mrr_cents: int = 0
+    funnel_started: int = 0
+    funnel: list[Tile] = field(default_factory=list)  # the default template's steps, in order
     first_value_days: float | None = None
     first_value_count: int = 0
     trend: Trend | None = None
@@ -227,6 +229,21 @@ def _onboarding_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tupl
     return tiles, median, reached
 
 
+def _funnel(user: AbstractBaseUser, scope: str) -> tuple[int, list[Tile]]:
+    """The onboarding tenants of the book on the default template, step by step: each step
+    counts those that completed it and every step before (the funnel page's rule), and links
+    to the tenant list's `reached` filter, which reads the same Q."""
+    csm = str(user.pk) if scope == "mine" else ""
+    in_onboarding = tenant_selectors.tenants_for_staff(
+        filters=tenant_selectors.TenantListFilters(csm=csm, stage="onboarding")
+    )
+    steps = onboarding_selectors.funnel_steps()
+    started, counts = onboarding_selectors.book_funnel(in_onboarding, steps=steps)
+    return started, [
+        Tile(m.title, n, _url("cockpit:tenant-list", stage="onboarding", reached=str(m.pk), csm=csm)) for m, n in counts
+    ]
+
+
 def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
     """Past due and trials ending this week (each the tenant list's billing filter behind its
     link), and the book's MRR with the part of it at risk (health at risk or critical, or past
@@ -304,6 +321,7 @@ def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
 def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
     buckets, total, trend = _bucket_tiles(user, scope, now)
     onboarding, first_value_days, first_value_count = _onboarding_tiles(user, scope, now)
+    funnel_started, funnel = _funnel(user, scope)
     billing, book_mrr, at_risk_mrr = _billing_tiles(user, scope, now)
     roles = staff_roles_of(user)
     filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
@@ -332,6 +350,8 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
         trend=trend,
         onboarding=onboarding,
+        funnel_started=funnel_started,
+        funnel=funnel,
         billing=billing,
         book_mrr_cents=book_mrr,
         at_risk_mrr_cents=at_risk_mrr,

@@ -182,6 +182,14 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
     )
     tenants = billing_selectors.tenants_in_billing_state(tenants, billing_state, now=timezone.now())
+    # The funnel's steps: "reached" keeps tenants that completed one and every step before it.
+    steps = onboarding_selectors.funnel_steps()
+    reached_raw = params.get("reached", "")
+    reached = next((m for m in steps if str(m.pk) == reached_raw), None)
+    if reached_raw and reached is None:
+        messages.warning(request, f"“{reached_raw[:30]}” is not a step of the onboarding funnel; it was ignored.")
+    if reached is not None:
+        tenants = onboarding_selectors.tenants_reached(tenants, step=reached, steps=steps)
     listing = paged(tenants, params, per_page=TENANTS_PER_PAGE)
     query_without_sort = params.copy()
     for name in ("page", "sort"):
@@ -197,6 +205,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "onboarding_stage": onboarding_stage,
         "billing_states": billing_selectors.BILLING_STATES,
         "billing_state": billing_state,
+        "funnel_steps": steps,
+        "reached": reached,
         "segments": tenant_selectors.tenant_segments(),
         "csms": tenant_selectors.csm_choices(),
         "query_without_sort": query_without_sort.urlencode(),

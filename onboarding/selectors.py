@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from tenants.models import Tenant
@@ -342,3 +342,40 @@ def median_days_to_first_value(*, tenants: QuerySet[Tenant], since: datetime) ->
     middle = len(days) // 2
     median = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
     return median, len(days)
+
+
+# --- The home's funnel and the tenant list's "reached" filter: one rule, one Q -----------------
+
+
+def funnel_steps() -> list[Milestone]:
+    """The required milestones of the default template in use, in order: the steps of the
+    home's funnel and the choices of the tenant list's "reached" filter."""
+    default = templates_in_use().values("pk")[:1]
+    return list(Milestone.objects.filter(template_id=Subquery(default), required=True).order_by("position"))
+
+
+def _reached_through(steps: Sequence[Milestone]) -> Q:
+    """Completed every one of `steps` (one indexed EXISTS each: a template has a handful)."""
+    return Q(
+        *[Exists(MilestoneProgress.all_tenants.filter(tenant_id=OuterRef("pk"), milestone_id=m.id)) for m in steps]
+    )
+
+
+def tenants_reached(tenants: QuerySet[Tenant], *, step: Milestone, steps: Sequence[Milestone]) -> QuerySet[Tenant]:
+    """Narrows tenants to those on `step`'s template that completed it and every earlier step,
+    as the funnel counts them (a tenant that skipped an earlier step has not reached it)."""
+    upto = [m for m in steps if m.position <= step.position]
+    return tenants.filter(onboarding__template_id=step.template_id).filter(_reached_through(upto))
+
+
+def book_funnel(tenants: QuerySet[Tenant], *, steps: Sequence[Milestone]) -> tuple[int, list[tuple[Milestone, int]]]:
+    """How many of `tenants` are on the steps' template, and how many reached each step — in
+    one query whatever the number of tenants. Each count is `tenants_reached(...).count()`."""
+    if not steps:
+        return 0, []
+    on_template = tenants.filter(onboarding__template_id=steps[0].template_id)
+    counts = on_template.aggregate(
+        started=Count("pk"),
+        **{f"step_{i}": Count("pk", filter=_reached_through(steps[: i + 1])) for i in range(len(steps))},
+    )
+    return counts["started"], [(m, counts[f"step_{i}"]) for i, m in enumerate(steps)]

@@ -19,7 +19,7 @@ from alerts.models import Alert, AlertRule
 from alerts.services import alert_acknowledge, alert_assign
 from core.ticks import run_tick
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
-from onboarding.selectors import funnel_for
+from onboarding.selectors import funnel_for, funnel_steps
 from onboarding.services import milestone_complete, milestones_complete_from_events
 from playbooks.models import Delivery
 from tenants.models import Tenant
@@ -107,6 +107,20 @@ def test_a_later_funnel_step_never_exceeds_an_earlier_one_even_out_of_order(clie
     # 4/6 = 67 %, 2/6 = 33 %, 2/6 = 33 %, 1/6 = 17 %.
     assert rows == [("4", "67"), ("2", "33"), ("2", "33"), ("1", "17")]
     assert "+2 out of order" in page
+
+    # The home draws the same funnel for the onboarding tenants of the book (here: everyone's),
+    # each step a link to the tenant list's "reached" filter, which lists exactly those tenants.
+    assert template == funnel_steps()[0].template  # the default checklist
+    home = client.get("/admin/customer-success/?scope=all").content.decode()
+    chart = home.split('class="funnel-chart"')[1].split("</figure>")[0]
+    assert "The funnel of 6 onboarding tenants" in chart
+    links = re.findall(r'<a href="([^"]+)">(\d+)</a> <span class="muted">\((\d+) %\)', chart)
+    assert [(n, pct) for _, n, pct in links] == [("4", "67"), ("2", "33"), ("2", "33"), ("1", "17")]
+    connect_list = client.get(links[1][0].replace("&amp;", "&")).content.decode()
+    assert sorted(re.findall(r"/tenants/(t\d)/", connect_list)) == ["t1", "t2"]
+    assert "2 tenants" in connect_list and "selected>2. " in connect_list
+    bad = client.get("/admin/customer-success/tenants/?reached=abc", follow=True).content.decode()
+    assert "is not a step of the onboarding funnel; it was ignored" in bad and "6 tenants" in bad
 
 
 # --- 2. time to first value ------------------------------------------------------------------
@@ -450,6 +464,8 @@ def test_every_count_on_a_cockpit_page_equals_the_rows_of_the_list_it_links_to(
     ]:
         expected = (expected[0], expected[1], expected[2].format(csm=csm.id))
         assert expected in kinds, (expected, sorted(k for k in kinds if k[1] == expected[1]))
+    # The home's funnel steps, one link each, to the tenant list's "reached" filter.
+    assert len({h for r, p, h in kinds if r == "csm" and p == "/admin/customer-success/" and "reached=" in h}) == 4
 
 
 def test_the_portfolio_counts_by_hand(client, portfolio, csm, billing_ops):
