@@ -8,7 +8,7 @@ skipped at send time (alert_messages_still_news, registered in AlertsConfig.read
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from core.roles import StaffRole
+from core.teamday import team_day_start
 from messaging.models import Message
 from messaging.outbox import messages_enqueue
 from messaging.retry import advisory_locks
@@ -53,11 +54,6 @@ def _url(name: str, *args: Any, query: str = "") -> str:
     return settings.SITE_URL + reverse(name, args=args) + (f"?{query}" if query else "")
 
 
-def _team_day_start(now: datetime) -> datetime:
-    local = now.astimezone(ZoneInfo(settings.CS_TEAM_TIMEZONE))
-    return datetime.combine(local.date(), time(), tzinfo=local.tzinfo)
-
-
 def _role_members(routes: set[str]) -> dict[str, list[AbstractBaseUser]]:
     members: dict[str, list[AbstractBaseUser]] = {r: [] for r in routes}
     users = get_user_model().objects.filter(is_active=True, groups__name__in=sorted(routes)).exclude(email="")
@@ -87,7 +83,7 @@ def _lock_budgets(user_ids: set[int]) -> None:
 def pushes_today(user_ids: set[int], now: datetime) -> dict[int, int]:
     rows = (
         Message.objects.filter(user_id__in=user_ids, purpose__in=INTERRUPTIVE, channel=Message.Channel.EMAIL)
-        .filter(created_at__gte=_team_day_start(now))
+        .filter(created_at__gte=team_day_start(now))
         .values("user_id")
         .annotate(n=Count("id"))
     )

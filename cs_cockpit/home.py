@@ -7,11 +7,9 @@ the same at ten tenants and at ten thousand."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db.models import Count, Q
@@ -22,6 +20,7 @@ from alerts.models import ACTIVE_STATUSES, Alert, Severity
 from billing import revenue as billing_revenue
 from billing import selectors as billing_selectors
 from core.roles import StaffRole, staff_roles_of
+from core.teamday import team_day_end, team_day_start
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
 from playbooks import selectors as playbook_selectors
@@ -138,11 +137,6 @@ def default_scope(user: AbstractBaseUser) -> str:
     """A CSM starts with their own book; a CS lead or an admin with everyone's."""
     roles = staff_roles_of(user)
     return "all" if roles & {StaffRole.CS_LEAD, StaffRole.ADMIN} or StaffRole.CSM not in roles else "mine"
-
-
-def _end_of_team_day(now: datetime) -> datetime:
-    zone = ZoneInfo(settings.CS_TEAM_TIMEZONE)
-    return datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), tzinfo=zone)
 
 
 def _trend(history: dict[date, dict[str, int]]) -> Trend | None:
@@ -330,8 +324,22 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         alert.sla = alert_selectors.sla_state(alert, now)
     task_scope = "mine" if scope == "mine" else "all"
     tasks = playbook_selectors.tasks_for_staff(user=user, roles=roles, scope=task_scope)
+    csm = str(user.pk) if scope == "mine" else ""
+    day = {"since": team_day_start(now), "until": team_day_end(now), "csm": csm}
+    failed_today = playbook_selectors.touchpoints_for_staff(outcome="failed", **day).count()
     work = [
         Tile("Open tasks", tasks.count(), _url("cockpit:tasks", scope=task_scope)),
+        Tile(
+            "Touchpoints sent today",
+            playbook_selectors.touchpoints_for_staff(outcome="sent", **day).count(),
+            _url("cockpit:touchpoints", outcome="sent", day="today", csm=csm),
+        ),
+        Tile(
+            "Touchpoints failed today",
+            failed_today,
+            _url("cockpit:touchpoints", outcome="failed", day="today", csm=csm),
+            "error" if failed_today else "",
+        ),
         Tile(
             "Touchpoints to review",
             playbook_selectors.deliveries_needing_review().count(),
@@ -347,7 +355,7 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         work=work,
         alert_head=head,
         alerts_url=_url("cockpit:alerts", assignee="me" if scope == "mine" else ""),
-        tasks_today=list(tasks.filter(due_at__lt=_end_of_team_day(now))[:10]),
+        tasks_today=list(tasks.filter(due_at__lt=team_day_end(now))[:10]),
         trend=trend,
         onboarding=onboarding,
         funnel_started=funnel_started,

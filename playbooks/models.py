@@ -219,6 +219,9 @@ class Delivery(TenantOwnedModel):
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),
             models.Index(fields=["tenant", "due_at"], name="delivery_tenant_due"),
             models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="delivery_provider_id"),
+            # The touchpoint list and the home's "sent today" / "failed today" read by these.
+            models.Index(fields=["sent_at"], condition=Q(status__in=["sent", "delivered"]), name="delivery_sent"),
+            models.Index(fields=["updated_at"], condition=Q(status="failed"), name="delivery_failed"),
         ]
 
     def __str__(self) -> str:

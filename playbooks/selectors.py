@@ -268,3 +268,33 @@ def playbook_version_or_current(*, playbook: Playbook, number: int | None) -> Pl
     is no such number."""
     version = playbook.versions.filter(number=number).first() if number else None
     return version or playbook.current
+
+
+# --- Touchpoints across tenants: what went out, what failed, what waits for a person ----------
+
+# Each outcome is a status set and the timestamp that says when it happened, so "today" means
+# sent today, failed today, interrupted today. A failed delivery is never saved again, so its
+# updated_at is when it failed.
+TOUCHPOINT_OUTCOMES: dict[str, tuple[str, list[str], str]] = {
+    "sent": ("Sent", [Delivery.Status.SENT, Delivery.Status.DELIVERED], "sent_at"),
+    "failed": ("Failed", [Delivery.Status.FAILED], "updated_at"),
+    "needs_review": ("Needs review", [Delivery.Status.NEEDS_REVIEW], "claimed_at"),
+    "scheduled": ("Scheduled", [Delivery.Status.SCHEDULED], "due_at"),
+}
+
+
+def touchpoints_for_staff(
+    *, outcome: str, since: datetime | None, until: datetime | None, csm: str
+) -> QuerySet[Delivery]:
+    """Deliveries with one outcome, newest first, optionally within [since, until) of the time
+    that outcome happened (sent_at for sent, …) and for one CSM's book ("" for everyone)."""
+    _, statuses, when = TOUCHPOINT_OUTCOMES[outcome]
+    rows = Delivery.all_tenants.filter(status__in=statuses)
+    if since is not None:
+        rows = rows.filter(**{f"{when}__gte": since})
+    if until is not None:
+        rows = rows.filter(**{f"{when}__lt": until})
+    if csm:
+        rows = rows.filter(tenant__csm_owner_id=int(csm))
+    order = when if outcome == "scheduled" else f"-{when}"
+    return rows.select_related("step", "run__version", "tenant").order_by(order, "-id")

@@ -14,6 +14,7 @@ cockpit = [
     path("playbooks/<slug:slug>/preview/", views.playbook_preview, name="playbook-preview"),
     path("playbooks/<slug:slug>/simulate/", views.playbook_simulate, name="playbook-simulate"),
     path("playbooks/<slug:slug>/export/", views.playbook_export, name="playbook-export"),
+    path("touchpoints/", views.touchpoint_list, name="touchpoints"),
     path("touchpoints/review/", views.review_queue, name="needs-review"),
     path("touchpoints/<int:delivery_id>/", views.delivery_detail, name="delivery-detail"),
     path("touchpoints/<int:delivery_id>/review/", views.delivery_review, name="delivery-review"),

@@ -4,7 +4,7 @@ needs-review queue, CSM tasks, and the tenant page's actions (pause, start a pla
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from core.access import staff_required
 from core.http import safe_next
 from core.paging import paged
 from core.roles import Ability, may, staff_roles_of
+from core.teamday import team_day_end, team_day_start
 from messaging.selectors import messages_about
 from tenants import selectors as tenant_selectors
 from tenants.models import ConsentSource
@@ -239,6 +240,50 @@ def delivery_review(request: HttpRequest, delivery_id: int) -> HttpResponse:
     else:
         messages.success(request, "Recorded. The decision is on the tenant's timeline and in the audit log.")
     return redirect("cockpit:delivery-detail", delivery_id=delivery.id)
+
+
+TOUCHPOINT_DAYS = {"today": "Today", "7d": "Last 7 days", "any": "Any time"}
+
+
+@staff_required()
+@require_GET
+def touchpoint_list(request: HttpRequest) -> HttpResponse:
+    """Touchpoints across tenants by outcome and day: what went out today, what failed, what
+    waits for a person — the home's tiles open these lists."""
+    params, notes = request.GET, []
+    outcome = params.get("outcome", "sent")
+    if outcome not in selectors.TOUCHPOINT_OUTCOMES:
+        notes.append(f"“{outcome[:30]}” is not an outcome: showing sent touchpoints.")
+        outcome = "sent"
+    day = params.get("day", "today")
+    if day not in TOUCHPOINT_DAYS:
+        notes.append(f"“{day[:30]}” is not a period: showing today.")
+        day = "today"
+    csm_id = parse_id(params.get("csm"))
+    if params.get("csm") and csm_id is None:
+        notes.append(f"“{params['csm'][:30]}” is not a CSM: showing everyone's tenants.")
+    now = timezone.now()
+    start = team_day_start(now)
+    since = {"today": start, "7d": start - timedelta(days=6), "any": None}[day]
+    until = team_day_end(now) if day != "any" else None
+    rows = selectors.touchpoints_for_staff(outcome=outcome, since=since, until=until, csm=str(csm_id or ""))
+    page = paged(rows, params)
+    context = {
+        "deliveries": page.rows,
+        "paged": page,
+        "notes": notes,
+        "outcome": outcome,
+        "outcomes": {k: v[0] for k, v in selectors.TOUCHPOINT_OUTCOMES.items()},
+        "day": day,
+        "days": TOUCHPOINT_DAYS,
+        "csm": str(csm_id or ""),
+        "csms": tenant_selectors.csm_choices(),
+        "outcome_label": selectors.TOUCHPOINT_OUTCOMES[outcome][0],
+        "day_label": TOUCHPOINT_DAYS[day],
+        "team_timezone": settings.CS_TEAM_TIMEZONE,
+        "when_label": {"sent": "Sent", "failed": "Failed", "needs_review": "Interrupted", "scheduled": "Due"}[outcome],
+    }
+    return render(request, "playbooks/touchpoints.html", context)
 
 
 @staff_required()

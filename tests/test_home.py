@@ -114,6 +114,8 @@ def test_a_csm_starts_on_their_own_book(client, csm):
         "P3 – normal": 0,  # the P3 is unassigned
         "Info": 0,
         "Open tasks": 2,
+        "Touchpoints sent today": 0,  # tests/test_touchpoint_list.py counts sends by hand
+        "Touchpoints failed today": 0,
         "Touchpoints to review": 0,
         "In progress": 1,
         "Stalled": 1,

@@ -359,6 +359,8 @@ def rows_behind(client, url: str) -> int:
         total = _every_page(client, parts.path, html, lambda page: _rows_in(page, "tenant-table"))
         assert f"{total} tenant" in html
         return total
+    if parts.path == "/admin/customer-success/touchpoints/":
+        return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/touchpoints/review/":
         return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/tasks/":

@@ -184,6 +184,7 @@ STAFF_KWARGS: dict[str, Callable[[], list[dict]]] = {
 OWNER_KWARGS: dict[str, Callable[[], list[dict]]] = {"help-article": STAFF_KWARGS["help-article"]}
 STAFF_QUERIES: dict[str, list[str]] = {
     "cockpit:tasks": ["", "?scope=queue", "?scope=all"],
+    "cockpit:touchpoints": ["", "?outcome=failed&day=7d", "?outcome=scheduled&day=any"],
     "cockpit:alerts": ["", "?status=all"],
 }
 

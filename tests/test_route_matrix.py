@@ -104,6 +104,7 @@ MATRIX: dict[str, Route] = {
     "cockpit:playbook-simulate": Route("staff", kwargs=lambda: {"slug": "onboarding-30"}),
     "cockpit:playbook-export": Route("staff", kwargs=lambda: {"slug": "onboarding-30"}),
     "cockpit:needs-review": Route("staff"),
+    "cockpit:touchpoints": Route("staff"),
     # No delivery with id 1 exists in the matrix's database: staff get 404, others 403.
     "cockpit:delivery-detail": Route("staff", status=404, kwargs=lambda: {"delivery_id": 1}),
     "cockpit:delivery-review": Route(
