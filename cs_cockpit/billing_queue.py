@@ -27,6 +27,7 @@ from billing.services import ESCALATION_PURPOSE
 from core.access import staff_required
 from core.charts import columns
 from core.http import safe_next
+from core.paging import paged
 from core.roles import Ability
 from messaging.models import Message
 from messaging.selectors import NOT_SENT, latest_by_topic
@@ -58,13 +59,18 @@ def _rows(subscriptions: list[Subscription], now: datetime) -> list[QueueRow]:
     ]
 
 
+PAST_DUE_PER_PAGE = 25
+
+
 @staff_required(Ability.WORK_BILLING_QUEUE)
 @require_GET
 def past_due_queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    rows = _rows(list(billing.past_due_subscriptions()), now)
+    # Oldest episode first, 25 a page: the pager says how many in all, and the header counts them all.
+    page = paged(billing.past_due_subscriptions(), request.GET, per_page=PAST_DUE_PER_PAGE)
     context = {
-        "rows": rows,
+        "rows": _rows(page.rows, now),
+        "paged": page,
         "expiring": billing.cards_expiring(now=now, days=30),
         "unmatched": list(billing.unmatched_subscriptions()[:50]),
         "unmatched_events": list(billing.unmatched_events(limit=20)),

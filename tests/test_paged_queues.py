@@ -98,6 +98,30 @@ def test_the_task_list_shows_every_open_task_a_page_at_a_time(client, csm):
     assert 'href="?scope=queue&amp;page=5" rel="prev"' in html
 
 
+def test_the_past_due_queue_pages_oldest_episode_first_and_counts_them_all(client, billing_ops):
+    from billing.models import Subscription
+
+    tenants = [tenant_at(f"late-{n:02d}", signed_up_at=NOW - timedelta(days=90), onboarding=False) for n in range(30)]
+    Subscription.all_tenants.bulk_create(
+        Subscription(
+            tenant=tenant, stripe_id=f"sub_{n}", status="past_due", mrr_cents=4900, list_mrr_cents=4900,
+            state_at=NOW, created_at=NOW, updated_at=NOW, past_due_since=NOW - timedelta(days=30 - n),
+        )
+        for n, tenant in enumerate(tenants)
+    )  # fmt: skip
+    client.force_login(billing_ops)
+
+    first = client.get("/admin/billing/").content.decode()
+    second = client.get("/admin/billing/?page=2").content.decode()
+
+    # 30 past due, 25 a page; the header counts all 30 on every page.
+    assert '<a href="#past-due">30 subscriptions past due or unpaid</a>' in first
+    assert "1–25 of 30 · page 1 of 2" in pager(first) and "26–30 of 30 · page 2 of 2" in pager(second)
+    assert first.count('class="queue-row') == 25 and second.count('class="queue-row') == 5
+    # Oldest episode first: late-00 (30 days) leads page 1, late-29 (1 day) ends page 2.
+    assert first.index("Late-00") < first.index("Late-01") and "Late-29" in second and "Late-29" not in first
+
+
 @pytest.mark.parametrize("url", ["/admin/customer-success/alerts/", "/admin/customer-success/tenants/"])
 def test_a_page_runs_as_many_queries_with_60_rows_behind_it_as_with_130(client, csm, url):
     client.force_login(csm)
