@@ -214,13 +214,20 @@ def needs_review_count() -> int:
 TASK_SCOPES = {"mine": "Mine", "queue": "My role queues", "all": "All open"}
 
 
-def tasks_for_staff(*, user: AbstractBaseUser, roles: frozenset[str], scope: str) -> QuerySet[Task]:
+TASK_SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "due": ("Due soonest first", ("due_at", "id")),
+    "newest": ("Newest first", ("-created_at", "-id")),
+    "tenant": ("Tenant A–Z", ("tenant__name", "due_at", "id")),
+}
+
+
+def tasks_for_staff(*, user: AbstractBaseUser, roles: frozenset[str], scope: str, sort: str = "due") -> QuerySet[Task]:
     tasks = Task.all_tenants.filter(status=Task.Status.OPEN).select_related("tenant", "assignee")
     if scope == "mine":
         tasks = tasks.filter(assignee=user)
     elif scope == "queue":
         tasks = tasks.filter(assignee__isnull=True, role__in=roles)
-    return tasks.order_by("due_at", "id")
+    return tasks.order_by(*TASK_SORTS[sort][1])
 
 
 def open_tasks_by_assignee() -> dict[int, int]:

@@ -292,9 +292,20 @@ def task_list(request: HttpRequest) -> HttpResponse:
     scope = request.GET.get("scope", "mine")
     if scope not in selectors.TASK_SCOPES:
         scope = "mine"
+    sort = request.GET.get("sort", "due")
+    if sort not in selectors.TASK_SORTS:
+        messages.warning(request, f"“{sort[:30]}” is not a way to sort tasks: showing the soonest due first.")
+        sort = "due"
     roles = staff_roles_of(request.user)
-    page = paged(selectors.tasks_for_staff(user=request.user, roles=roles, scope=scope), request.GET)
-    context = {"tasks": page.rows, "paged": page, "scope": scope, "scopes": selectors.TASK_SCOPES}
+    page = paged(selectors.tasks_for_staff(user=request.user, roles=roles, scope=scope, sort=sort), request.GET)
+    context = {
+        "tasks": page.rows,
+        "paged": page,
+        "scope": scope,
+        "scopes": selectors.TASK_SCOPES,
+        "sort": sort,
+        "sorts": {key: label for key, (label, _) in selectors.TASK_SORTS.items()},
+    }
     context["now"] = timezone.now()
     return render(request, "playbooks/tasks.html", context)
 

@@ -134,3 +134,32 @@ def test_a_page_runs_as_many_queries_with_60_rows_behind_it_as_with_130(client, 
         assert client.get(url).status_code == 200
 
     assert len(more.captured_queries) == len(fewer.captured_queries), [q["sql"][:90] for q in more.captured_queries]
+
+
+def test_the_task_list_sorts_and_keeps_the_sort_in_its_pages(client, csm):
+    acme, birch = tenant_at("acme", signed_up_at=NOW), tenant_at("birch", signed_up_at=NOW)
+    Task.all_tenants.bulk_create(
+        [
+            Task(tenant=birch, title="Call Birch", role="csm", due_at=NOW + timedelta(hours=1),
+                 created_at=NOW - timedelta(hours=2)),
+            Task(tenant=acme, title="Review Acme", role="csm", due_at=NOW + timedelta(hours=3),
+                 created_at=NOW - timedelta(hours=1)),
+            Task(tenant=acme, title="Email Acme", role="csm", due_at=NOW + timedelta(hours=2),
+                 created_at=NOW - timedelta(hours=3)),
+        ]
+        + [Task(tenant=birch, title=f"Later {n}", role="csm", due_at=NOW + timedelta(days=9),
+                created_at=NOW - timedelta(days=10)) for n in range(60)]
+    )  # fmt: skip
+    client.force_login(csm)
+
+    def titles(query: str) -> list[str]:
+        html = client.get(f"/admin/customer-success/tasks/?scope=queue{query}").content.decode()
+        return re.findall(r"<strong>((?:Call|Review|Email) \w+)</strong>", html)
+
+    assert titles("") == ["Call Birch", "Email Acme", "Review Acme"]  # soonest due first
+    assert titles("&sort=tenant") == ["Email Acme", "Review Acme", "Call Birch"]  # Acme, then by due
+    assert titles("&sort=newest") == ["Review Acme", "Call Birch", "Email Acme"]  # created 1, 2, 3 h ago
+    html = client.get("/admin/customer-success/tasks/?scope=queue&sort=tenant").content.decode()
+    assert 'href="?scope=queue&amp;sort=tenant&amp;page=2" rel="next"' in html
+    bad = client.get("/admin/customer-success/tasks/?scope=queue&sort=drop").content.decode()
+    assert "is not a way to sort tasks: showing the soonest due first." in bad
