@@ -23,6 +23,7 @@ from core.roles import StaffRole, staff_roles_of
 from core.teamday import team_day_end, team_day_start
 from health import selectors as health_selectors
 from onboarding import selectors as onboarding_selectors
+from onboarding.models import OnboardingTemplate
 from playbooks import selectors as playbook_selectors
 from playbooks.models import Task
 from tenants import selectors as tenant_selectors
@@ -96,8 +97,9 @@ class Home:
     billing: list[Tile] = field(default_factory=list)
     book_mrr_cents: int = 0
     at_risk_mrr_cents: int = 0
+    funnel_template: OnboardingTemplate | None = None
     funnel_started: int = 0
-    funnel: list[Tile] = field(default_factory=list)  # the default template's steps, in order
+    funnel: list[Tile] = field(default_factory=list)  # funnel_template's steps, in order
     first_value_days: float | None = None
     first_value_count: int = 0
     trend: Trend | None = None
@@ -223,19 +225,25 @@ def _onboarding_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tupl
     return tiles, median, reached
 
 
-def _funnel(user: AbstractBaseUser, scope: str) -> tuple[int, list[Tile]]:
-    """The onboarding tenants of the book on the default template, step by step: each step
+def _funnel(user: AbstractBaseUser, scope: str) -> tuple[OnboardingTemplate | None, int, list[Tile]]:
+    """The onboarding tenants of the book on the checklist most of them are on, step by step: each step
     counts those that completed it and every step before (the funnel page's rule), and links
     to the tenant list's `reached` filter, which reads the same Q."""
     csm = str(user.pk) if scope == "mine" else ""
     in_onboarding = tenant_selectors.tenants_for_staff(
         filters=tenant_selectors.TenantListFilters(csm=csm, stage="onboarding")
     )
-    steps = onboarding_selectors.funnel_steps()
+    template = onboarding_selectors.funnel_template_of(in_onboarding)
+    steps = onboarding_selectors.funnel_steps(template_id=template.pk if template else None)
     started, counts = onboarding_selectors.book_funnel(in_onboarding, steps=steps)
-    return started, [
-        Tile(m.title, n, _url("cockpit:tenant-list", stage="onboarding", reached=str(m.pk), csm=csm)) for m, n in counts
-    ]
+    return (
+        template,
+        started,
+        [
+            Tile(m.title, n, _url("cockpit:tenant-list", stage="onboarding", reached=str(m.pk), csm=csm))
+            for m, n in counts
+        ],
+    )
 
 
 def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
@@ -315,7 +323,7 @@ def _team(user: AbstractBaseUser, now: datetime) -> list[dict]:
 def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
     buckets, total, trend = _bucket_tiles(user, scope, now)
     onboarding, first_value_days, first_value_count = _onboarding_tiles(user, scope, now)
-    funnel_started, funnel = _funnel(user, scope)
+    funnel_template, funnel_started, funnel = _funnel(user, scope)
     billing, book_mrr, at_risk_mrr = _billing_tiles(user, scope, now)
     roles = staff_roles_of(user)
     filters = alert_selectors.QueueFilters(assignee="me" if scope == "mine" else "")
@@ -358,6 +366,7 @@ def home_for(*, user: AbstractBaseUser, scope: str, now: datetime) -> Home:
         tasks_today=list(tasks.filter(due_at__lt=team_day_end(now))[:10]),
         trend=trend,
         onboarding=onboarding,
+        funnel_template=funnel_template,
         funnel_started=funnel_started,
         funnel=funnel,
         billing=billing,

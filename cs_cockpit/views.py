@@ -183,7 +183,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     )
     tenants = billing_selectors.tenants_in_billing_state(tenants, billing_state, now=timezone.now())
     # The funnel's steps: "reached" keeps tenants that completed one and every step before it.
-    steps = onboarding_selectors.funnel_steps()
+    steps = onboarding_selectors.reachable_steps()
     reached_raw = params.get("reached", "")
     reached = next((m for m in steps if str(m.pk) == reached_raw), None)
     if reached_raw and reached is None:

@@ -347,11 +347,33 @@ def median_days_to_first_value(*, tenants: QuerySet[Tenant], since: datetime) ->
 # --- The home's funnel and the tenant list's "reached" filter: one rule, one Q -----------------
 
 
-def funnel_steps() -> list[Milestone]:
-    """The required milestones of the default template in use, in order: the steps of the
-    home's funnel and the choices of the tenant list's "reached" filter."""
-    default = templates_in_use().values("pk")[:1]
-    return list(Milestone.objects.filter(template_id=Subquery(default), required=True).order_by("position"))
+def funnel_steps(*, template_id: int | None) -> list[Milestone]:
+    """The required milestones of one template, in order: the steps of its funnel."""
+    if template_id is None:
+        return []
+    return list(Milestone.objects.filter(template_id=template_id, required=True).order_by("position"))
+
+
+def funnel_template_of(tenants: QuerySet[Tenant]) -> OnboardingTemplate | None:
+    """The checklist most of `tenants` are on (the home draws that one's funnel)."""
+    top = (
+        TenantOnboarding.all_tenants.filter(tenant__in=tenants)
+        .values("template_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "template_id")
+        .values("template_id")[:1]
+    )
+    return OnboardingTemplate.objects.filter(pk=Subquery(top)).first()
+
+
+def reachable_steps() -> list[Milestone]:
+    """Every required milestone of the checklists in use, by checklist then position: the
+    choices of the tenant list's "reached" filter."""
+    return list(
+        Milestone.objects.filter(template__is_current=True, required=True)
+        .select_related("template")
+        .order_by("template__name", "template_id", "position")
+    )
 
 
 def _reached_through(steps: Sequence[Milestone]) -> Q:
@@ -362,9 +384,10 @@ def _reached_through(steps: Sequence[Milestone]) -> Q:
 
 
 def tenants_reached(tenants: QuerySet[Tenant], *, step: Milestone, steps: Sequence[Milestone]) -> QuerySet[Tenant]:
-    """Narrows tenants to those on `step`'s template that completed it and every earlier step,
-    as the funnel counts them (a tenant that skipped an earlier step has not reached it)."""
-    upto = [m for m in steps if m.position <= step.position]
+    """Narrows tenants to those on `step`'s template that completed it and every earlier step
+    (`steps`: that template's required milestones), as the funnel counts them — a tenant that
+    skipped an earlier step has not reached it."""
+    upto = [m for m in steps if m.template_id == step.template_id and m.position <= step.position]
     return tenants.filter(onboarding__template_id=step.template_id).filter(_reached_through(upto))
 
 

@@ -17,7 +17,7 @@ from messaging.models import Suppression
 from tenants.models import Membership, Tenant
 
 from .facts import EventWindow, facts_for_tenants
-from .models import Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task, TouchpointPause, Trigger
+from .models import Channel, Delivery, InAppMessage, Playbook, PlaybookVersion, Run, Task, TouchpointPause, Trigger
 from .templating import check, render_for_reading
 
 OPEN_STATUSES = [Delivery.Status.SCHEDULED, Delivery.Status.SENDING]
@@ -293,10 +293,12 @@ TOUCHPOINT_OUTCOMES: dict[str, tuple[str, list[str], str]] = {
 def touchpoints_for_staff(
     *, outcome: str, since: datetime | None, until: datetime | None, csm: str
 ) -> QuerySet[Delivery]:
-    """Deliveries with one outcome, newest first, optionally within [since, until) of the time
-    that outcome happened (sent_at for sent, …) and for one CSM's book ("" for everyone)."""
+    """Deliveries to customers (email, SMS, in-app, webhook) with one outcome, newest first,
+    optionally within [since, until) of the time that outcome happened (sent_at for sent, …)
+    and for one CSM's book ("" for everyone)."""
     _, statuses, when = TOUCHPOINT_OUTCOMES[outcome]
-    rows = Delivery.all_tenants.filter(status__in=statuses)
+    # A task step "sends" by opening a task for a person: those are on the task list, not here.
+    rows = Delivery.all_tenants.filter(status__in=statuses).exclude(step__channel=Channel.TASK)
     if since is not None:
         rows = rows.filter(**{f"{when}__gte": since})
     if until is not None:
