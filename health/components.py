@@ -15,7 +15,7 @@ from typing import Any
 Facts = dict[str, Any]
 
 # Events that are not product usage: they feed their own signals, not activity or breadth.
-NON_USAGE_PREFIXES = ("error.", "ticket.", "nps.", "csat.", "billing.", "invoice.")
+NON_USAGE_PREFIXES = ("error.", "ticket.", "nps.", "csat.", "billing.", "invoice.", "qa.")
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ def _describe_sentiment(v: float, f: Facts, target: float) -> str:
     return f"Average CSAT {v / 2:g}/5 from {_plural(f['csat_n'], 'response')} in the last 90 days"
 
 
+def _qa_score(f: Facts) -> float | None:
+    if not f["qa_n"]:
+        return None
+    return round(f["qa_sum"] / f["qa_n"], 1)
+
+
 def _error_rate(f: Facts) -> float | None:
     if not f["usage_7"]:
         return None
@@ -142,6 +148,16 @@ SIGNALS: dict[str, Signal] = {
             value=_sentiment,
             describe=_describe_sentiment,
             no_data="No NPS or CSAT response in the last 90 days",
+        ),
+        Signal(
+            key="qa_score",
+            label="QA score (reviewed interactions)",
+            higher_is_better=True,
+            value=_qa_score,
+            describe=lambda v, f, t: (
+                f"{v:g}/100 on average over {_plural(f['qa_n'], 'QA review')} in the last 90 days (target {t:g})"
+            ),
+            no_data="No QA review of its interactions in the last 90 days",
         ),
         Signal(
             key="error_rate",

@@ -28,8 +28,12 @@ MAX_PROPERTY_DEPTH = 5
 MAX_FUTURE = timedelta(minutes=5)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 KNOWN_FIELDS = frozenset({"tenant", "name", "occurred_at", "user_id", "properties", "idempotency_key"})
-# Numeric properties.score of these events feed the sentiment signal through the rollups.
-SCORED_EVENTS = frozenset({"nps.submitted", "csat.submitted"})
+# Events the CS team records about a tenant (a QA review of one of its calls): stored and rolled
+# up like any other, but they are not the tenant's activity (last seen, data as of).
+STAFF_EVENT_PREFIXES = ("qa.",)
+# Numeric properties.score of these events feed signals through the rollups: NPS and CSAT the
+# sentiment signal, a QA review of one of the tenant's interactions (qa/) the QA score.
+SCORED_EVENTS = frozenset({"nps.submitted", "csat.submitted", "qa.reviewed"})
 
 
 @dataclass(frozen=True)
@@ -153,11 +157,11 @@ def _parse_time(raw: Any, index: int, now: datetime, errors: list[IngestError]) 
     return at
 
 
-SCORE_RANGES = {"nps.submitted": (0, 10), "csat.submitted": (1, 5)}
+SCORE_RANGES = {"nps.submitted": (0, 10), "csat.submitted": (1, 5), "qa.reviewed": (0, 100)}
 
 
 def _score_error(name: Any, properties: dict[str, Any]) -> str | None:
-    """NPS and CSAT scores feed the sentiment signal: a number in the survey's range, or absent."""
+    """NPS, CSAT and QA scores feed their signals: a number in the event's range, or absent."""
     if name not in SCORE_RANGES or "score" not in properties:
         return None
     low, high = SCORE_RANGES[name]
@@ -323,6 +327,8 @@ def _upsert_rollups(totals: dict[tuple[int, date, str], list[float]], new_users:
 def _update_freshness(last_seen: dict[int, datetime], now: datetime) -> None:
     """One UPDATE for every tenant in the batch: last_seen_at only moves forward (a late event
     does not pull it back), data_as_of is this batch. Rows are touched in id order."""
+    if not last_seen:
+        return  # only staff events (a QA review): nothing the tenant did
     source, params = row_source(
         [("id", "bigint"), ("seen", "timestamptz")], [(t, last_seen[t]) for t in sorted(last_seen)]
     )
@@ -377,6 +383,8 @@ def events_store(*, rows: list[_Row], now: datetime) -> IngestResult:
                     total[2] += 1
                 if r.user_id:
                     users.add((r.tenant_id, r.day, r.name, r.user_id))
+                if r.name.startswith(STAFF_EVENT_PREFIXES):
+                    continue  # our own record about the tenant: it does not make the tenant look active
                 if r.occurred_at > last_seen.get(r.tenant_id, r.occurred_at - timedelta(seconds=1)):
                     last_seen[r.tenant_id] = r.occurred_at
             _upsert_rollups(totals, _insert_users(sorted(users)))

@@ -17,7 +17,7 @@ from django.db.models import Count, Q, Sum
 from .components import NON_USAGE_PREFIXES, SIGNALS, Facts
 from .models import DailyRollup, HealthModel
 
-WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment)
+WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment, QA score)
 ZERO_FACTS: dict[str, float] = {
     "active_days_7": 0,
     "usage_7": 0,
@@ -32,6 +32,8 @@ ZERO_FACTS: dict[str, float] = {
     "nps_n": 0,
     "csat_sum": 0.0,
     "csat_n": 0,
+    "qa_sum": 0.0,
+    "qa_n": 0,
 }
 
 
@@ -66,6 +68,8 @@ def _aggregates(day: date) -> dict[str, Any]:
         "nps_n": Sum("value_count", filter=Q(name="nps.submitted"), default=0),
         "csat_sum": Sum("value_sum", filter=Q(name="csat.submitted"), default=0.0),
         "csat_n": Sum("value_count", filter=Q(name="csat.submitted"), default=0),
+        "qa_sum": Sum("value_sum", filter=Q(name="qa.reviewed"), default=0.0),
+        "qa_n": Sum("value_count", filter=Q(name="qa.reviewed"), default=0),
     }
 
 

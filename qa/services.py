@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from core.events import AuditAction, TimelineKind
+from health.ingest import events_ingest
 from health.selectors import event_get
 from knowledge.models import Article, Audience, Kind, Status
 from knowledge.services import article_save
@@ -99,6 +100,20 @@ def review_create(
             reviewer=actor,
             reviewer_label=(actor.get_full_name() or actor.get_username())[:200],
             created_at=now,
+        )
+        # The score joins the tenant's events, so a health model that weighs the QA score
+        # reads it from the rollups like NPS; the key makes it once per review.
+        events_ingest(
+            events=[
+                {
+                    "name": "qa.reviewed",
+                    "occurred_at": now.isoformat(),
+                    "properties": {"score": review.score, "review": review.id},
+                    "idempotency_key": f"qa-review:{review.id}",
+                }
+            ],
+            bound_tenant=tenant,
+            now=now,
         )
         timeline_record(
             tenant=tenant,

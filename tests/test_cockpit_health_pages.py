@@ -106,6 +106,7 @@ def form_data(**overrides):
         ("support_load", 10, "0→100, 1→80, 3→50, 5→20, 8→0"),
         ("sentiment", 10, "0→0, 6→40, 7→70, 9→100"),
         ("error_rate", 0, ""),
+        ("qa_score", 0, ""),
     ]:
         data[f"{key}_weight"], data[f"{key}_points"] = weight, points
     return {**data, **overrides}

@@ -187,3 +187,44 @@ def test_the_new_review_form_runs_the_same_queries_for_one_event_or_fifty(client
             assert client.get(QA + "new/?tenant=acme").status_code == 200
         counts.append(len(ctx))
     assert counts[0] == counts[1]
+
+
+def test_qa_scores_feed_a_health_model_that_weighs_them(client, csm, cs_lead, acme):
+    """Two reviews, 80 and 55, become qa.reviewed events; a model weighing the QA score alone
+    reads their mean, 67.5, and scores it through its thresholds (60→50, 80→100: 68.75, shown
+    as 68.8). The
+    reviews are not the tenant's activity: last seen and active days do not move."""
+    from health.components import SIGNALS
+    from health.models import DailyRollup
+    from health.scoring import facts_for, score_tenant
+    from health.services import health_model_create_draft
+    from tenants.models import Tenant
+
+    seen_before = Tenant.objects.get(pk=acme.pk).last_seen_at
+    client.force_login(csm)
+    client.post(QA + "new/", review_form(acme))  # 80
+    # (4 + 3 + 3 + 3 + 3) / 5 = 3.2 on the 1–5 scale: (3.2 - 1) / 4 = 55 %.
+    low = {"score_greeting": "4", "score_understanding": "3", "score_accuracy": "3", "score_outcome": "3"}
+    client.post(QA + "new/", review_form(acme, title="Second call", score_objections="3", **low))
+    assert sorted(Review.objects.for_tenant(acme).values_list("score", flat=True)) == [55, 80]
+
+    rollup = DailyRollup.all_tenants.get(tenant=acme, name="qa.reviewed")
+    assert (rollup.count, rollup.value_sum, rollup.value_count) == (2, 135.0, 2)
+    assert Tenant.objects.get(pk=acme.pk).last_seen_at == seen_before
+
+    model = health_model_create_draft(
+        name="QA only",
+        components=[{"key": "qa_score", "weight": 100, "points": [[60, 50], [80, 100]]}],
+        healthy_min=80,
+        at_risk_min=60,
+        notes="",
+        actor=cs_lead,
+        now=NOW,
+    )
+    facts = facts_for(tenant_ids=[acme.id], as_of=NOW)[acme.id]
+    assert facts["active_days_7"] == 1  # the call a day ago; the reviews today are not activity
+    score = score_tenant(model=model, facts=facts, tenure_days=8)
+    [component] = score.components
+    assert component["signal"] == 67.5 and component["score"] == 68.8  # 50 + 7.5 × 2.5, one decimal
+    assert component["rationale"] == "67.5/100 on average over 2 QA reviews in the last 90 days (target 80)"
+    assert SIGNALS["qa_score"].explain_no_data({}) == "No QA review of its interactions in the last 90 days"
