@@ -180,6 +180,7 @@ def pages() -> dict[str, str]:
         "tenant timeline": "/admin/customer-success/tenants/bench-00001/timeline/",
         "alert queue": "/admin/customer-success/alerts/",
         "tasks": "/admin/customer-success/tasks/?scope=all",
+        "touchpoints sent, 7 days": "/admin/customer-success/touchpoints/?outcome=sent&day=7d",
         "knowledge": "/admin/knowledge/",
         "qa": "/admin/qa/",
     }
