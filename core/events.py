@@ -19,6 +19,8 @@ class TimelineKind(models.TextChoices):
     MEMBERSHIP_CREATED = "membership.created", "Teammate added"
     NOTE_ADDED = "tenant.note_added", "Note"
     CSM_ASSIGNED = "tenant.csm_assigned", "CSM assigned"
+    CONTRACT_END = "tenant.contract_end", "Contract end date"
+    RENEWAL_STEP = "renewal.step", "Renewal runway"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
     ONBOARDING_COMPLETED = "onboarding.completed", "Onboarding completed"
@@ -89,6 +91,7 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_CREATE = "membership.create", "Added a teammate"
     NOTE_ADD = "note.add", "Added a note"
     TENANT_CSM = "tenant.csm_assign", "Assigned a CSM"
+    TENANT_CONTRACT_END = "tenant.contract_end", "Set a contract end date"
     NOTE_EDIT = "note.edit", "Edited a note"
     NOTE_PIN = "note.pin", "Pinned a note"
     NOTE_UNPIN = "note.unpin", "Unpinned a note"

@@ -247,8 +247,8 @@ def _funnel(user: AbstractBaseUser, scope: str) -> tuple[OnboardingTemplate | No
 
 
 def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
-    """Past due and trials ending this week (each the tenant list's billing filter behind its
-    link), and the book's MRR with the part of it at risk (health at risk or critical, or past
+    """Past due, trials ending this week and renewals within 120 days (each the tenant list's
+    filter behind its link), and the book's MRR with the part of it at risk (health at risk or critical, or past
     due: the revenue page's definition)."""
     csm = str(user.pk) if scope == "mine" else ""
     book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
@@ -262,6 +262,14 @@ def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[l
         )
         for state, label in billing_selectors.BILLING_STATES
     ]
+    # The renewal runway's span: contracts ending within 120 days (each has its CSM tasks).
+    tiles.append(
+        Tile(
+            "Renewals within 120 days",
+            tenant_selectors.tenants_renewing_within(book, 120, today=now.date()).count(),
+            _url("cockpit:tenant-list", renewal="120", csm=csm),
+        )
+    )
     mrr, at_risk = billing_revenue.book_mrr(tenants=book)
     return tiles, mrr, at_risk
 

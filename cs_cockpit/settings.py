@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "alerts",
     "playbooks",
     "qa",
+    "lifecycle",
     "cs_cockpit",
 ]
 

@@ -125,6 +125,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "score": score,
             "trend": sparkline(history),
             "week_change": health_selectors.week_over_week_change(tenant=tenant, today=now.date()),
+            "renewal_days_left": (tenant.contract_ends_on - now.date()).days if tenant.contract_ends_on else None,
             "days_of_data": health_selectors.days_of_data(tenant=tenant, as_of=score.computed_at) if score else 0,
             "timeline": [row_from(r) for r in tenant_timeline(tenant=tenant)[:TIMELINE_ON_PAGE]],
             "kind_groups": KIND_GROUPS,
@@ -160,6 +161,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "sort": set(tenant_selectors.TENANT_SORTS),
         "onboarding": set(dict(onboarding_selectors.ONBOARDING_STAGES)),
         "billing": set(dict(billing_selectors.BILLING_STATES)),
+        "renewal": set(dict(tenant_selectors.RENEWAL_WINDOWS)),
     }
     chosen: dict[str, str] = {}
     for name, allowed in choices.items():
@@ -182,6 +184,9 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         tenant_selectors.tenants_for_staff(filters=filters), onboarding_stage
     )
     tenants = billing_selectors.tenants_in_billing_state(tenants, billing_state, now=timezone.now())
+    renewal = chosen.get("renewal", "")
+    if renewal:
+        tenants = tenant_selectors.tenants_renewing_within(tenants, int(renewal), today=timezone.now().date())
     # The funnel's steps: "reached" keeps tenants that completed one and every step before it.
     steps = onboarding_selectors.reachable_steps()
     reached_raw = params.get("reached", "")
@@ -205,6 +210,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "onboarding_stage": onboarding_stage,
         "billing_states": billing_selectors.BILLING_STATES,
         "billing_state": billing_state,
+        "renewal_windows": tenant_selectors.RENEWAL_WINDOWS,
+        "renewal": renewal,
         "funnel_steps": steps,
         "reached": reached,
         "segments": tenant_selectors.tenant_segments(),

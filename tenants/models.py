@@ -5,6 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 
 from core.scoping import TenantOwnedModel
 
@@ -75,6 +76,11 @@ class Tenant(models.Model):
         related_name="owned_tenants",
         help_text="The CSM who owns this account.",
     )
+    contract_ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When the current contract ends: the renewal runway starts 120 days before.",
+    )
     owner_name = models.CharField(max_length=200, blank=True)
     owner_email = models.EmailField()
     owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])
@@ -103,6 +109,10 @@ class Tenant(models.Model):
             models.Index(fields=["segment"]),
             models.Index(fields=["signed_up_at"]),
             models.Index(fields=["health_bucket", "health_score"]),
+            # The renewal runway and the home's renewals tile read tenants by end date.
+            models.Index(
+                fields=["contract_ends_on"], condition=Q(contract_ends_on__isnull=False), name="tenant_renewal"
+            ),
         ]
 
     def __str__(self) -> str:

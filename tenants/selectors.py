@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -191,4 +192,20 @@ def cs_team_members() -> list[AbstractBaseUser]:
         .objects.filter(is_active=True, groups__name__in=[StaffRole.CSM, StaffRole.CS_LEAD, StaffRole.ADMIN])
         .distinct()
         .order_by("first_name", "last_name", "username")
+    )
+
+
+# The tenant list's renewal filter and the home's renewals tile read this one Q.
+RENEWAL_WINDOWS = [
+    ("30", "Within 30 days"),
+    ("60", "Within 60 days"),
+    ("90", "Within 90 days"),
+    ("120", "Within 120 days"),
+]
+
+
+def tenants_renewing_within(tenants: QuerySet[Tenant], days: int, *, today: date) -> QuerySet[Tenant]:
+    """Live tenants whose contract ends between today and `days` days from now."""
+    return tenants.filter(contract_ends_on__gte=today, contract_ends_on__lte=today + timedelta(days=days)).exclude(
+        lifecycle_stage=Tenant.LifecycleStage.CHURNED
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.contrib.auth import get_user_model
@@ -159,6 +159,7 @@ def tenant_snapshot(tenant: Tenant) -> dict[str, Any]:
         "owner_email": tenant.owner_email,
         "sms_consent_at": tenant.sms_consent_at.isoformat() if tenant.sms_consent_at else None,
         "sms_consent_source": tenant.sms_consent_source,
+        "contract_ends_on": tenant.contract_ends_on.isoformat() if tenant.contract_ends_on else None,
     }
 
 
@@ -387,6 +388,45 @@ def tenant_csm_assign(
             kind=TimelineKind.CSM_ASSIGNED,
             summary=f"CSM changed from {was} to {name}",
             data={"from": previous.pk if previous else None, "to": csm_id},
+            actor=actor,
+            now=now,
+            ip=ip,
+        )
+    return tenant
+
+
+CONTRACT_HORIZON = timedelta(days=5 * 366)
+
+
+def tenant_contract_end_set(
+    *, tenant: Tenant, ends_on: date | None, actor: Actor, now: datetime, ip: str | None = None
+) -> Tenant:
+    """Records when the tenant's contract ends (None: no fixed term). A live contract cannot
+    end in the past — that is a renewal already missed, said as an error, not stored; more than
+    five years out is a typo. Audited and on the timeline; the same date writes nothing."""
+    today = now.date()
+    if ends_on is not None and tenant.lifecycle_stage != Tenant.LifecycleStage.CHURNED:
+        if ends_on < today:
+            raise ValidationError(
+                {"contract_ends_on": [f"{ends_on:%-d %b %Y} is in the past: a live contract ends today or later."]}
+            )
+        if ends_on > today + CONTRACT_HORIZON:
+            raise ValidationError({"contract_ends_on": [f"{ends_on:%-d %b %Y} is more than five years away."]})
+    with transaction.atomic():
+        # Locked: two edits at once apply in turn, each audited against the other's result.
+        tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
+        if tenant.contract_ends_on == ends_on:
+            return tenant
+        before = tenant_snapshot(tenant)
+        tenant.contract_ends_on = ends_on
+        tenant.save(update_fields=["contract_ends_on", "updated_at"])
+        _tenant_change_record(
+            tenant=tenant,
+            before=before,
+            action=AuditAction.TENANT_CONTRACT_END,
+            kind=TimelineKind.CONTRACT_END,
+            summary=f"Contract ends {ends_on:%-d %b %Y}" if ends_on else "No contract end date",
+            data={"ends_on": ends_on.isoformat() if ends_on else None},
             actor=actor,
             now=now,
             ip=ip,

@@ -12,6 +12,7 @@ api_v1 = [
 
 cockpit = [
     path("tenants/<str:external_id>/csm/", views.tenant_csm_assign, name="tenant-csm"),
+    path("tenants/<str:external_id>/contract/", views.tenant_contract_end, name="tenant-contract"),
     path("tenants/<str:external_id>/notes/", views.tenant_notes, name="tenant-notes"),
     path("tenants/<str:external_id>/notes/add/", views.tenant_note_add, name="tenant-note-add"),
     path("tenants/<str:external_id>/notes/<int:note_id>/edit/", views.tenant_note_edit, name="tenant-note-edit"),

@@ -3,6 +3,8 @@ and pin. Views parse and render; tenants/notes.py writes."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -140,5 +142,32 @@ def tenant_csm_assign(request: HttpRequest, external_id: str) -> HttpResponse:
         who = (owner.get_full_name() or owner.get_username()) if owner else ""
         messages.success(
             request, f"{tenant.name} is now {who}'s account." if owner else f"{tenant.name} has no CSM now."
+        )
+    return redirect("cockpit:tenant-detail", external_id=tenant.external_id)
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def tenant_contract_end(request: HttpRequest, external_id: str) -> HttpResponse:
+    """Set (or clear) when the tenant's contract ends: the renewal runway counts back from it."""
+    tenant = selectors.tenant_get_for_staff(external_id=external_id)
+    raw = request.POST.get("contract_ends_on", "").strip()
+    try:
+        try:
+            ends_on = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            raise ValidationError(f"“{raw[:20]}” is not a date (YYYY-MM-DD).") from None
+        tenant = services.tenant_contract_end_set(
+            tenant=tenant, ends_on=ends_on, actor=request.user, now=timezone.now(), ip=request.META.get("REMOTE_ADDR")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        ends = tenant.contract_ends_on
+        messages.success(
+            request,
+            f"{tenant.name}'s contract ends on {ends:%-d %b %Y}."
+            if ends
+            else f"{tenant.name} has no contract end date now.",
         )
     return redirect("cockpit:tenant-detail", external_id=tenant.external_id)

@@ -160,6 +160,7 @@ MATRIX: dict[str, Route] = {
     "cockpit:tenant-timeline": Route("staff", kwargs=TENANT_A_KWARGS),
     # Actions on the tenant page: an empty form comes back to the page with its error.
     "cockpit:tenant-csm": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
+    "cockpit:tenant-contract": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:tenant-task-create": Route(
         "staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS
     ),
