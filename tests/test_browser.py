@@ -173,7 +173,9 @@ def test_csm_opens_system_status_from_the_nav(page: Page, live_server, artifacts
 
     expect(page.get_by_role("heading", name="System status")).to_be_visible()
     checks = page.locator("#status-checks tbody tr")
-    expect(checks).to_have_count(6)
+    # tick, queue, outbox failures, sends in review, Stripe's and Twilio's webhooks, ingest
+    expect(checks).to_have_count(7)
+    expect(page.locator("#status-checks")).to_contain_text("Twilio webhooks")
     expect(checks.first).to_contain_text("Last tick")
     expect(checks.first).to_contain_text("never")  # no tick ran against the test database
     expect(page.get_by_text("Down: act now")).to_be_visible()
