@@ -19,10 +19,11 @@ from django.db.models import Max, Q, Sum
 from django.db.models.functions import Coalesce
 
 from billing.plans import money
-from billing.selectors import days_past_due, past_due_subscriptions, plan_usage
+from billing.selectors import days_past_due, past_due_subscriptions, plan_usage, subscriptions_set_to_cancel
 from health.components import NON_USAGE_PREFIXES
 from health.ingest import NAME_RE
 from health.models import DailyRollup, Event, HealthScore
+from health.selectors import Ticket, tenants_with_tickets_since, tickets_of
 from onboarding.models import Milestone, MilestoneProgress, TenantOnboarding
 from tenants.models import HealthBucket, Tenant
 
@@ -383,6 +384,90 @@ def expansion_signal(params: Params, now: datetime) -> dict[int, Finding]:
     return findings
 
 
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours >= 1 else f"{delta.total_seconds() / 60:.0f} min"
+
+
+def _open_tickets(days: int, now: datetime) -> tuple[dict[int, dict[str, Ticket]], dict[int, str]]:
+    """Tickets opened in the last `days` days of live tenants that have any, and their plans."""
+    since = now - timedelta(days=days)
+    candidates = tenants_with_tickets_since(day=_day(since))
+    if not candidates:
+        return {}, {}
+    plans = dict(_live_tenants().filter(id__in=candidates).values_list("id", "plan"))
+    return tickets_of(tenant_ids=list(plans), since=since), plans
+
+
+def support_sla_breach(params: Params, now: datetime) -> dict[int, Finding]:
+    tickets, plans = _open_tickets(params["days"], now)
+    findings: dict[int, Finding] = {}
+    for tenant_id, by_id in tickets.items():
+        first_hours, resolve_hours = settings.SUPPORT_SLA_HOURS.get(plans[tenant_id], (4, 24))
+        late: list[tuple[datetime, str, str]] = []  # (deadline, ticket id, what is late)
+        for ticket in by_id.values():
+            if ticket.resolved_at is not None or ticket.opened_at is None:
+                continue
+            age = now - ticket.opened_at
+            first_due = ticket.opened_at + timedelta(hours=first_hours)
+            resolve_due = ticket.opened_at + timedelta(hours=resolve_hours)
+            if ticket.first_response_at is None and now > first_due:
+                what = f"no first response after {_hours(age)} (target {first_hours} h)"
+                late.append((first_due, ticket.ticket_id, f"{ticket.priority}, {what}"))
+            elif now > resolve_due:
+                what = f"not resolved after {_hours(age)} (target {resolve_hours} h)"
+                late.append((resolve_due, ticket.ticket_id, f"{ticket.priority}, {what}"))
+        if late:
+            late.sort()
+            _, ticket_id, what = late[0]
+            more = f" and {len(late) - 1} more" if len(late) > 1 else ""
+            findings[tenant_id] = Finding(
+                rationale=f"Ticket {ticket_id} ({what}){more} on the {plans[tenant_id]} plan",
+                facts={"tickets": [t for _, t, _ in late], "plan": plans[tenant_id]},
+            )
+    return findings
+
+
+def negative_sentiment(params: Params, now: datetime) -> dict[int, Finding]:
+    tickets, _ = _open_tickets(params["days"], now)
+    threshold = params["sentiment"] / 100
+    findings: dict[int, Finding] = {}
+    for tenant_id, by_id in tickets.items():
+        unhappy = sorted(
+            (
+                t
+                for t in by_id.values()
+                if t.resolved_at is None and t.sentiment is not None and t.sentiment <= threshold
+            ),
+            key=lambda t: (t.sentiment, t.opened_at),
+        )
+        if unhappy:
+            worst = unhappy[0]
+            tags = f" about {', '.join(worst.tags)}" if worst.tags else ""
+            findings[tenant_id] = Finding(
+                rationale=f"Ticket {worst.ticket_id}{tags}, opened {worst.opened_at:%-d %b %H:%M} UTC, "
+                f"sentiment {worst.sentiment:+.1f}"
+                + (f" ({len(unhappy)} such tickets open)" if len(unhappy) > 1 else ""),
+                facts={"tickets": [t.ticket_id for t in unhappy], "sentiment": worst.sentiment},
+            )
+    return findings
+
+
+def cancellation_intent(params: Params, now: datetime) -> dict[int, Finding]:
+    findings: dict[int, Finding] = {}
+    for subscription in subscriptions_set_to_cancel():
+        ends = subscription.cancel_at or subscription.current_period_end
+        when = f"on {ends:%-d %b %Y}" if ends else "at the end of its period"
+        findings.setdefault(
+            subscription.tenant_id,
+            Finding(
+                rationale=f"The {subscription.plan_name} subscription is set to cancel {when}: start the save play",
+                facts={"subscription": subscription.stripe_id, "ends": ends.isoformat() if ends else None},
+            ),
+        )
+    return findings
+
+
 DAYS = ParamSpec("days", "Days", "int", 7, 1, 365)
 
 RULES: dict[str, RuleSpec] = {
@@ -499,6 +584,41 @@ RULES: dict[str, RuleSpec] = {
             ),
             seed="004 sentiment",
             cleared="no detractor answer in the window any more",
+        ),
+        RuleSpec(
+            "support_sla_breach",
+            "Support SLA breach",
+            "An open ticket is past its plan's first-response or resolution target (SUPPORT_SLA_*).",
+            Severity.P2,
+            Route.CSM,
+            support_sla_breach,
+            (ParamSpec("days", "Tickets opened in the last days", "int", 30, 1, 365),),
+            seed="001 support tiers and response times",
+            cleared="every open ticket is within its targets (answered, resolved or not yet due)",
+        ),
+        RuleSpec(
+            "negative_sentiment",
+            "Negative support sentiment",
+            "An open ticket was raised with negative sentiment: the CS lead hears of it.",
+            Severity.P2,
+            Route.CS_LEAD,
+            negative_sentiment,
+            (
+                ParamSpec("sentiment", "Sentiment at or below (−100 to 100)", "int", -50, -100, 100),
+                ParamSpec("days", "Tickets opened in the last days", "int", 14, 1, 365),
+            ),
+            seed="004 a support ticket with negative sentiment notifies the manager",
+            cleared="the unhappy ticket was resolved or is older than the window",
+        ),
+        RuleSpec(
+            "cancellation_intent",
+            "Cancellation intent",
+            "A subscription is set to cancel at the end of its period: run the save play before it ends.",
+            Severity.P1,
+            Route.CSM,
+            cancellation_intent,
+            seed="004 cancellation intent detected",
+            cleared="the cancellation was withdrawn, or the subscription ended",
         ),
         RuleSpec(
             "expansion_signal",

@@ -287,3 +287,14 @@ def tenants_in_billing_state(tenants: QuerySet[Tenant], state: str, *, now: date
         ).values("tenant_id")
         return tenants.filter(id__in=ids)
     return tenants
+
+
+def subscriptions_set_to_cancel() -> QuerySet[Subscription]:
+    """Live tenants' subscriptions that still bill but are set to end (Stripe's
+    cancel_at_period_end or cancel_at): the cancellation-intent rule's rows."""
+    return (
+        Subscription.all_tenants.filter(Q(cancel_at_period_end=True) | Q(cancel_at__isnull=False))
+        .filter(ended_at__isnull=True, status__in=["active", "trialing", "past_due"], tenant__isnull=False)
+        .exclude(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+        .order_by("id")
+    )

@@ -322,6 +322,28 @@ BILLING_PLAN_LIMITS = {
     plan: (_env_int(f"PLAN_LIMIT_{plan.upper()}", default, minimum=0) or None)
     for plan, default in (("starter", 1000), ("professional", 5000), ("business", 0))
 }
+
+
+# Support SLAs per plan (seed 001's tiers: Standard < 4 h first response and < 24 h to
+# resolve, Priority < 2 h / 12 h, Dedicated < 1 h / 6 h; Starter, Professional and Business
+# here), in hours: SUPPORT_SLA_STARTER="4/24" and so on.
+def _sla_hours(plan: str, default: str) -> tuple[int, int]:
+    raw = os.environ.get(f"SUPPORT_SLA_{plan.upper()}", default)
+    try:
+        first, resolve = (int(part) for part in raw.split("/"))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SUPPORT_SLA_{plan.upper()}={raw!r}: write first-response/resolution hours, e.g. 4/24."
+        ) from None
+    if not 0 < first <= resolve <= 24 * 30:
+        raise ImproperlyConfigured(f"SUPPORT_SLA_{plan.upper()}={raw!r}: 0 < first response ≤ resolution ≤ 720 hours.")
+    return first, resolve
+
+
+SUPPORT_SLA_HOURS = {
+    plan: _sla_hours(plan, default)
+    for plan, default in (("starter", "4/24"), ("professional", "2/12"), ("business", "1/6"))
+}
 # Portal links in dunning messages stay valid this long (an old email's link still works).
 BILLING_PORTAL_LINK_MAX_AGE_DAYS = _env_int("BILLING_PORTAL_LINK_MAX_AGE_DAYS", 90, minimum=1)
 

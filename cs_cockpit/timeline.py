@@ -25,6 +25,7 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "health": ("Health", ("health.",)),
     "billing": ("Billing", ("billing.",)),
     "qa": ("QA reviews", ("qa.",)),
+    "renewals": ("Renewals", ("tenant.contract_end", "renewal.")),
     "account": (
         "Account",
         (

@@ -107,6 +107,7 @@ def seed_tenant_history(
     end = min(churn_at, now) if churn_at else now
     life = max(end - live_at, timedelta(days=1))
     events: list[dict] = []
+    tickets = 0
     # Each step simulates the day that ends at `day`: its events fall in (day - 1 day, day],
     # so none comes before the tenant went live or after it left.
     day = start + timedelta(days=1)
@@ -118,12 +119,22 @@ def seed_tenant_history(
         if rng.random() < archetype.active_days_per_week / 7 * intensity:
             events += _day_events(rng, tenant, day, archetype, max(intensity, 0.2))
         if rng.random() < archetype.tickets / 7:
-            events.append({"tenant": tenant.external_id, "name": "ticket.created", "occurred_at": day.isoformat()})
+            tickets += 1
+            ticket = _ticket(tenant.external_id, tickets, unhappy=intensity < 0.6)
+            events.append(
+                {"tenant": tenant.external_id, "name": "ticket.created", "occurred_at": day.isoformat(), **ticket}
+            )
+            # Answered 1 to 6 hours later (some past their plan's first-response target), when
+            # that is not in the future. No random draw: the other events' sequence stays put.
+            answered = day + timedelta(hours=1 + tickets % 6)
+            resolved = None
             if rng.random() < 0.6 * intensity + 0.2:
                 resolved = max(day, min(day + timedelta(days=rng.randint(0, 3)), end - timedelta(minutes=1)))
-                events.append(
-                    {"tenant": tenant.external_id, "name": "ticket.resolved", "occurred_at": resolved.isoformat()}
-                )
+                answered = min(answered, resolved)
+            if answered < now:
+                events.append(_ticket_event(tenant.external_id, "ticket.first_response", answered, ticket))
+            if resolved is not None:
+                events.append(_ticket_event(tenant.external_id, "ticket.resolved", resolved, ticket))
         if archetype.nps and rng.random() < 0.03:
             low, high = archetype.nps
             events.append(
@@ -158,3 +169,28 @@ def seed_usage_history(*, now: datetime, plans: Mapping[str, UsagePlan], seed: i
             rng=random.Random(f"{seed}-{tenant.external_id}"),
         )
     return total
+
+
+TICKET_TAGS = [["calls"], ["billing"], ["calendar", "integration"], ["setup"], ["outage", "calls"], ["how-to"]]
+TICKET_PRIORITIES = ["normal", "high", "low", "normal", "urgent"]
+
+
+def _ticket(external_id: str, n: int, *, unhappy: bool) -> dict:
+    """A help-desk ticket's properties (CONTRACTS.md → Support events), varied by its number."""
+    return {
+        "properties": {
+            "ticket_id": f"{external_id}-{n}",
+            "priority": TICKET_PRIORITIES[n % len(TICKET_PRIORITIES)],
+            "tags": TICKET_TAGS[n % len(TICKET_TAGS)],
+            "sentiment": -0.7 if unhappy else 0.4,
+        }
+    }
+
+
+def _ticket_event(external_id: str, name: str, at: datetime, ticket: dict) -> dict:
+    return {
+        "tenant": external_id,
+        "name": name,
+        "occurred_at": at.isoformat(),
+        "properties": {"ticket_id": ticket["properties"]["ticket_id"]},
+    }

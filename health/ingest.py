@@ -244,6 +244,38 @@ def _check_properties(properties: Any, name: Any, index: int, errors: list[Inges
         errors.append(IngestError(index, "properties", message))
     elif (score_error := _score_error(name, properties)) is not None:
         errors.append(IngestError(index, "properties.score", score_error))
+    elif (ticket_error := _ticket_error(name, properties)) is not None:
+        errors.append(IngestError(index, *ticket_error))
+
+
+TICKET_EVENTS = frozenset({"ticket.created", "ticket.first_response", "ticket.resolved"})
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _ticket_error(name: Any, properties: dict[str, Any]) -> tuple[str, str] | None:
+    """Support events (CONTRACTS.md): every one names its ticket; a new ticket's priority,
+    tags and sentiment, when given, are of the documented kinds. (field, message) or None."""
+    if name not in TICKET_EVENTS:
+        return None
+    ticket_id = properties.get("ticket_id")
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, (str, int)) or not str(ticket_id).strip():
+        return "properties.ticket_id", f"A {name} event needs properties.ticket_id: the ticket's id in your help desk."
+    if len(str(ticket_id)) > 100:
+        return "properties.ticket_id", "A ticket id holds at most 100 characters."
+    if name != "ticket.created":
+        return None
+    priority = properties.get("priority", "normal")
+    if priority not in TICKET_PRIORITIES:
+        return "properties.priority", f"Priority is one of {', '.join(TICKET_PRIORITIES)}."
+    tags = properties.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 50 for t in tags):
+        return "properties.tags", "Tags are a list of words (1 to 50 characters each)."
+    sentiment = properties.get("sentiment")
+    if sentiment is not None and (
+        isinstance(sentiment, bool) or not isinstance(sentiment, (int, float)) or not -1 <= sentiment <= 1
+    ):
+        return "properties.sentiment", "Sentiment is a number from -1 (negative) to 1 (positive)."
+    return None
 
 
 def _insert_events(rows: list[_Row], now: datetime) -> set[tuple[int, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
 
-from .models import Event, HealthModel, HealthScore
+from .models import DailyRollup, Event, HealthModel, HealthScore
 
 
 def latest_score(*, tenant: Tenant) -> HealthScore | None:
@@ -135,3 +136,57 @@ def bucket_counts_by_day(*, days: Sequence[date], csm_id: int | None = None) -> 
     for day, bucket, n in scores.order_by().values_list("day", "bucket").annotate(n=Count("id")):
         counts[day][bucket] = n
     return counts
+
+
+# --- Support tickets, told by ticket.* events (CONTRACTS.md → Support events) -----------------
+
+
+@dataclass
+class Ticket:
+    ticket_id: str
+    opened_at: datetime | None = None
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    sentiment: float | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+def tickets_of(*, tenant_ids: Sequence[int], since: datetime) -> dict[int, dict[str, Ticket]]:
+    """Each tenant's tickets opened since `since`, from their events in one query: the first
+    response and resolution are the earliest of each (a re-sent webhook changes nothing); an
+    answer whose ticket opened before `since` is left out with it."""
+    tickets: dict[int, dict[str, Ticket]] = {}
+    events = (
+        Event.all_tenants.filter(tenant_id__in=list(tenant_ids), name__in=TICKET_EVENT_NAMES, occurred_at__gte=since)
+        .order_by("occurred_at", "id")
+        .values_list("tenant_id", "name", "occurred_at", "properties")
+    )
+    for tenant_id, name, at, props in events:
+        ticket_id = str(props.get("ticket_id", ""))
+        ticket = tickets.setdefault(tenant_id, {}).setdefault(ticket_id, Ticket(ticket_id))
+        if name == "ticket.created" and ticket.opened_at is None:
+            ticket.opened_at = at
+            ticket.priority = str(props.get("priority", "normal"))
+            ticket.tags = tuple(props.get("tags") or ())
+            sentiment = props.get("sentiment")
+            ticket.sentiment = float(sentiment) if isinstance(sentiment, (int, float)) else None
+        elif name == "ticket.first_response" and ticket.first_response_at is None:
+            ticket.first_response_at = at
+        elif name == "ticket.resolved" and ticket.resolved_at is None:
+            ticket.resolved_at = at
+    return {
+        tenant_id: {k: t for k, t in by_id.items() if t.opened_at is not None} for tenant_id, by_id in tickets.items()
+    }
+
+
+def tenants_with_tickets_since(*, day: date) -> list[int]:
+    """Tenants with a ticket event since `day`, from the rollups (tickets are rare)."""
+    return list(
+        DailyRollup.all_tenants.filter(name__in=TICKET_EVENT_NAMES, day__gte=day)
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+
+
+TICKET_EVENT_NAMES = ("ticket.created", "ticket.first_response", "ticket.resolved")

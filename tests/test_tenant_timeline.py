@@ -30,7 +30,14 @@ def url(tenant, query: str = "") -> str:
 
 def test_business_events_sit_between_the_cockpits_entries_in_time_order(client, csm):
     tenant = tenant_at("acme", signed_up_at=NOW - timedelta(days=5))
-    ingest(tenant, "ticket.created", NOW - timedelta(hours=5), subject="Calls drop after 10 s", priority="high")
+    ingest(
+        tenant,
+        "ticket.created",
+        NOW - timedelta(hours=5),
+        subject="Calls drop after 10 s",
+        priority="high",
+        ticket_id="T-1",
+    )
     ingest(tenant, "deploy.completed", NOW - timedelta(hours=3), version="2.4.1")
     ingest(tenant, "call.handled", NOW - timedelta(hours=2))  # product usage: not on the timeline
     timeline_record(tenant=tenant, at=NOW - timedelta(hours=4), kind="alert.opened", summary="Usage drop opened")
@@ -66,7 +73,7 @@ def test_pages_neither_repeat_nor_skip_rows_written_at_the_same_moment(client, c
     tenant = tenant_at("acme", signed_up_at=NOW - timedelta(days=5))
     for i in range(60):
         timeline_record(tenant=tenant, at=NOW, kind="task.created", summary=f"Entry {i:02d}")
-    ingest(tenant, "ticket.created", NOW, count=3, subject="Same moment")
+    ingest(tenant, "ticket.created", NOW, count=3, subject="Same moment", ticket_id="T-2")
     client.force_login(csm)
     seen: list[str] = []
     for page in (1, 2):
