@@ -134,6 +134,9 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
             "note_form": NoteForm(),
             "qa": qa_selectors.tenant_qa_summary(tenant=tenant),
+            "support": health_selectors.support_summary(
+                tenant=tenant, targets=settings.SUPPORT_SLA_HOURS.get(tenant.plan, (4, 24)), now=now
+            ),
             "cs_team": tenant_selectors.cs_team_members() if may(request.user, Ability.ACT_ON_TENANTS) else [],
             "team_timezone": settings.CS_TEAM_TIMEZONE,
             "tomorrow": now.date() + timedelta(days=1),

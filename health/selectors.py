@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -190,3 +191,69 @@ def tenants_with_tickets_since(*, day: date) -> list[int]:
 
 
 TICKET_EVENT_NAMES = ("ticket.created", "ticket.first_response", "ticket.resolved")
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    ticket: Ticket
+    first_response_hours: float | None
+    resolution_hours: float | None
+    first_response_late: bool  # answered after the target, or unanswered past it
+
+
+@dataclass(frozen=True)
+class SupportSummary:
+    """One tenant's support of the last 90 days against its plan's targets."""
+
+    first_target_hours: int
+    resolve_target_hours: int
+    tickets: list[TicketRow]  # newest first
+    open_count: int
+    within_target: int  # first responses within the target, of the tickets that are due
+    due: int  # tickets answered, or unanswered past the target (not yet due: not judged)
+    median_first_response_hours: float | None
+    median_resolution_hours: float | None
+    top_tags: list[tuple[str, int]]  # repeat issues: the most frequent tags, most first
+
+
+SUPPORT_WINDOW = timedelta(days=90)
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    return round(ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2, 1)
+
+
+def support_summary(*, tenant: Tenant, targets: tuple[int, int], now: datetime) -> SupportSummary:
+    """The tenant's tickets of the last 90 days (one query), judged against `targets` (hours to
+    the first response, to resolution)."""
+    first_hours, resolve_hours = targets
+    tickets = tickets_of(tenant_ids=[tenant.id], since=now - SUPPORT_WINDOW).get(tenant.id, {})
+    rows, tags = [], Counter[str]()
+    within = due = 0
+    for ticket in sorted(tickets.values(), key=lambda t: t.opened_at or now, reverse=True):
+        opened = ticket.opened_at or now
+        first = (ticket.first_response_at - opened).total_seconds() / 3600 if ticket.first_response_at else None
+        resolved = (ticket.resolved_at - opened).total_seconds() / 3600 if ticket.resolved_at else None
+        late = first > first_hours if first is not None else now - opened > timedelta(hours=first_hours)
+        if first is not None or late:
+            due += 1
+            within += not late
+        rows.append(TicketRow(ticket, round(first, 1) if first is not None else None,
+                              round(resolved, 1) if resolved is not None else None, late))  # fmt: skip
+        tags.update(ticket.tags)
+    return SupportSummary(
+        first_target_hours=first_hours,
+        resolve_target_hours=resolve_hours,
+        tickets=rows,
+        open_count=sum(1 for r in rows if r.ticket.resolved_at is None),
+        within_target=within,
+        due=due,
+        median_first_response_hours=_median(
+            [r.first_response_hours for r in rows if r.first_response_hours is not None]
+        ),
+        median_resolution_hours=_median([r.resolution_hours for r in rows if r.resolution_hours is not None]),
+        top_tags=tags.most_common(3),
+    )

@@ -110,3 +110,39 @@ def test_a_bad_ticket_event_is_an_error_for_its_index_and_nothing_is_stored(acme
     from health.models import Event
 
     assert not Event.all_tenants.exists()
+
+
+def test_the_tenant_page_sums_up_support_against_the_plans_targets(acme, client, csm):
+    """Professional: first response within 2 h, resolution within 12 h. By hand:
+    T-1  opened 10 h ago, answered after 1 h, resolved after 5 h   within target
+    T-2  opened  8 h ago, answered after 3 h, still open            late
+    T-3  opened  4 h ago, not answered (past 2 h)                   late
+    T-4  opened  1 h ago, not answered (not due yet)                not judged
+    → 4 tickets, 3 open, 1 of 3 within target, median first response of 1 and 3 h = 2.0 h,
+    median resolution 5.0 h; repeat issues calls (3), billing (2)."""
+    import time_machine
+
+    plan = {
+        "T-1": (10, ["calls"], 1, 5),
+        "T-2": (8, ["calls", "billing"], 3, None),
+        "T-3": (4, ["billing"], None, None),
+        "T-4": (1, ["calls"], None, None),
+    }
+    for ticket_id, (hours_ago, tags, answered, resolved) in plan.items():
+        opened = NOW - hours_ago * H
+        ingest(acme, "ticket.created", opened, ticket_id=ticket_id, tags=tags)
+        if answered is not None:
+            ingest(acme, "ticket.first_response", opened + answered * H, ticket_id=ticket_id)
+        if resolved is not None:
+            ingest(acme, "ticket.resolved", opened + resolved * H, ticket_id=ticket_id)
+    client.force_login(csm)
+
+    with time_machine.travel(NOW, tick=False):
+        html = client.get("/admin/customer-success/tenants/acme/").content.decode()
+
+    section = " ".join(html.split('id="support"')[1].split("</section>")[0].split())
+    assert "first response 2 h, resolution 12 h" in section
+    assert "4 tickets, 3 open · first response within target: <strong>1 of 3</strong>" in section
+    assert "median first response 2.0 h · median resolution 5.0 h" in section
+    assert "Repeat issues: calls (3), billing (2)" in section
+    assert section.count('<span class="error">late</span>') == 2
