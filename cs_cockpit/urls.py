@@ -8,6 +8,7 @@ from alerts import urls as alerts_urls
 from billing import urls as billing_urls
 from health import urls as health_urls
 from knowledge import urls as knowledge_urls
+from lifecycle import urls as lifecycle_urls
 from messaging import urls as messaging_urls
 from onboarding import urls as onboarding_urls
 from playbooks import urls as playbooks_urls
@@ -56,6 +57,7 @@ cockpit = (
         *playbooks_urls.cockpit,
         *alerts_urls.cockpit,
         *health_urls.cockpit,
+        *lifecycle_urls.cockpit,
     ],
     "cockpit",
 )

@@ -364,6 +364,8 @@ def rows_behind(client, url: str) -> int:
         return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/tasks/":
         return _every_page(client, parts.path, html, lambda page: page.count('<tr id="task-'))
+    if parts.path == "/admin/customer-success/reports/" and parts.fragment:
+        return _rows_in(html, parts.fragment)
     if parts.path == "/admin/billing/" and parts.fragment == "past-due":  # paged, 25 a page
         return _every_page(client, parts.path, html, lambda page: _rows_in(page, "past-due"))
     if parts.path == "/admin/billing/" and parts.fragment:
@@ -416,6 +418,7 @@ PAGES = {
         "/admin/customer-success/alerts/rules/",
         "/admin/customer-success/onboarding/",
         "/admin/billing/revenue/",
+        "/admin/customer-success/reports/",
     ],
     "billing_ops": [
         "/admin/customer-success/alerts/",

@@ -1,0 +1,60 @@
+"""The monthly CS report's page and downloads (/admin/customer-success/reports/)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from core.access import staff_required
+from core.roles import Ability
+
+from . import reports
+
+
+def _month_asked(raw: str, today: date) -> tuple[date, str]:
+    """The month in `?month=YYYY-MM`; a value that is not one, or a month still to come, shows
+    this month with a note saying why."""
+    this_month = today.replace(day=1)
+    if not raw:
+        return this_month, ""
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        asked = date(year, month, 1)
+    except ValueError:
+        return this_month, f"“{raw[:20]}” is not a month (YYYY-MM): showing {this_month:%B %Y}."
+    if asked > this_month:
+        return this_month, f"{asked:%B %Y} has not begun: showing {this_month:%B %Y}."
+    if asked.year < 2000:
+        return this_month, f"{asked:%B %Y} is before any data: showing {this_month:%B %Y}."
+    return asked, ""
+
+
+@staff_required(Ability.SEE_REVENUE)
+@require_GET
+def monthly_report_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    month, note = _month_asked(request.GET.get("month", "").strip(), now.date())
+    report = reports.monthly_report(month=month, now=now)
+    kind = request.GET.get("format", "")
+    if kind == "csv":
+        response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="cs-report-{month:%Y-%m}.csv"'
+        return response
+    if kind == "md":
+        response = HttpResponse(reports.report_markdown(report), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="cs-report-{month:%Y-%m}.md"'
+        return response
+    previous = (month.replace(day=1) - date.resolution).replace(day=1)
+    following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    context = {
+        "report": report,
+        "note": note or (f"“{kind[:20]}” is not a download: csv or md." if kind else ""),
+        "previous": previous,
+        "following": following if following <= now.date() else None,
+        "whole_month": report.end == reports.month_bounds(month)[1],
+    }
+    return render(request, "lifecycle/report.html", context)
