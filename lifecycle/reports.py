@@ -89,11 +89,7 @@ class MonthlyReport:
     @property
     def nps(self) -> int | None:
         """Promoters (9–10) minus detractors (0–6), as a share of the answers."""
-        if not self.nps_scores:
-            return None
-        promoters = sum(1 for _, s, _ in self.nps_scores if s >= 9)
-        detractors = sum(1 for _, s, _ in self.nps_scores if s <= 6)
-        return round((promoters - detractors) * 100 / len(self.nps_scores))
+        return nps_of([s for _, s, _ in self.nps_scores])
 
     @property
     def sla_attainment(self) -> float | None:
@@ -131,12 +127,18 @@ def _sla(start: datetime, end: datetime) -> tuple[int, int]:
 
 def monthly_report(*, month: date, now: datetime) -> MonthlyReport:
     start, following = month_bounds(month)
-    end = min(following, now)
+    months_back = (now.year - month.year) * 12 + now.month - month.month + 1
+    revenue = revenue_months(now=now, months=months_back)[0] if 1 <= months_back <= 36 else None
+    return period_report(start=start, end=min(following, now), revenue=revenue)
+
+
+def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -> MonthlyReport:
+    """The report's figures for [start, end): a month, or the weekly dashboard's week."""
     trials = Trial.all_tenants.select_related("tenant").order_by("tenant__name")
     converted = list(trials.filter(converted_at__gte=start, converted_at__lt=end))
     lapsed = list(trials.filter(lapsed_at__gte=start, lapsed_at__lt=end))
-    # Churn counts the customers the month started with: one that signed up and left within
-    # the month is not in the denominator, so it is not in the numerator either.
+    # Churn counts the customers the period started with: one that signed up and left within
+    # it is not in the denominator, so it is not in the numerator either.
     live = Tenant.objects.filter(signed_up_at__lt=start).filter(Q(churned_at__isnull=True) | Q(churned_at__gte=start))
     churned = list(
         live.filter(churned_at__gte=start, churned_at__lt=end)
@@ -147,8 +149,6 @@ def monthly_report(*, month: date, now: datetime) -> MonthlyReport:
         live.values("plan").annotate(n=Count("id")).values_list("plan", "n").order_by()
     )
     tiers = [TierChurn(plan, live_by_plan[plan], sum(1 for t in churned if t.plan == plan)) for plan in PLANS]
-    months_back = (now.year - month.year) * 12 + now.month - month.month + 1
-    revenue = revenue_months(now=now, months=months_back)[0] if 1 <= months_back <= 36 else None
     last_day = (end - timedelta(microseconds=1)).date()  # rollups are by UTC day
     csat = DailyRollup.all_tenants.filter(name="csat.submitted", day__gte=start.date(), day__lte=last_day)
     totals = csat.aggregate(total=Sum("value_sum"), n=Sum("value_count"))
@@ -268,3 +268,34 @@ def report_markdown(report: MonthlyReport) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# --- The weekly dashboard (seed 004: trial → paid, churn by tier, health distribution, NPS by
+# tier, expansion opportunities) ------------------------------------------------------------
+
+
+def week_bounds(monday: date) -> tuple[datetime, datetime]:
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    return start, start + timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class TierNps:
+    plan: str
+    answers: int
+    nps: int | None
+
+
+def nps_of(scores: list[float]) -> int | None:
+    if not scores:
+        return None
+    promoters, detractors = sum(s >= 9 for s in scores), sum(s <= 6 for s in scores)
+    return round((promoters - detractors) * 100 / len(scores))
+
+
+def nps_by_tier(report: MonthlyReport) -> list[TierNps]:
+    return [
+        TierNps(plan, len(scores), nps_of(scores))
+        for plan in PLANS
+        for scores in [[s for tenant, s, _ in report.nps_scores if tenant.plan == plan]]
+    ]

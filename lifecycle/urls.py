@@ -6,4 +6,5 @@ from . import views
 
 cockpit = [
     path("reports/", views.monthly_report_page, name="reports"),
+    path("reports/weekly/", views.weekly_dashboard, name="weekly"),
 ]

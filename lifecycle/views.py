@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from alerts import selectors as alert_selectors
 from core.access import staff_required
 from core.roles import Ability
+from tenants import selectors as tenant_selectors
+from tenants.models import HealthBucket
 
 from . import reports
 
@@ -58,3 +61,46 @@ def monthly_report_page(request: HttpRequest) -> HttpResponse:
         "whole_month": report.end == reports.month_bounds(month)[1],
     }
     return render(request, "lifecycle/report.html", context)
+
+
+def _week_asked(raw: str, today: date) -> tuple[date, str]:
+    """The Monday of `?week=YYYY-Www` (ISO week); this week, with a note, for anything else."""
+    this_week = today - timedelta(days=today.weekday())
+    if not raw:
+        return this_week, ""
+    try:
+        year, week = raw.upper().split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        return this_week, f"“{raw[:20]}” is not a week (YYYY-Www, e.g. {this_week:%G-W%V}): showing this week."
+    if monday > this_week:
+        return this_week, f"Week {monday:%G-W%V} has not begun: showing this week."
+    return monday, ""
+
+
+@staff_required(Ability.SEE_REVENUE)
+@require_GET
+def weekly_dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    monday, note = _week_asked(request.GET.get("week", "").strip(), now.date())
+    start, following = reports.week_bounds(monday)
+    report = reports.period_report(start=start, end=min(following, now), revenue=None)
+    buckets = [
+        (label, value, tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(bucket=value)))
+        for value, label in HealthBucket.choices
+    ]
+    opportunities = alert_selectors.alert_queue(
+        user=request.user, filters=alert_selectors.QueueFilters(rule="expansion_signal"), now=now
+    )
+    context = {
+        "report": report,
+        "monday": monday,
+        "sunday": monday + timedelta(days=6),
+        "note": note,
+        "previous": f"{monday - timedelta(days=7):%G-W%V}",
+        "following": f"{monday + timedelta(days=7):%G-W%V}" if following <= now else "",
+        "buckets": [(label, value, rows.count()) for label, value, rows in buckets],
+        "nps_by_tier": reports.nps_by_tier(report),
+        "opportunities": opportunities.count(),
+    }
+    return render(request, "lifecycle/weekly.html", context)

@@ -141,3 +141,27 @@ def test_a_month_that_is_not_one_shows_this_month_with_a_note(client, cs_lead, m
 def test_csms_may_not_open_it(client, csm):
     client.force_login(csm)
     assert client.get(REPORT).status_code == 403
+
+
+def test_the_weekly_dashboard_for_the_week_of_12_october(client, cs_lead, book):
+    """Week 2026-W42, Mon 12 – Sun 18 Oct. By hand, from the same book: customers on Monday
+    s2 s3 s4 n1 (starter 4), p1 p2 p3 (3), b1 b2 (2) = 9, none churned that week (s1 left on
+    the 10th, p1 on the 20th); n1's trial lapsed on the 15th → 0 of 1 converted; CSAT 3 (the
+    16th) → 3.0; NPS a 7 (passive, the 13th) and a 3 (detractor, Sunday the 18th), both from
+    business → (0 − 1) / 2 = −50; ticket B answered after 5 h
+    → 0 of 1 first responses in target."""
+    client.force_login(cs_lead)
+    with time_machine.travel(NOW, tick=False):
+        html = client.get(REPORT + "weekly/?week=2026-W42").content.decode()
+        bad = client.get(REPORT + "weekly/?week=soon").content.decode()
+    page = text(html)
+
+    assert "Weekly dashboard 12 Oct – 18 Oct 2026" in page
+    assert "Trial → paid 0.0 % 0 of 1 trial that ended" in page
+    assert "Churned this week 0 of 9 customers on Monday" in page
+    assert "Support: first response in target 0.0 % 0 of 1 tickets due" in page
+    assert "Starter 4 0 0.0 %" in page and "Business 2 0 0.0 %" in page
+    assert "Business 2 -50" in page and "Starter 0 —" in page  # NPS by tier
+    assert "All tiers: NPS -50 over 2 answers · CSAT 3.0/5 (1)" in page
+    assert 'href="?week=2026-W41"' in html and 'href="?week=2026-W43"' in html
+    assert "“soon” is not a week (YYYY-Www, e.g. 2026-W47): showing this week." in text(bad)

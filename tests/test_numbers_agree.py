@@ -419,6 +419,7 @@ PAGES = {
         "/admin/customer-success/onboarding/",
         "/admin/billing/revenue/",
         "/admin/customer-success/reports/",
+        "/admin/customer-success/reports/weekly/",
     ],
     "billing_ops": [
         "/admin/customer-success/alerts/",
