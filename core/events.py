@@ -21,6 +21,7 @@ class TimelineKind(models.TextChoices):
     CSM_ASSIGNED = "tenant.csm_assigned", "CSM assigned"
     CONTRACT_END = "tenant.contract_end", "Contract end date"
     RENEWAL_STEP = "renewal.step", "Renewal runway"
+    PROMOTER = "advocacy.promoter", "Promoter: review ask"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
     ONBOARDING_COMPLETED = "onboarding.completed", "Onboarding completed"

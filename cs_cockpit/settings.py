@@ -344,6 +344,10 @@ SUPPORT_SLA_HOURS = {
     plan: _sla_hours(plan, default)
     for plan, default in (("starter", "4/24"), ("professional", "2/12"), ("business", "1/6"))
 }
+# NPS survey links close this long after they were sent; a promoter's thank-you page asks
+# for a public review at REVIEW_ASK_URL (G2, Capterra, Google…) when it is set.
+SURVEY_LINK_MAX_AGE_DAYS = _env_int("SURVEY_LINK_MAX_AGE_DAYS", 30, minimum=1)
+REVIEW_ASK_URL = os.environ.get("REVIEW_ASK_URL", "")
 # Portal links in dunning messages stay valid this long (an old email's link still works).
 BILLING_PORTAL_LINK_MAX_AGE_DAYS = _env_int("BILLING_PORTAL_LINK_MAX_AGE_DAYS", 90, minimum=1)
 

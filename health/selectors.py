@@ -114,6 +114,10 @@ def business_event_rows(*, tenant: Tenant) -> QuerySet:
     )
 
 
+def event_by_key(*, tenant: Tenant, idempotency_key: str) -> Event | None:
+    return Event.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key).first()
+
+
 def event_get(*, tenant: Tenant, event_id: int) -> Event | None:
     """One event of this tenant (another tenant's id is None, as a missing one is)."""
     return Event.objects.for_tenant(tenant).filter(id=event_id).first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,11 +25,16 @@ def nps_survey(request: HttpRequest, token: str) -> HttpResponse:
     try:
         tenant = services.survey_tenant(token=token)
     except ValidationError as exc:
-        return render(request, "playbooks/survey.html", {"error": exc.messages[0]}, status=400)
-    context = {"tenant": tenant, "token": token, "scores": range(11)}
+        status = 410 if exc.code == "expired" else 400
+        return render(request, "playbooks/survey.html", {"error": exc.messages[0]}, status=status)
+    context: dict[str, object] = {"tenant": tenant, "token": token, "scores": range(11)}
+    answered = selectors.survey_answer_of(tenant=tenant, key=services.survey_key(token))
+    if answered is not None:
+        # One answer per link: a second visit (or a second POST) sees the first answer.
+        return render(request, "playbooks/survey.html", context | {"answered": answered})
     if request.method == "POST":
         try:
-            services.nps_survey_submit(
+            _, stored = services.nps_survey_submit(
                 token=token,
                 score=request.POST.get("score", ""),
                 comment=request.POST.get("comment", ""),
@@ -37,7 +43,9 @@ def nps_survey(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             context["errors"] = exc.message_dict
             return render(request, "playbooks/survey.html", context, status=400)
-        context["done"] = True
+        score = int(request.POST["score"])
+        context |= {"done": True, "promoter": stored and score >= services.PROMOTER_FROM}
+        context["review_url"] = settings.REVIEW_ASK_URL
     return render(request, "playbooks/survey.html", context)
 
 

@@ -13,6 +13,7 @@ from django.http import Http404
 
 from alerts.models import AlertRule
 from alerts.rules import RULES
+from health.selectors import event_by_key
 from messaging.models import Suppression
 from tenants.models import Membership, Tenant
 
@@ -307,3 +308,10 @@ def touchpoints_for_staff(
         rows = rows.filter(tenant__csm_owner_id=int(csm))
     order = when if outcome == "scheduled" else f"-{when}"
     return rows.select_related("step", "run__version", "tenant").order_by(order, "-id")
+
+
+def survey_answer_of(*, tenant: Tenant, key: str) -> int | None:
+    """The score a survey link already gave (its answer's idempotency key), or None."""
+    event = event_by_key(tenant=tenant, idempotency_key=key)
+    score = event.properties.get("score") if event else None
+    return int(score) if isinstance(score, (int, float)) else None

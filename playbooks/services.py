@@ -8,6 +8,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -323,7 +324,13 @@ def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: dateti
 
 def survey_tenant(*, token: str) -> Tenant:
     try:
-        payload = signing.loads(token, salt=SURVEY_SALT)
+        payload = signing.loads(token, salt=SURVEY_SALT, max_age=settings.SURVEY_LINK_MAX_AGE_DAYS * 86400)
+    except signing.SignatureExpired:
+        raise ValidationError(
+            f"This survey has closed: its link was open for {settings.SURVEY_LINK_MAX_AGE_DAYS} days. "
+            "Thank you all the same — your customer success manager is happy to hear from you by email.",
+            code="expired",
+        ) from None
     except signing.BadSignature:
         raise ValidationError("This survey link is not valid.") from None
     tenant = Tenant.objects.filter(id=payload.get("tenant")).first()
@@ -332,9 +339,19 @@ def survey_tenant(*, token: str) -> Tenant:
     return tenant
 
 
-def nps_survey_submit(*, token: str, score: Any, comment: str, now: datetime) -> Tenant:
+def survey_key(token: str) -> str:
+    return f"nps-survey:{hashlib.sha256(token.encode()).hexdigest()[:40]}"
+
+
+PROMOTER_FROM = 9
+
+
+def nps_survey_submit(*, token: str, score: Any, comment: str, now: datetime) -> tuple[Tenant, bool]:
     """Records the answer as an `nps.submitted` event through the ingest service, so it feeds
-    the health score's sentiment like any NPS from the product. One answer per link."""
+    the health score's sentiment like any NPS from the product. One answer per link: returns
+    whether this one was recorded (False: the link had been answered). A promoter's answer
+    (9 or 10) also gives their CSM a task to ask for a review or testimonial — in the same
+    transaction as the answer, so one answer makes one ask."""
     tenant = survey_tenant(token=token)
     try:
         value = int(str(score))
@@ -342,16 +359,43 @@ def nps_survey_submit(*, token: str, score: Any, comment: str, now: datetime) ->
         value = -1
     if not 0 <= value <= 10:
         raise ValidationError({"score": ["Pick a score from 0 to 10."]})
+    remark = comment.strip()[:1000]
     event = {
         "tenant": tenant.external_id,
         "name": "nps.submitted",
         "occurred_at": now.isoformat(),
-        "properties": {"score": value, "comment": comment.strip()[:1000], "source": "day-30 survey"},
+        "properties": {"score": value, "comment": remark, "source": "survey"},
         # One answer per link: the same link submitted twice is a duplicate, not a second vote.
-        "idempotency_key": f"nps-survey:{hashlib.sha256(token.encode()).hexdigest()[:40]}",
+        "idempotency_key": survey_key(token),
     }
     try:
-        events_ingest(events=[event], bound_tenant=None, now=now)
+        with transaction.atomic():
+            stored = events_ingest(events=[event], bound_tenant=None, now=now).accepted == 1
+            if stored and value >= PROMOTER_FROM:
+                _promoter_ask(tenant=tenant, score=value, comment=remark, now=now)
     except IngestRejected as exc:
         raise ValidationError({"score": [e.message for e in exc.errors]}) from None
-    return tenant
+    return tenant, stored
+
+
+def _promoter_ask(*, tenant: Tenant, score: int, comment: str, now: datetime) -> None:
+    """Seed 000 Day 30 and seed 001's review program: a promoter is asked for a review or a
+    testimonial while the good experience is fresh, and is an advocacy candidate."""
+    quote = f"\n\nTheir words: “{comment}”" if comment else ""
+    Task.objects.create(
+        tenant=tenant,
+        title=f"Ask {tenant.name} for a review or testimonial (NPS {score})"[:300],
+        body="They just answered the NPS survey as a promoter. Thank them, ask for a public review "
+        "and whether we may quote them or write a case study together." + quote,
+        assignee=tenant.csm_owner,
+        role="csm",
+        due_at=now + timedelta(days=3),
+        created_at=now,
+    )
+    timeline_record(
+        tenant=tenant,
+        at=now,
+        kind=TimelineKind.PROMOTER,
+        summary=f"NPS {score}: a promoter — review and testimonial ask for the CSM",
+        data={"score": score},
+    )

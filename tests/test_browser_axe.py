@@ -48,7 +48,9 @@ WIDTHS = {1280: 800, 390: 844}  # desktop, and a phone (iPhone 14's CSS pixels)
 
 def shot_name(who: str, url: str) -> str:
     # A signed token in the path (survey, unsubscribe) differs on every run: named by its place.
-    path = "_".join("token" if len(part) > 30 else part for part in url.strip("/").split("/")) or "root"
+    # and a row's id differs with the data: named by their kind, so a rerun replaces the file.
+    parts = url.strip("/").split("/")
+    path = "_".join("token" if len(p) > 30 else "id" if p.isdigit() else p for p in parts) or "root"
     return f"{who}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', path)[:90]}.jpg"
 
 
