@@ -25,7 +25,7 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "health": ("Health", ("health.",)),
     "billing": ("Billing", ("billing.",)),
     "qa": ("QA reviews", ("qa.",)),
-    "renewals": ("Renewals", ("tenant.contract_end", "renewal.")),
+    "renewals": ("Renewals & advocacy", ("tenant.contract_end", "renewal.", "advocacy.")),
     "account": (
         "Account",
         (

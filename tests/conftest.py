@@ -258,3 +258,28 @@ def alert_playbooks_off(db) -> None:
     from alerts.models import AlertRule
 
     AlertRule.objects.update(enabled=False)
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", [])
+    wants = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    return wants or "transactional_db" in fixtures or "live_server" in fixtures
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-django runs every database test that rolls back before the ones that flush the
+    database (transactional, live_server). pytest can undo that order when it groups tests by a
+    session-scoped parameter — a test whose fixture is named `page`, like Playwright's, gets the
+    [chromium] parameter and moves among the browser tests — and then it meets an empty
+    database (no staff roles, no health model). Fail the collection loudly instead."""
+    seen_transactional = None
+    for item in items:
+        if _transactional(item):
+            seen_transactional = seen_transactional or item
+        elif item.get_closest_marker("django_db") and seen_transactional is not None:
+            raise pytest.UsageError(
+                f"{item.nodeid} rolls back but runs after {seen_transactional.nodeid}, which empties the database: "
+                "is one of its fixtures named like a Playwright fixture (page, browser, context)?"
+            )

@@ -96,7 +96,10 @@ def test_churned_and_undated_tenants_get_no_runway(csm):
 
 
 @pytest.fixture
-def page(client, csm):
+def contract_page(client, csm):
+    """Acme's cockpit page, for a CSM. (Not named `page`: that is Playwright's fixture, and
+    pytest-playwright would parametrize these tests by browser and move them among the browser
+    tests, after the transactional ones that empty the database.)"""
     tenant = tenant_at("acme", signed_up_at=NOW - 300 * DAY, csm_owner=csm, onboarding=False)
     client.force_login(csm)
     with time_machine.travel(NOW, tick=False):
@@ -116,21 +119,21 @@ def post_date(client, value: str):
         ("2026-02-30", "“2026-02-30” is not a date (YYYY-MM-DD)."),
     ],
 )
-def test_a_bad_contract_date_is_a_clear_error_and_nothing_is_written(client, page, value, error):
+def test_a_bad_contract_date_is_a_clear_error_and_nothing_is_written(client, contract_page, value, error):
     html = post_date(client, value).content.decode()
     assert error in html.replace("&#x27;", "'").replace("&quot;", '"')
-    assert Tenant.objects.get(pk=page.pk).contract_ends_on is None
+    assert Tenant.objects.get(pk=contract_page.pk).contract_ends_on is None
     assert not AuditLog.objects.filter(action="tenant.contract_end").exists()
 
 
-def test_staff_set_the_date_on_the_tenant_page_audited_and_on_the_timeline(client, page, csm):
+def test_staff_set_the_date_on_the_tenant_page_audited_and_on_the_timeline(client, contract_page, csm):
     html = post_date(client, "2027-03-18").content.decode()
 
     assert "contract ends on 18 Mar 2027" in html and "renews in 120 days" in html
     log = AuditLog.objects.get(action="tenant.contract_end")
     assert log.actor == csm and log.before["contract_ends_on"] is None
     assert log.after["contract_ends_on"] == "2027-03-18"
-    assert TimelineEntry.objects.for_tenant(page).filter(kind="tenant.contract_end").get().summary == (
+    assert TimelineEntry.objects.for_tenant(contract_page).filter(kind="tenant.contract_end").get().summary == (
         "Contract ends 18 Mar 2027"
     )
     post_date(client, "2027-03-18")  # the same date: nothing more written
