@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -165,6 +165,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "onboarding": set(dict(onboarding_selectors.ONBOARDING_STAGES)),
         "billing": set(dict(billing_selectors.BILLING_STATES)),
         "renewal": set(dict(tenant_selectors.RENEWAL_WINDOWS)),
+        "risk": set(dict(tenant_selectors.RISK_LEVELS)),
     }
     chosen: dict[str, str] = {}
     for name, allowed in choices.items():
@@ -190,6 +191,19 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     renewal = chosen.get("renewal", "")
     if renewal:
         tenants = tenant_selectors.tenants_renewing_within(tenants, int(renewal), today=timezone.now().date())
+    if chosen.get("risk"):
+        tenants = tenant_selectors.tenants_at_risk(tenants, chosen["risk"])
+    # The monthly report's churn figure: customers the month began with that churned during it.
+    churned_month = None
+    if raw_month := params.get("churned", ""):
+        try:
+            churned_month = date.fromisoformat(f"{raw_month[:7]}-01") if len(raw_month) == 7 else None
+        except ValueError:
+            churned_month = None
+        if churned_month is None:
+            messages.warning(request, f"“{raw_month[:30]}” is not a month (YYYY-MM); the churned filter was ignored.")
+        else:
+            tenants = tenant_selectors.tenants_churned_in(tenants, churned_month)
     # The funnel's steps: "reached" keeps tenants that completed one and every step before it.
     steps = onboarding_selectors.reachable_steps()
     reached_raw = params.get("reached", "")
@@ -215,6 +229,9 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "billing_state": billing_state,
         "renewal_windows": tenant_selectors.RENEWAL_WINDOWS,
         "renewal": renewal,
+        "risk_levels": tenant_selectors.RISK_LEVELS,
+        "risk": chosen.get("risk", ""),
+        "churned_month": churned_month,
         "funnel_steps": steps,
         "reached": reached,
         "segments": tenant_selectors.tenant_segments(),

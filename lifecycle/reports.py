@@ -19,10 +19,10 @@ from billing.revenue import MonthRow, revenue_months
 from health.models import DailyRollup, Event
 from health.selectors import tenants_with_tickets_since, tickets_of
 from tenants.models import Tenant
+from tenants.selectors import tenants_at_risk
 
 PLANS = [plan for plan, _ in Tenant.Plan.choices]
 CHURN_TARGETS = {"starter": 4.0, "professional": 3.0, "business": 2.0}  # seed 004, % a month
-HIGH_RISK_BELOW, MEDIUM_RISK_BELOW = 40, 70  # seed 004's risk protocols
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -83,6 +83,14 @@ class MonthlyReport:
         return percent(len(self.churned), self.live_at_start)
 
     @property
+    def nps_distribution(self) -> list[tuple[int, int]]:
+        """(score, answers) for 0–10: the answers behind the NPS, without listing each one."""
+        counts = {n: 0 for n in range(11)}
+        for _, score, _ in self.nps_scores:
+            counts[int(score)] += 1
+        return list(counts.items())
+
+    @property
     def csat(self) -> float | None:
         return round(self.csat_sum / self.csat_count, 2) if self.csat_count else None
 
@@ -140,11 +148,7 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
     # Churn counts the customers the period started with: one that signed up and left within
     # it is not in the denominator, so it is not in the numerator either.
     live = Tenant.objects.filter(signed_up_at__lt=start).filter(Q(churned_at__isnull=True) | Q(churned_at__gte=start))
-    churned = list(
-        live.filter(churned_at__gte=start, churned_at__lt=end)
-        .select_related("csm_owner")
-        .order_by("churned_at", "name")
-    )
+    churned = list(live.filter(churned_at__gte=start, churned_at__lt=end).only("id", "plan"))
     live_by_plan = {plan: 0 for plan in PLANS} | dict(
         live.values("plan").annotate(n=Count("id")).values_list("plan", "n").order_by()
     )
@@ -160,11 +164,8 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
         if isinstance(event.properties.get("score"), (int, float))
     ]
     within, due = _sla(start, end)
-    scored_live = Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).exclude(health_bucket="new")
-    high = list(
-        scored_live.filter(health_score__lt=HIGH_RISK_BELOW).select_related("csm_owner").order_by("health_score")
-    )
-    medium = scored_live.filter(health_score__gte=HIGH_RISK_BELOW, health_score__lt=MEDIUM_RISK_BELOW).count()
+    high = list(tenants_at_risk(Tenant.objects.all(), "high").only("id", "name").order_by("health_score", "name"))
+    medium = tenants_at_risk(Tenant.objects.all(), "medium").count()
     return MonthlyReport(
         month=start.date(),
         start=start,

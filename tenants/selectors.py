@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -209,3 +209,32 @@ def tenants_renewing_within(tenants: QuerySet[Tenant], days: int, *, today: date
     return tenants.filter(contract_ends_on__gte=today, contract_ends_on__lte=today + timedelta(days=days)).exclude(
         lifecycle_stage=Tenant.LifecycleStage.CHURNED
     )
+
+
+# The monthly report's churn and risk figures open the tenant list through these filters.
+RISK_LEVELS = [("high", "High risk (health below 40)"), ("medium", "Medium risk (40–69)")]
+HIGH_RISK_BELOW, MEDIUM_RISK_BELOW = 40, 70  # seed 004's risk protocols
+
+
+def tenants_at_risk(tenants: QuerySet[Tenant], level: str) -> QuerySet[Tenant]:
+    """Live, scored tenants (not warming up) at one of seed 004's risk levels, today."""
+    scored = (
+        tenants.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+        .exclude(health_bucket=HealthBucket.NEW)
+        .filter(health_score__isnull=False)
+    )
+    if level == "high":
+        return scored.filter(health_score__lt=HIGH_RISK_BELOW)
+    return scored.filter(health_score__gte=HIGH_RISK_BELOW, health_score__lt=MEDIUM_RISK_BELOW)
+
+
+def month_start(month: date) -> datetime:
+    return datetime(month.year, month.month, 1, tzinfo=UTC)
+
+
+def tenants_churned_in(tenants: QuerySet[Tenant], month: date) -> QuerySet[Tenant]:
+    """Customers the month began with (signed up before its 1st) that churned during it: the
+    monthly churn rate's numerator."""
+    start = month_start(month)
+    following = month_start(date(month.year + (month.month == 12), month.month % 12 + 1, 1))
+    return tenants.filter(signed_up_at__lt=start, churned_at__gte=start, churned_at__lt=following)

@@ -94,14 +94,21 @@ def test_october_worked_out_by_hand(client, cs_lead, book):
     assert "Starter 4 1 25.0 % < 4.0 %" in page and "Professional 3 1 33.3 %" in page and "Business 2 0 0.0 %" in page
     assert "1 high-risk customers (health below 40, today) · 1 at medium risk" in page
 
-    # The rows behind each count, in the lists its link opens.
-    def rows(anchor: str) -> list[str]:
-        body = html.split(f'id="{anchor}"')[1].split("</tbody>")[0]
-        return re.findall(r"/tenants/([a-z0-9]+)/", body)
+    # The rows behind each count, in the lists its link opens: the trials on the page, the
+    # churned and the risky customers in the tenant list's filters.
+    trials = html.split('id="trials"')[1].split("</tbody>")[0]
+    assert re.findall(r"/tenants/([a-z0-9]+)/", trials) == ["p3", "s2"]  # converted, by name
+    nps = text(html.split('id="nps"')[1].split("</table>")[0])
+    assert "3 · detractor 1" in nps and "7 1" in nps and "9 · promoter 1" in nps and "10 · promoter 1" in nps
 
-    assert rows("trials") == ["p3", "s2"]  # converted, by name
-    assert rows("churned") == ["s1", "p1"]
-    assert len(rows("nps")) == 4 and rows("high-risk") == ["b2"]
+    def listed(query: str) -> list[str]:
+        with time_machine.travel(NOW, tick=False):
+            page = client.get(f"/admin/customer-success/tenants/?{query}").content.decode()
+        return sorted(re.findall(r"/tenants/([a-z0-9]+)/", page.split('id="tenant-table"')[1]))
+
+    assert 'href="/admin/customer-success/tenants/?churned=2026-10">2 churned</a>' in html
+    assert listed("churned=2026-10") == ["p1", "s1"]  # not n1 (signed up in October), not p2 (November)
+    assert listed("risk=high&sort=health") == ["b2"] and listed("risk=medium") == ["p3"]
 
 
 def test_the_downloads_say_the_same(client, cs_lead, book):
@@ -165,3 +172,10 @@ def test_the_weekly_dashboard_for_the_week_of_12_october(client, cs_lead, book):
     assert "All tiers: NPS -50 over 2 answers · CSAT 3.0/5 (1)" in page
     assert 'href="?week=2026-W41"' in html and 'href="?week=2026-W43"' in html
     assert "“soon” is not a week (YYYY-Www, e.g. 2026-W47): showing this week." in text(bad)
+
+
+def test_a_churned_month_that_is_not_one_is_ignored_with_a_note(client, cs_lead, book):
+    client.force_login(cs_lead)
+    html = client.get("/admin/customer-success/tenants/?churned=october", follow=True).content.decode()
+    assert "“october” is not a month (YYYY-MM); the churned filter was ignored." in html
+    assert "11 tenants" in html  # every tenant of the book, unfiltered
