@@ -181,7 +181,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         csm="none" if params.get("csm") == "none" else str(parse_id(params.get("csm")) or ""),
         stage=chosen.get("stage", ""),
         bucket=chosen.get("bucket", ""),
-        sort=chosen.get("sort", "name"),
+        # The renewal filter lists the soonest contract end first unless a sort is asked for.
+        sort=chosen.get("sort", "renewal" if chosen.get("renewal") else "name"),
     )
     onboarding_stage, billing_state = chosen.get("onboarding", ""), chosen.get("billing", "")
     tenants = onboarding_selectors.tenants_in_onboarding_stage(

@@ -71,6 +71,8 @@ TENANT_SORTS: dict[str, tuple[str, ...]] = {
     # after every judged one, whatever their informational score; unscored tenants go last.
     "health": (_WARMING_UP_LAST, F("health_score").asc(nulls_last=True), "name"),
     "-health": (_WARMING_UP_LAST, F("health_score").desc(nulls_last=True), "name"),
+    # Working renewals: the contract that ends first leads; tenants without a date go last.
+    "renewal": (F("contract_ends_on").asc(nulls_last=True), "name"),
 }
 
 
