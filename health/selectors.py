@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,10 +225,7 @@ SUPPORT_WINDOW = timedelta(days=90)
 
 
 def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered, middle = sorted(values), len(values) // 2
-    return round(ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2, 1)
+    return round(statistics.median(values), 1) if values else None
 
 
 def support_summary(*, tenant: Tenant, targets: tuple[int, int], now: datetime) -> SupportSummary:

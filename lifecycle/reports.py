@@ -19,16 +19,10 @@ from billing.revenue import MonthRow, revenue_months
 from health.models import DailyRollup, Event
 from health.selectors import tenants_with_tickets_since, tickets_of
 from tenants.models import Tenant
-from tenants.selectors import tenants_at_risk
+from tenants.selectors import month_bounds, tenants_at_risk, tenants_churned_between
 
 PLANS = [plan for plan, _ in Tenant.Plan.choices]
 CHURN_TARGETS = {"starter": 4.0, "professional": 3.0, "business": 2.0}  # seed 004, % a month
-
-
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    following = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=UTC)
-    return start, following
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -148,7 +142,8 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
     # Churn counts the customers the period started with: one that signed up and left within
     # it is not in the denominator, so it is not in the numerator either.
     live = Tenant.objects.filter(signed_up_at__lt=start).filter(Q(churned_at__isnull=True) | Q(churned_at__gte=start))
-    churned = list(live.filter(churned_at__gte=start, churned_at__lt=end).only("id", "plan"))
+    # The same Q as the tenant list's churned filter that the monthly figure opens.
+    churned = list(tenants_churned_between(Tenant.objects.all(), start, end).only("id", "plan"))
     live_by_plan = {plan: 0 for plan in PLANS} | dict(
         live.values("plan").annotate(n=Count("id")).values_list("plan", "n").order_by()
     )

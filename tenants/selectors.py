@@ -230,13 +230,19 @@ def tenants_at_risk(tenants: QuerySet[Tenant], level: str) -> QuerySet[Tenant]:
     return scored.filter(health_score__gte=HIGH_RISK_BELOW, health_score__lt=MEDIUM_RISK_BELOW)
 
 
-def month_start(month: date) -> datetime:
-    return datetime(month.year, month.month, 1, tzinfo=UTC)
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """The calendar month holding `month`, in UTC: its 1st 00:00 and the next month's."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    following = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=UTC)
+    return start, following
 
 
 def tenants_churned_in(tenants: QuerySet[Tenant], month: date) -> QuerySet[Tenant]:
     """Customers the month began with (signed up before its 1st) that churned during it: the
-    monthly churn rate's numerator."""
-    start = month_start(month)
-    following = month_start(date(month.year + (month.month == 12), month.month % 12 + 1, 1))
-    return tenants.filter(signed_up_at__lt=start, churned_at__gte=start, churned_at__lt=following)
+    monthly churn rate's numerator, on the report and in the tenant list alike."""
+    return tenants_churned_between(tenants, *month_bounds(month))
+
+
+def tenants_churned_between(tenants: QuerySet[Tenant], start: datetime, end: datetime) -> QuerySet[Tenant]:
+    """Customers at `start` that churned in [start, end): a report period's churn."""
+    return tenants.filter(signed_up_at__lt=start, churned_at__gte=start, churned_at__lt=end)
