@@ -22,6 +22,8 @@ class TimelineKind(models.TextChoices):
     CONTRACT_END = "tenant.contract_end", "Contract end date"
     RENEWAL_STEP = "renewal.step", "Renewal runway"
     PROMOTER = "advocacy.promoter", "Promoter: review ask"
+    EXPANSION_OPENED = "expansion.opened", "Expansion opportunity"
+    EXPANSION_STAGE = "expansion.stage", "Expansion opportunity updated"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
     ONBOARDING_COMPLETED = "onboarding.completed", "Onboarding completed"
@@ -93,6 +95,7 @@ class AuditAction(models.TextChoices):
     NOTE_ADD = "note.add", "Added a note"
     TENANT_CSM = "tenant.csm_assign", "Assigned a CSM"
     TENANT_CONTRACT_END = "tenant.contract_end", "Set a contract end date"
+    OPPORTUNITY_STAGE = "opportunity.stage", "Moved an expansion opportunity"
     NOTE_EDIT = "note.edit", "Edited a note"
     NOTE_PIN = "note.pin", "Pinned a note"
     NOTE_UNPIN = "note.unpin", "Unpinned a note"

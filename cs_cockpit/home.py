@@ -22,6 +22,7 @@ from billing import selectors as billing_selectors
 from core.roles import StaffRole, staff_roles_of
 from core.teamday import team_day_end, team_day_start
 from health import selectors as health_selectors
+from lifecycle import selectors as lifecycle_selectors
 from onboarding import selectors as onboarding_selectors
 from onboarding.models import OnboardingTemplate
 from playbooks import selectors as playbook_selectors
@@ -247,9 +248,10 @@ def _funnel(user: AbstractBaseUser, scope: str) -> tuple[OnboardingTemplate | No
 
 
 def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[list[Tile], int, int]:
-    """Past due, trials ending this week and renewals within 120 days (each the tenant list's
-    filter behind its link), and the book's MRR with the part of it at risk (health at risk or critical, or past
-    due: the revenue page's definition)."""
+    """Past due, trials ending this week, renewals within 120 days (each the tenant list's
+    filter behind its link), the live expansion pipeline (the pipeline page's), and the book's
+    MRR with the part of it at risk (health at risk or critical, or past due: the revenue
+    page's definition)."""
     csm = str(user.pk) if scope == "mine" else ""
     book = tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(csm=csm))
     tones = {"past_due": "error", "trial_ending": "warn"}
@@ -268,6 +270,14 @@ def _billing_tiles(user: AbstractBaseUser, scope: str, now: datetime) -> tuple[l
             "Renewals within 120 days",
             tenant_selectors.tenants_renewing_within(book, 120, today=now.date()).count(),
             _url("cockpit:tenant-list", renewal="120", csm=csm),
+        )
+    )
+    # The expansion pipeline being worked (open or proposed): the pipeline page's own list.
+    tiles.append(
+        Tile(
+            "Expansion opportunities",
+            lifecycle_selectors.live_pipeline(csm=csm).count,
+            _url("cockpit:expansion", stage="live", csm=csm),
         )
     )
     mrr, at_risk = billing_revenue.book_mrr(tenants=book)

@@ -348,6 +348,13 @@ SUPPORT_SLA_HOURS = {
 # for a public review at REVIEW_ASK_URL (G2, Capterra, Google…) when it is set.
 SURVEY_LINK_MAX_AGE_DAYS = _env_int("SURVEY_LINK_MAX_AGE_DAYS", 30, minimum=1)
 REVIEW_ASK_URL = os.environ.get("REVIEW_ASK_URL", "")
+
+# The expansion pipeline (lifecycle/expansion.py): a closed opportunity's trigger rests this
+# many days before it may open another for the tenant; "healthy on the plan" needs this score
+# for this many days on the current plan (seed 001: upsell at 30/60/90 days with high health).
+EXPANSION_COOLDOWN_DAYS = _env_int("EXPANSION_COOLDOWN_DAYS", 90, minimum=1)
+EXPANSION_HEALTHY_SCORE = _env_int("EXPANSION_HEALTHY_SCORE", 80, minimum=1)
+EXPANSION_TENURE_DAYS = _env_int("EXPANSION_TENURE_DAYS", 30, minimum=1)
 # Portal links in dunning messages stay valid this long (an old email's link still works).
 BILLING_PORTAL_LINK_MAX_AGE_DAYS = _env_int("BILLING_PORTAL_LINK_MAX_AGE_DAYS", 90, minimum=1)
 

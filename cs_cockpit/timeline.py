@@ -25,7 +25,7 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "health": ("Health", ("health.",)),
     "billing": ("Billing", ("billing.",)),
     "qa": ("QA reviews", ("qa.",)),
-    "renewals": ("Renewals & advocacy", ("tenant.contract_end", "renewal.", "advocacy.")),
+    "renewals": ("Renewals, expansion & advocacy", ("tenant.contract_end", "renewal.", "expansion.", "advocacy.")),
     "account": (
         "Account",
         (

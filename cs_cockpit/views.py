@@ -22,6 +22,8 @@ from core.events import AuditAction
 from core.paging import paged
 from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
+from lifecycle import selectors as lifecycle_selectors
+from lifecycle.models import Opportunity
 from onboarding import selectors as onboarding_selectors
 from playbooks import selectors as playbook_selectors
 from qa import selectors as qa_selectors
@@ -38,6 +40,7 @@ from .timeline import KIND_GROUPS, row_from, tenant_timeline
 TENANTS_PER_PAGE = 25
 HISTORY_DAYS = 60
 NOTES_ON_PAGE = 3
+OPPORTUNITIES_ON_PAGE = 5  # the newest; the pipeline page has the rest
 TIMELINE_ON_PAGE = 15
 TIMELINE_PER_PAGE = 50
 
@@ -134,6 +137,8 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "notes_total": tenant_selectors.notes_for_tenant(tenant=tenant).count(),
             "note_form": NoteForm(),
             "qa": qa_selectors.tenant_qa_summary(tenant=tenant),
+            "opportunities": list(lifecycle_selectors.opportunities_of_tenant(tenant=tenant)[:OPPORTUNITIES_ON_PAGE]),
+            "lost_reasons": Opportunity.LostReason.choices,
             "support": health_selectors.support_summary(
                 tenant=tenant, targets=settings.SUPPORT_SLA_HOURS.get(tenant.plan, (4, 24)), now=now
             ),

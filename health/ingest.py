@@ -246,6 +246,8 @@ def _check_properties(properties: Any, name: Any, index: int, errors: list[Inges
         errors.append(IngestError(index, "properties.score", score_error))
     elif (ticket_error := _ticket_error(name, properties)) is not None:
         errors.append(IngestError(index, *ticket_error))
+    elif (feature_error := _feature_error(name, properties)) is not None:
+        errors.append(IngestError(index, *feature_error))
 
 
 TICKET_EVENTS = frozenset({"ticket.created", "ticket.first_response", "ticket.resolved"})
@@ -275,6 +277,26 @@ def _ticket_error(name: Any, properties: dict[str, Any]) -> tuple[str, str] | No
         isinstance(sentiment, bool) or not isinstance(sentiment, (int, float)) or not -1 <= sentiment <= 1
     ):
         return "properties.sentiment", "Sentiment is a number from -1 (negative) to 1 (positive)."
+    return None
+
+
+def _feature_error(name: Any, properties: dict[str, Any]) -> tuple[str, str] | None:
+    """`feature.requested` (the expansion pipeline's trigger) names the feature, and the plan
+    that has it when given is one of the plans. (field, message) or None."""
+    if name != "feature.requested":
+        return None
+    feature = properties.get("feature")
+    if not isinstance(feature, str) or not feature.strip() or len(feature) > 200:
+        return (
+            "properties.feature",
+            "A feature.requested event needs properties.feature: what was asked for (1 to 200 characters).",
+        )
+    plan = properties.get("plan")
+    if plan is not None and plan not in Tenant.Plan.values:
+        return (
+            "properties.plan",
+            f"The plan that has the feature is one of {', '.join(Tenant.Plan.values)}, or left out.",
+        )
     return None
 
 

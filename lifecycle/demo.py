@@ -1,14 +1,19 @@
-"""The demo's contracts: about a third of the live tenants came with an annual contract that
+"""The demo's contracts — about a third of the live tenants came with an annual contract that
 ends within the next 200 days, set through the same service staff use, so the first tick
-starts their renewal runways."""
+starts their renewal runways — and its expansion pipeline."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
 
+from health.ingest import events_ingest
 from tenants.models import Tenant
 from tenants.services import tenant_contract_end_set
+
+from .expansion import expansion_sweep
+from .models import Opportunity
+from .services import opportunity_move
 
 
 def seed_contracts(*, now: datetime, seed: int) -> int:
@@ -21,3 +26,57 @@ def seed_contracts(*, now: datetime, seed: int) -> int:
             tenant_contract_end_set(tenant=tenant, ends_on=ends_on, actor=None, now=now)
             dated += 1
     return dated
+
+
+FEATURES = [
+    ("call transcripts in the CRM", "professional"),
+    ("a second location", "professional"),
+    ("a custom voice", "business"),
+    ("priority support", "business"),
+    ("outbound reminder calls", "professional"),
+]
+
+
+def seed_opportunities(*, now: datetime, seed: int) -> int:
+    """Some tenants asked for a higher tier's feature in the last week (told as
+    `feature.requested` events through the real ingest); the day's expansion sweep opens the
+    pipeline from those and from usage, and the CSMs have moved a few along: proposed, two
+    won (signed, the plan changes in Stripe at the next invoice) and lost ones with reasons."""
+    rng = random.Random(seed + 19)
+    live = (
+        Tenant.objects.filter(external_id__startswith="demo-")
+        .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+        .exclude(plan=Tenant.Plan.BUSINESS)
+        .order_by("external_id")
+    )
+    events = []
+    for tenant in live:
+        if rng.random() < 0.12:
+            feature, plan = FEATURES[rng.randrange(len(FEATURES))]
+            at = now - timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 12))
+            events.append(
+                {
+                    "tenant": tenant.external_id,
+                    "name": "feature.requested",
+                    "occurred_at": at.isoformat(),
+                    "properties": {"feature": feature, "plan": plan if plan != tenant.plan else "business"},
+                }
+            )
+    if events:
+        events_ingest(events=events, bound_tenant=None, now=now)
+    expansion_sweep(now=now)
+    opened = list(Opportunity.all_tenants.filter(stage=Opportunity.Stage.OPEN).select_related("owner").order_by("id"))
+    won = 0
+    for index, opportunity in enumerate(opened):
+        actor = opportunity.owner
+        if index % 4 == 1:
+            opportunity_move(opportunity=opportunity, stage="proposed", actor=actor, now=now, note="Offer sent.")
+        elif index % 9 == 2:
+            opportunity_move(
+                opportunity=opportunity, stage="lost", lost_reason=rng.choice(["price", "timing"]), actor=actor, now=now
+            )
+        elif index % 6 == 3 and won < 2:
+            note = "Signed; the plan changes in Stripe at the next invoice."
+            opportunity_move(opportunity=opportunity, stage="won", actor=actor, now=now, note=note)
+            won += 1
+    return len(opened)

@@ -1,13 +1,23 @@
-"""The lifecycle's periodic job: the renewal runway, after the playbooks (order 45)."""
+"""The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45) and the
+expansion pipeline's daily sweep (46)."""
 
 from datetime import datetime
 
 from core import ticks
 
-from . import renewals
+from . import expansion, renewals
 
 
 @ticks.register("lifecycle.renewals", order=45)
 def renewal_runway(now: datetime) -> str:
     made = renewals.renewal_runway_advance(now=now)
     return f"{made} renewal task(s) created"
+
+
+@ticks.register("lifecycle.expansion", order=46)
+def expansion_pipeline(now: datetime) -> str:
+    result = expansion.expansion_sweep(now=now)
+    if result is None:
+        return "today's expansion sweep already ran"
+    opened, won = result
+    return f"{opened} expansion opportunit{'y' if opened == 1 else 'ies'} opened, {won} won by a plan change"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from core.scoping import TenantOwnedModel
@@ -27,3 +28,80 @@ class RenewalStep(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.days_before} days before {self.contract_ends_on}"
+
+
+class Opportunity(TenantOwnedModel):
+    """An upsell the CSM works (seed 004's expansion triggers, seed 001's upsell moments): why
+    it opened, the plan it points to and what it adds to MRR, then open → proposed → won or
+    lost with a reason. At most one is live (open or proposed) per tenant — a second trigger
+    while one is being worked adds nothing — and a closed one's trigger rests for a cooldown
+    (EXPANSION_COOLDOWN_DAYS) before it can open another."""
+
+    class Trigger(models.TextChoices):
+        FEATURE_REQUESTED = "feature_requested", "Asked for a higher-tier feature"
+        OVER_LIMIT = "over_limit", "Over the plan limit three months running"
+        USAGE_LIMIT = "usage_limit", "Near the plan limit"
+        TEAM_GROWTH = "team_growth", "Team growing"
+        TENURE_HEALTHY = "tenure_healthy", "Healthy on the plan"
+
+    class Stage(models.TextChoices):
+        OPEN = "open", "Open"
+        PROPOSED = "proposed", "Proposed"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    class LostReason(models.TextChoices):
+        PRICE = "price", "Price"
+        TIMING = "timing", "Not now"
+        NO_NEED = "no_need", "No need"
+        COMPETITOR = "competitor", "Went elsewhere"
+        OTHER = "other", "Other"
+
+    LIVE = (Stage.OPEN, Stage.PROPOSED)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    trigger = models.CharField(max_length=24, choices=Trigger.choices)
+    detail = models.CharField(max_length=300)  # why, in words, for the CSM
+    facts = models.JSONField(default=dict, blank=True)
+    from_plan = models.CharField(max_length=20, choices=Tenant.Plan.choices)
+    suggested_plan = models.CharField(max_length=20, choices=Tenant.Plan.choices)
+    mrr_delta_cents = models.IntegerField()  # suggested plan's price − the plan's at opening
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.OPEN)
+    lost_reason = models.CharField(max_length=16, choices=LostReason.choices, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    won_mrr_cents = models.IntegerField(null=True, blank=True)  # what the win added to MRR
+    opened_at = models.DateTimeField()
+    stage_changed_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [
+            # Two sweeps at once (or a sweep and a retry) cannot open two for one tenant.
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(stage__in=["open", "proposed"]), name="opportunity_one_live"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["stage", "opened_at"], name="opportunity_stage_opened"),
+            models.Index(fields=["closed_at"], name="opportunity_closed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.trigger} → {self.suggested_plan} ({self.stage})"
+
+
+class ExpansionSweep(models.Model):
+    """One row per UTC day the expansion triggers were looked for: the tick runs every minute,
+    the triggers read a month of usage, so the sweep claims its day by inserting this row and
+    a second tick that day (or a second beat) finds it taken."""
+
+    day = models.DateField(unique=True)
+    started_at = models.DateTimeField()
+    opened = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"expansion sweep {self.day}: {self.opened} opened, {self.won} won"

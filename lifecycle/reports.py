@@ -21,6 +21,8 @@ from health.selectors import tenants_with_tickets_since, tickets_of
 from tenants.models import Tenant
 from tenants.selectors import month_bounds, tenants_at_risk, tenants_churned_between
 
+from .selectors import Pipeline, live_pipeline, opportunities_won_between, won_of
+
 PLANS = [plan for plan, _ in Tenant.Plan.choices]
 CHURN_TARGETS = {"starter": 4.0, "professional": 3.0, "business": 2.0}  # seed 004, % a month
 
@@ -62,6 +64,8 @@ class MonthlyReport:
     sla_due: int
     high_risk: list[Tenant]
     medium_risk: int
+    won: Pipeline  # expansion opportunities won in the period and the MRR they added
+    pipeline: Pipeline  # open or proposed now, and the MRR they would add
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -161,6 +165,7 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
     within, due = _sla(start, end)
     high = list(tenants_at_risk(Tenant.objects.all(), "high").only("id", "name").order_by("health_score", "name"))
     medium = tenants_at_risk(Tenant.objects.all(), "medium").count()
+    won = won_of(opportunities_won_between(start, end))
     return MonthlyReport(
         month=start.date(),
         start=start,
@@ -178,6 +183,8 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
         sla_due=due,
         high_risk=high,
         medium_risk=medium,
+        won=won,
+        pipeline=live_pipeline(csm=""),
     )
 
 
@@ -206,6 +213,10 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, str]]:
         ("Gross revenue retention", _fmt(_ratio(revenue.grr) if revenue else None), ""),
         ("Expansion MRR", money(revenue.expansion_cents) if revenue else "—", ""),
         ("Expansion share of MRR at the month's end", _fmt(report.expansion_share), ""),
+        ("Expansion opportunities won", str(report.won.count), ""),
+        ("MRR added by opportunities won", money(report.won.mrr_cents), ""),
+        ("Expansion pipeline now (open or proposed)", str(report.pipeline.count), ""),
+        ("Expansion pipeline MRR now", money(report.pipeline.mrr_cents), ""),
         ("CSAT", _fmt(report.csat, "/5"), "> 4.5/5"),
         ("CSAT responses", str(report.csat_count), ""),
         ("NPS", _fmt(report.nps, ""), ""),
@@ -257,6 +268,8 @@ def report_markdown(report: MonthlyReport) -> str:
         "",
         "### Expansion Revenue",
         f"- **Expansion Revenue This Month:** {expansion} of MRR ({_fmt(report.expansion_share)} of MRR at its end)",
+        f"- **Upsells Won:** {report.won.count} (+{money(report.won.mrr_cents)} MRR)",
+        f"- **Pipeline:** {report.pipeline.count} open or proposed, +{money(report.pipeline.mrr_cents)} MRR if won",
         "",
         "### Action Items & Risks",
         f"- **High-Risk Customers:** {len(report.high_risk)} (health below 40)" + (f": {risky}" if risky else ""),

@@ -9,7 +9,6 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from alerts import selectors as alert_selectors
 from core.access import staff_required
 from core.roles import Ability
 from tenants import selectors as tenant_selectors
@@ -89,9 +88,6 @@ def weekly_dashboard(request: HttpRequest) -> HttpResponse:
         (label, value, tenant_selectors.tenants_for_staff(filters=tenant_selectors.TenantListFilters(bucket=value)))
         for value, label in HealthBucket.choices
     ]
-    opportunities = alert_selectors.alert_queue(
-        user=request.user, filters=alert_selectors.QueueFilters(rule="expansion_signal"), now=now
-    )
     context = {
         "report": report,
         "monday": monday,
@@ -101,6 +97,5 @@ def weekly_dashboard(request: HttpRequest) -> HttpResponse:
         "following": f"{monday + timedelta(days=7):%G-W%V}" if following <= now else "",
         "buckets": [(label, value, rows.count()) for label, value, rows in buckets],
         "nps_by_tier": reports.nps_by_tier(report),
-        "opportunities": opportunities.count(),
     }
     return render(request, "lifecycle/weekly.html", context)

@@ -360,6 +360,8 @@ def rows_behind(client, url: str) -> int:
         return total
     if parts.path == "/admin/customer-success/touchpoints/":
         return _every_page(client, parts.path, html, _rows_in)
+    if parts.path == "/admin/customer-success/expansion/":
+        return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/touchpoints/review/":
         return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/tasks/":
@@ -382,6 +384,8 @@ def portfolio(csm, cs_lead, billing_ops, at_now):
         for day in range(1, 8):
             ingest(tenant, "call.handled", NOW - day * DAY, count=3, now=NOW)
     tenant_at("fresh", signed_up_at=NOW - timedelta(hours=2))
+    # Asked for a higher tier's feature: the tick's expansion sweep opens an opportunity.
+    ingest(quiet[0], "feature.requested", NOW - DAY, now=NOW, feature="priority support")
     _past_due("late-1", "professional", since=NOW - 5 * DAY, csm_owner=csm)
     _past_due("late-2", "starter", since=NOW - 1 * DAY)
     gone = _past_due("gone", "business", since=NOW - 8 * DAY, lifecycle_stage=Tenant.LifecycleStage.CHURNED)
@@ -411,6 +415,7 @@ PAGES = {
         "/admin/customer-success/onboarding/",
         "/admin/customer-success/playbooks/",
         "/admin/customer-success/tasks/",
+        "/admin/customer-success/expansion/",
     ],
     "cs_lead": [
         "/admin/customer-success/",
@@ -464,6 +469,8 @@ def test_every_count_on_a_cockpit_page_equals_the_rows_of_the_list_it_links_to(
         ("csm", "/admin/customer-success/", "/admin/customer-success/tasks/?scope=mine"),
         ("csm", "/admin/customer-success/?scope=all", "/admin/customer-success/alerts/?severity=P2"),
         ("cs_lead", "/admin/customer-success/", "/admin/customer-success/tenants/?csm={csm}"),
+        ("csm", "/admin/customer-success/", "/admin/customer-success/expansion/?stage=live&csm={csm}"),
+        ("cs_lead", "/admin/customer-success/reports/weekly/", "/admin/customer-success/expansion/?stage=live"),
         ("cs_lead", "/admin/customer-success/", "/admin/customer-success/alerts/?assignee={csm}"),
         ("billing_ops", "/admin/billing/", "#past-due"),
         ("billing_ops", "/admin/billing/", "#expiring-cards"),

@@ -108,6 +108,10 @@ MATRIX: dict[str, Route] = {
     # The monthly CS report: revenue figures, so CS leads, billing ops and admins (not CSMs).
     "cockpit:reports": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:weekly": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
+    "cockpit:expansion": Route("staff"),
+    "cockpit:opportunity-move": Route(
+        "staff", status=404, method="post", roles=TENANT_ACTORS, kwargs=lambda: {"opportunity_id": 1}
+    ),
     # No delivery with id 1 exists in the matrix's database: staff get 404, others 403.
     "cockpit:delivery-detail": Route("staff", status=404, kwargs=lambda: {"delivery_id": 1}),
     "cockpit:delivery-review": Route(
