@@ -22,6 +22,7 @@ class TimelineKind(models.TextChoices):
     CONTRACT_END = "tenant.contract_end", "Contract end date"
     RENEWAL_STEP = "renewal.step", "Renewal runway"
     PROMOTER = "advocacy.promoter", "Promoter: review ask"
+    CSAT_ANSWERED = "support.csat", "Support rated (CSAT)"
     EXPANSION_OPENED = "expansion.opened", "Expansion opportunity"
     EXPANSION_STAGE = "expansion.stage", "Expansion opportunity updated"
     # onboarding

@@ -25,7 +25,7 @@ from billing.demo import TRIAL_DAYS, BillingPlan, seed_subscriptions
 from core.roles import StaffRole
 from health.demo import UsagePlan, seed_usage_history
 from health.services import health_backfill_history, health_recompute_all
-from lifecycle.demo import seed_contracts, seed_opportunities
+from lifecycle.demo import seed_contracts, seed_csat_answers, seed_opportunities
 from onboarding.demo import seed_onboarding, seed_onboarding_settle
 from playbooks.demo import seed_touchpoint_history
 from qa.demo import seed_qa_reviews
@@ -322,6 +322,7 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         _seed_notes(now=now, rng=random.Random(seed + 16))
         seed_contracts(now=now, seed=seed)
         seed_opportunities(now=now, seed=seed)
+        seed_csat_answers(now=now, seed=seed)
     return SeedResult(
         tenants_created=created,
         tenants_existing=existing,

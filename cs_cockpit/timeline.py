@@ -25,6 +25,7 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "health": ("Health", ("health.",)),
     "billing": ("Billing", ("billing.",)),
     "qa": ("QA reviews", ("qa.",)),
+    "support": ("Support ratings", ("support.",)),
     "renewals": ("Renewals, expansion & advocacy", ("tenant.contract_end", "renewal.", "expansion.", "advocacy.")),
     "account": (
         "Account",

@@ -80,6 +80,7 @@ urlpatterns = [
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("account/", views.account, name="account"),
     *playbooks_urls.public,
+    *lifecycle_urls.public,
     *billing_urls.public,
     *messaging_urls.public,
     *knowledge_urls.public,

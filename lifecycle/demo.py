@@ -7,10 +7,12 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from health.ingest import events_ingest
+from health.ingest import MAX_EVENTS, events_ingest
+from health.models import Event
 from tenants.models import Tenant
 from tenants.services import tenant_contract_end_set
 
+from .csat import LOOKBACK, csat_follow_up
 from .expansion import expansion_sweep
 from .models import Opportunity
 from .services import opportunity_move
@@ -80,3 +82,41 @@ def seed_opportunities(*, now: datetime, seed: int) -> int:
             opportunity_move(opportunity=opportunity, stage="won", actor=actor, now=now, note=note)
             won += 1
     return len(opened)
+
+
+def seed_csat_answers(*, now: datetime, seed: int) -> int:
+    """About half the tickets resolved in the last two months (before the survey's two-day
+    window, so the first tick does not ask again) were rated by their owners two hours later,
+    mostly 4–5: `csat.submitted` events through the real ingest, with the follow-up a low
+    rating gives the CSM."""
+    rng = random.Random(seed + 23)
+    resolved = (
+        Event.all_tenants.filter(
+            name="ticket.resolved",
+            tenant__external_id__startswith="demo-",
+            occurred_at__gte=now - timedelta(days=60),
+            occurred_at__lt=now - LOOKBACK - timedelta(hours=2),
+        )
+        .select_related("tenant")
+        .order_by("occurred_at", "id")
+    )
+    answers = []
+    for event in resolved:
+        if rng.random() < 0.5:
+            ticket_id = str(event.properties.get("ticket_id", ""))
+            score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 5, 8])[0]
+            answers.append((event.tenant, ticket_id, score, event.occurred_at + timedelta(hours=2)))
+    rows = [
+        {
+            "tenant": tenant.external_id,
+            "name": "csat.submitted",
+            "occurred_at": at.isoformat(),
+            "properties": {"score": score, "comment": "", "ticket_id": ticket_id, "source": "survey"},
+        }
+        for tenant, ticket_id, score, at in answers
+    ]
+    for start in range(0, len(rows), MAX_EVENTS):
+        events_ingest(events=rows[start : start + MAX_EVENTS], bound_tenant=None, now=now)
+    for tenant, ticket_id, score, at in answers:
+        csat_follow_up(tenant=tenant, ticket_id=ticket_id, score=score, comment="", now=at)
+    return len(answers)

@@ -1,11 +1,11 @@
-"""The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45) and the
-expansion pipeline's daily sweep (46)."""
+"""The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45), the
+expansion pipeline's daily sweep (46), the post-resolution survey (47)."""
 
 from datetime import datetime
 
 from core import ticks
 
-from . import expansion, renewals
+from . import csat, expansion, renewals
 
 
 @ticks.register("lifecycle.renewals", order=45)
@@ -21,3 +21,9 @@ def expansion_pipeline(now: datetime) -> str:
         return "today's expansion sweep already ran"
     opened, won = result
     return f"{opened} expansion opportunit{'y' if opened == 1 else 'ies'} opened, {won} won by a plan change"
+
+
+@ticks.register("lifecycle.csat", order=47)
+def post_resolution_surveys(now: datetime) -> str:
+    asked = csat.csat_asks_send(now=now)
+    return f"{asked} satisfaction survey(s) sent for resolved tickets"

@@ -105,3 +105,21 @@ class ExpansionSweep(models.Model):
 
     def __str__(self) -> str:
         return f"expansion sweep {self.day}: {self.opened} opened, {self.won} won"
+
+
+class CsatAsk(TenantOwnedModel):
+    """A resolved ticket's satisfaction survey (seed 001's post-resolution survey): one per
+    tenant and ticket, made with its email in one transaction, so a ticket resolved twice (or
+    two ticks at once) asks once. `skipped` says why none went (touchpoints paused)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    ticket_id = models.CharField(max_length=100)
+    resolved_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    skipped = models.CharField(max_length=100, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["tenant", "ticket_id"], name="csat_ask_once")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: CSAT for ticket {self.ticket_id}"

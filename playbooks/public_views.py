@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.http import safe_next
+from core.surveys import survey_error_page, survey_page
 
 from . import selectors, services
 
@@ -25,28 +25,17 @@ def nps_survey(request: HttpRequest, token: str) -> HttpResponse:
     try:
         tenant = services.survey_tenant(token=token)
     except ValidationError as exc:
-        status = 410 if exc.code == "expired" else 400
-        return render(request, "playbooks/survey.html", {"error": exc.messages[0]}, status=status)
-    context: dict[str, object] = {"tenant": tenant, "token": token, "scores": range(11)}
-    answered = selectors.survey_answer_of(tenant=tenant, key=services.survey_key(token))
-    if answered is not None:
-        # One answer per link: a second visit (or a second POST) sees the first answer.
-        return render(request, "playbooks/survey.html", context | {"answered": answered})
-    if request.method == "POST":
-        try:
-            _, stored = services.nps_survey_submit(
-                token=token,
-                score=request.POST.get("score", ""),
-                comment=request.POST.get("comment", ""),
-                now=timezone.now(),
-            )
-        except ValidationError as exc:
-            context["errors"] = exc.message_dict
-            return render(request, "playbooks/survey.html", context, status=400)
-        score = int(request.POST["score"])
-        context |= {"done": True, "promoter": stored and score >= services.PROMOTER_FROM}
-        context["review_url"] = settings.REVIEW_ASK_URL
-    return render(request, "playbooks/survey.html", context)
+        return survey_error_page(request, "playbooks/survey.html", exc)
+    return survey_page(
+        request,
+        template="playbooks/survey.html",
+        context={"tenant": tenant, "token": token, "scores": range(11)},
+        answered=selectors.survey_answer_of(tenant=tenant, key=services.survey_key(token)),
+        submit=lambda score, comment: services.nps_survey_submit(
+            token=token, score=score, comment=comment, now=timezone.now()
+        )[1],
+        happy_from=services.PROMOTER_FROM,
+    )
 
 
 @login_required

@@ -8,13 +8,12 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.events import AuditAction, TimelineKind
+from core.surveys import survey_link_read
 from health.ingest import IngestRejected, events_ingest
 from messaging.outbox import message_lock, message_review_settle
 from tenants.models import Tenant
@@ -323,16 +322,7 @@ def in_app_dismiss(*, message: InAppMessage, user: AbstractBaseUser, now: dateti
 
 
 def survey_tenant(*, token: str) -> Tenant:
-    try:
-        payload = signing.loads(token, salt=SURVEY_SALT, max_age=settings.SURVEY_LINK_MAX_AGE_DAYS * 86400)
-    except signing.SignatureExpired:
-        raise ValidationError(
-            f"This survey has closed: its link was open for {settings.SURVEY_LINK_MAX_AGE_DAYS} days. "
-            "Thank you all the same — your customer success manager is happy to hear from you by email.",
-            code="expired",
-        ) from None
-    except signing.BadSignature:
-        raise ValidationError("This survey link is not valid.") from None
+    payload = survey_link_read(token, salt=SURVEY_SALT)
     tenant = Tenant.objects.filter(id=payload.get("tenant")).first()
     if tenant is None:
         raise ValidationError("This survey link is not valid.")

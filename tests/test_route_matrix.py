@@ -64,6 +64,7 @@ MATRIX: dict[str, Route] = {
     "onboarding:resend-verification": Route("owner", status=302, method="post"),
     "onboarding:verify": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
     "onboarding:join": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
+    "csat-survey": Route("public", status=400, kwargs=lambda: {"token": "forged"}),
     "account": Route("login"),
     "cockpit:overview": Route("staff"),
     "cockpit:tenant-list": Route("staff"),
