@@ -125,6 +125,19 @@ def _timeline(changes: Iterable[SubscriptionChange]) -> _Timeline:
     return _Timeline(at=[s.at for s in folded], mrr=[s.mrr_cents for s in folded])
 
 
+def tenants_mrr_then_and_now(*, starts: dict[int, datetime], now: datetime) -> dict[int, tuple[int, int]]:
+    """Each tenant's MRR (all its subscriptions) at its own instant in `starts` and now, from
+    the same history the monthly figures fold: the cohorts' net revenue retention."""
+    found: dict[int, tuple[int, int]] = {}
+    for tenant_id, changes in _histories(now=now).values():
+        if tenant_id not in starts:
+            continue
+        timeline = _timeline(changes)
+        then, current = found.get(tenant_id, (0, 0))
+        found[tenant_id] = (then + timeline.mrr_at(starts[tenant_id]), current + timeline.mrr_at(now))
+    return found
+
+
 # --- months --------------------------------------------------------------------------------
 
 

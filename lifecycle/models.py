@@ -38,7 +38,7 @@ class Opportunity(TenantOwnedModel):
     (EXPANSION_COOLDOWN_DAYS) before it can open another."""
 
     class Trigger(models.TextChoices):
-        FEATURE_REQUESTED = "feature_requested", "Asked for a higher-tier feature"
+        FEATURE_REQUESTED = "feature_requested", "Feature request"
         OVER_LIMIT = "over_limit", "Over the plan limit three months running"
         USAGE_LIMIT = "usage_limit", "Near the plan limit"
         TEAM_GROWTH = "team_growth", "Team growing"

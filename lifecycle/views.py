@@ -10,11 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.access import staff_required
+from core.charts import columns
 from core.roles import Ability
 from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket
 
-from . import reports
+from . import cohorts, reports
 
 
 def _month_asked(raw: str, today: date) -> tuple[date, str]:
@@ -99,3 +100,34 @@ def weekly_dashboard(request: HttpRequest) -> HttpResponse:
         "nps_by_tier": reports.nps_by_tier(report),
     }
     return render(request, "lifecycle/weekly.html", context)
+
+
+@staff_required(Ability.SEE_REVENUE)
+@require_GET
+def cohort_report(request: HttpRequest) -> HttpResponse:
+    """Retention by signup month, plan, segment or onboarding path (issue 16 §8)."""
+    by, note = request.GET.get("by", "month"), ""
+    if by not in cohorts.GROUPINGS:
+        note = f"“{by[:20]}” is not a way to group customers: showing signup months."
+        by = "month"
+    now = timezone.now()
+    groups = cohorts.cohorts(by=by, now=now)
+    # The chart: each group's retention after three months (— where no tenant is that old yet).
+    three = cohorts.HORIZONS.index(3)
+    chart = columns(
+        [(cohort.label[:8], cohort.retention[three].rate) for cohort in reversed(groups) if by == "month"]
+        or [(cohort.label[:8], cohort.retention[three].rate) for cohort in groups],
+        top=100,
+        unit="%",
+    )
+    context = {
+        "cohorts": groups,
+        "by": by,
+        "groupings": cohorts.GROUPINGS,
+        "by_label": cohorts.GROUPINGS[by],
+        "horizons": cohorts.HORIZONS,
+        "note": note,
+        "chart": chart,
+        "customers": sum(c.size for c in groups),
+    }
+    return render(request, "lifecycle/cohorts.html", context)

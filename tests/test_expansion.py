@@ -263,7 +263,7 @@ def test_the_tenant_page_shows_its_opportunities(client, csm, pipeline):
     with time_machine.travel(NOW, tick=False):
         html = client.get("/admin/customer-success/tenants/two/").content.decode()
     section = html.split('id="expansion"')[1].split("</section>")[0]
-    assert "Asked for a higher-tier feature" in section and "Starter → Professional" in section
+    assert "Feature request" in section and "Starter → Professional" in section
     assert "Proposed" in section and "+$30.00" in section
 
 

@@ -109,6 +109,7 @@ MATRIX: dict[str, Route] = {
     # The monthly CS report: revenue figures, so CS leads, billing ops and admins (not CSMs).
     "cockpit:reports": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:weekly": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
+    "cockpit:cohorts": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:expansion": Route("staff"),
     "cockpit:opportunity-move": Route(
         "staff", status=404, method="post", roles=TENANT_ACTORS, kwargs=lambda: {"opportunity_id": 1}

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                     "trigger",
                     models.CharField(
                         choices=[
-                            ("feature_requested", "Asked for a higher-tier feature"),
+                            ("feature_requested", "Feature request"),
                             ("over_limit", "Over the plan limit three months running"),
                             ("usage_limit", "Near the plan limit"),
                             ("team_growth", "Team growing"),
