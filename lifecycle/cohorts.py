@@ -72,6 +72,13 @@ class Cohort:
     mrr_now_cents: int = 0
 
     @property
+    def short_label(self) -> str:
+        """What fits under a chart's column: "08/26" for a month, else the label's start."""
+        if len(self.key) == 7 and self.key[4] == "-":
+            return f"{self.key[5:]}/{self.key[2:4]}"
+        return self.label[:8]
+
+    @property
     def nrr(self) -> float | None:
         return percent(self.mrr_now_cents, self.mrr_start_cents)
 

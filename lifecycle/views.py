@@ -114,12 +114,8 @@ def cohort_report(request: HttpRequest) -> HttpResponse:
     groups = cohorts.cohorts(by=by, now=now)
     # The chart: each group's retention after three months (— where no tenant is that old yet).
     three = cohorts.HORIZONS.index(3)
-    chart = columns(
-        [(cohort.label[:8], cohort.retention[three].rate) for cohort in reversed(groups) if by == "month"]
-        or [(cohort.label[:8], cohort.retention[three].rate) for cohort in groups],
-        top=100,
-        unit="%",
-    )
+    oldest_first = list(reversed(groups)) if by == "month" else groups
+    chart = columns([(cohort.short_label, cohort.retention[three].rate) for cohort in oldest_first], top=100, unit="%")
     context = {
         "cohorts": groups,
         "by": by,

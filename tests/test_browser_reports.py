@@ -1,7 +1,7 @@
 """A CS lead in Chromium (issue 16): sets a tenant's contract end date on its page, opens the
 monthly report from the navigation, follows its churn count to the tenant list, opens the
-weekly dashboard, and the home's "sent today" tile to the touchpoint list. Screenshots 60–61
-at 1280 and 390 px in docs/screenshots/; axe on each page."""
+weekly dashboard and the cohorts, and the home's "sent today" tile to the touchpoint list.
+Screenshots 60, 61 and 65 at 1280 and 390 px in docs/screenshots/; axe on each page."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def test_a_cs_lead_sets_a_renewal_and_reads_the_reports(page: Page, live_server)
     page.get_by_role("link", name="Weekly dashboard").click()
     expect(page.get_by_role("heading", name="Weekly dashboard")).to_be_visible()
     both_widths(page, "61-weekly-dashboard")
+
+    # Cohorts, from the report: Acme and Gone signed up three months ago; Gone has left.
+    page.go_back()
+    page.get_by_role("link", name="Cohorts", exact=True).click()
+    expect(page.get_by_role("heading", name="Cohorts")).to_be_visible()
+    expect(page.locator("table.cohorts")).to_contain_text("Customers")
+    both_widths(page, "65-cohorts")
 
     # The home's touchpoint tile opens the touchpoint list it counts.
     page.get_by_role("link", name="Home").click()
