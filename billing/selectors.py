@@ -298,3 +298,46 @@ def subscriptions_set_to_cancel() -> QuerySet[Subscription]:
         .exclude(tenant__lifecycle_stage=Tenant.LifecycleStage.CHURNED)
         .order_by("id")
     )
+
+
+# --- the health model's payment signal ------------------------------------------------------------
+
+PAYMENT_FRESH = timedelta(days=1)  # the mirror is now's state: only a score as of now reads it
+
+
+def payment_health_facts(*, tenant_ids: list[int] | None, as_of: datetime, now: datetime) -> dict[int, dict[str, Any]]:
+    """Payment health 0–100 from the Stripe mirror, with its reason: paid up 100; a card that
+    stops working within 30 days 70; past due 30, less 10 a failed attempt past the first
+    (0 at the most); unpaid 0. The mirror holds Stripe's current state, not its history, so a
+    score as of a past moment (the back-test) has no payment facts: the component is left out."""
+    if now - as_of > PAYMENT_FRESH:
+        return {}
+    subscriptions = Subscription.all_tenants.filter(tenant__isnull=False).exclude(status__in=ENDED)
+    if tenant_ids is not None:
+        subscriptions = subscriptions.filter(tenant_id__in=tenant_ids)
+    current = subscriptions_current(tenant_ids=set(subscriptions.values_list("tenant_id", flat=True)))
+    horizon = as_of.astimezone(UTC).date() + timedelta(days=30)
+    found: dict[int, dict[str, Any]] = {}
+    for tenant_id, subscription in current.items():
+        if subscription is None or subscription.status in ENDED:
+            continue
+        invoice, customer = subscription.latest_invoice, subscription.customer
+        if subscription.status == SubscriptionStatus.UNPAID:
+            score, note = 0, "Unpaid: Stripe stopped retrying the invoice"
+        elif subscription.status == SubscriptionStatus.PAST_DUE:
+            attempts = invoice.attempt_count if invoice else 1
+            score = max(0, 30 - 10 * max(0, attempts - 1))
+            note = f"Past due for {days_past_due(subscription, as_of)} days, {attempts} failed attempt(s)"
+        elif (
+            customer
+            and customer.card_exp_year
+            and customer.card_exp_month
+            and ((last_day := _card_last_day(customer.card_exp_year, customer.card_exp_month)) <= horizon)
+        ):
+            score, note = 70, f"Paid up, but the card on file stops working after {last_day:%-d %b %Y}"
+        elif subscription.status == SubscriptionStatus.TRIALING:
+            score, note = 100, "In its trial: nothing due yet"
+        else:
+            score, note = 100, "Paid up"
+        found[tenant_id] = {"payment_score": score, "payment_note": note}
+    return found

@@ -5,6 +5,7 @@ SMS. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and DEBUG=0.
 """
 
 import os
+import re
 import sys
 import zoneinfo
 from datetime import time
@@ -318,6 +319,27 @@ BILLING_TRIAL_DAYS = _env_int("BILLING_TRIAL_DAYS", 14, minimum=0)
 # 30 days each plan includes (seed 004: Starter 1,000, Professional 5,000; Business: no limit
 # given, so none unless PLAN_LIMIT_BUSINESS sets one). 0 means unlimited.
 BILLING_USAGE_EVENT = os.environ.get("BILLING_USAGE_EVENT", "call.handled")
+
+# The health model's key-event consistency: the event that means the product did its job for
+# the tenant (CloudGreet: a call handled), and per segment where it differs:
+# HEALTH_KEY_EVENTS_BY_SEGMENT="dental=appointment.booked,hvac=call.handled".
+HEALTH_KEY_EVENT = os.environ.get("HEALTH_KEY_EVENT", "").strip() or BILLING_USAGE_EVENT
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+
+
+def _key_events_by_segment(raw: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        segment, _, name = part.partition("=")
+        if not segment.strip() or not _EVENT_NAME.match(name.strip()):
+            raise ImproperlyConfigured(
+                f"HEALTH_KEY_EVENTS_BY_SEGMENT: “{part}” is not segment=event.name (e.g. dental=appointment.booked)."
+            )
+        found[segment.strip()] = name.strip()
+    return found
+
+
+HEALTH_KEY_EVENTS_BY_SEGMENT = _key_events_by_segment(os.environ.get("HEALTH_KEY_EVENTS_BY_SEGMENT", ""))
 BILLING_PLAN_LIMITS = {
     plan: (_env_int(f"PLAN_LIMIT_{plan.upper()}", default, minimum=0) or None)
     for plan, default in (("starter", 1000), ("professional", 5000), ("business", 0))

@@ -16,7 +16,7 @@ from django.db.models import Q
 from tenants.models import HealthBucket, Tenant
 
 from .models import HealthModel
-from .scoring import facts_for, is_warming_up, score_tenant, tenure_days
+from .scoring import facts_for, is_warming_up, model_signals, score_tenant, tenure_days
 
 MIN_HISTORY = timedelta(days=7)  # a tenant needs a week of life at the cut-off to be judged
 
@@ -78,7 +78,7 @@ def backtest(*, model: HealthModel, now: datetime, horizon_days: int = 21) -> Ba
         .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of))
         .values_list("id", "signed_up_at", "imported_at", "churned_at")
     )
-    facts = facts_for(tenant_ids=None, as_of=as_of)
+    facts = facts_for(tenant_ids=None, as_of=as_of, signals=model_signals(model))
     churner_scores, stayer_scores = [], []
     # `new` tenants are never acted on, so they are not part of what the model predicts.
     counts = {bucket: [0, 0] for bucket in HealthBucket.values if bucket != HealthBucket.NEW}

@@ -56,7 +56,8 @@ class HealthModelForm(forms.Form):
         for key in SIGNALS:
             component = configured.get(key)
             initial[f"{key}_weight"] = component["weight"] if component else 0
-            initial[f"{key}_points"] = format_points(component["points"]) if component else ""
+            suggested = [list(pair) for pair in SIGNALS[key].suggested_points]
+            initial[f"{key}_points"] = format_points(component["points"] if component else suggested)
         super().__init__(*args, initial=initial, **kwargs)
         for key, signal in SIGNALS.items():
             self.fields[f"{key}_weight"] = forms.IntegerField(

@@ -4,7 +4,7 @@ back-test alike, always as of a given moment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -12,10 +12,13 @@ from itertools import pairwise
 from operator import and_
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 
-from .components import NON_USAGE_PREFIXES, SIGNALS, Facts
-from .models import DailyRollup, HealthModel
+from tenants.models import Tenant
+
+from .components import KEY_EVENT_DAYS, NON_USAGE_PREFIXES, SIGNALS, TEAM_DAYS, Facts
+from .models import DailyEventUser, DailyRollup, HealthModel
 
 WINDOW_DAYS = 90  # the longest look-back of any signal (sentiment, QA score)
 ZERO_FACTS: dict[str, float] = {
@@ -34,6 +37,7 @@ ZERO_FACTS: dict[str, float] = {
     "csat_n": 0,
     "qa_sum": 0.0,
     "qa_n": 0,
+    "feature_requests_90": 0,
 }
 
 
@@ -70,18 +74,91 @@ def _aggregates(day: date) -> dict[str, Any]:
         "csat_n": Sum("value_count", filter=Q(name="csat.submitted"), default=0),
         "qa_sum": Sum("value_sum", filter=Q(name="qa.reviewed"), default=0.0),
         "qa_n": Sum("value_count", filter=Q(name="qa.reviewed"), default=0),
+        "feature_requests_90": Sum("count", filter=Q(name="feature.requested"), default=0),
     }
 
 
-def facts_for(*, tenant_ids: Iterable[int] | None, as_of: datetime) -> dict[int, Facts]:
+# Facts from other apps (onboarding's checklist, billing's mirror): `provider(tenant_ids, as_of)`
+# returns {tenant id: {fact: value}}. Registered by the app above both (lifecycle), so health
+# imports neither; each provider reads as of `as_of`, or returns nothing it cannot know then.
+FactsProvider = Callable[[list[int] | None, datetime], dict[int, dict[str, Any]]]
+_providers: dict[str, FactsProvider] = {}
+
+
+def model_signals(model: HealthModel) -> list[str]:
+    """The signals a model weighs: the facts worth reading for it."""
+    return [component["key"] for component in model.components]
+
+
+def register_facts_provider(name: str, provider: FactsProvider) -> None:
+    _providers[name] = provider
+
+
+def facts_for(
+    *, tenant_ids: Iterable[int] | None, as_of: datetime, signals: Iterable[str] | None = None
+) -> dict[int, Facts]:
     """Aggregated facts per tenant as of a moment, from rollups up to that day only (so the
-    back-test sees no future). Tenants with no rollups in the window are absent."""
+    back-test sees no future), plus what `signals` (every signal when None) need from elsewhere:
+    the team's size, the key event's days, the providers' facts. Tenants with none are absent."""
     day = as_of_day(as_of)
+    ids = list(tenant_ids) if tenant_ids is not None else None
+    wanted = set(signals) if signals is not None else set(SIGNALS)
     rollups = DailyRollup.all_tenants.filter(day__gt=day - timedelta(WINDOW_DAYS), day__lte=day)
-    if tenant_ids is not None:
-        rollups = rollups.filter(tenant_id__in=list(tenant_ids))
+    if ids is not None:
+        rollups = rollups.filter(tenant_id__in=ids)
     rows = rollups.values("tenant_id").annotate(**_aggregates(day)).order_by()
-    return {row.pop("tenant_id"): row for row in rows}
+    found: dict[int, Facts] = {row.pop("tenant_id"): row for row in rows}
+    extras: list[dict[int, dict[str, Any]]] = []
+    if "team_growth" in wanted:
+        extras.append(team_facts(ids, day))
+    if "key_event_consistency" in wanted:
+        extras.append(key_event_facts(ids, day))
+    for name, provider in _providers.items():
+        if name in wanted:
+            extras.append(provider(ids, as_of))
+    for extra in extras:
+        for tenant_id, values in extra.items():
+            found.setdefault(tenant_id, {}).update(values)
+    return found
+
+
+def team_facts(tenant_ids: list[int] | None, day: date) -> dict[int, dict[str, Any]]:
+    """Distinct users of the last 30 days and of the 30 before them (team growth)."""
+    split = day - timedelta(days=TEAM_DAYS - 1)
+    users = DailyEventUser.all_tenants.filter(day__gte=split - timedelta(days=TEAM_DAYS), day__lte=day)
+    if tenant_ids is not None:
+        users = users.filter(tenant_id__in=tenant_ids)
+    counts = (
+        users.values("tenant_id")
+        .annotate(
+            users_recent=Count("user_id", filter=Q(day__gte=split), distinct=True),
+            users_before=Count("user_id", filter=Q(day__lt=split), distinct=True),
+        )
+        .order_by()
+    )
+    return {row.pop("tenant_id"): row for row in counts}
+
+
+def key_event_facts(tenant_ids: list[int] | None, day: date) -> dict[int, dict[str, Any]]:
+    """Days of the last 28 with the tenant's key event (its segment's, else the default)."""
+    by_segment = settings.HEALTH_KEY_EVENTS_BY_SEGMENT
+    names = {settings.HEALTH_KEY_EVENT, *by_segment.values()}
+    rows = DailyRollup.all_tenants.filter(
+        name__in=names, day__gt=day - timedelta(days=KEY_EVENT_DAYS), day__lte=day, count__gt=0
+    )
+    tenants = Tenant.objects.all()
+    if tenant_ids is not None:
+        rows, tenants = rows.filter(tenant_id__in=tenant_ids), tenants.filter(id__in=tenant_ids)
+    days = {
+        (r["tenant_id"], r["name"]): r["n"]
+        for r in rows.values("tenant_id", "name").annotate(n=Count("day", distinct=True)).order_by()
+    }
+    segments = dict(tenants.values_list("id", "segment")) if by_segment else {}
+    found: dict[int, dict[str, Any]] = {}
+    for tenant_id in {t for t, _ in days} | set(segments if by_segment else ()):
+        name = by_segment.get(segments.get(tenant_id, ""), settings.HEALTH_KEY_EVENT)
+        found[tenant_id] = {"key_event": name, "key_event_days_28": days.get((tenant_id, name), 0)}
+    return found
 
 
 def tenure_days(*, signed_up_at: datetime, as_of: datetime) -> int:

@@ -15,6 +15,7 @@ from django.http import Http404
 from tenants.models import HealthBucket, Tenant
 
 from .models import DailyRollup, Event, HealthModel, HealthScore
+from .seed_models import SEED_MODELS
 
 
 def latest_score(*, tenant: Tenant) -> HealthScore | None:
@@ -74,6 +75,13 @@ def health_summary(tenant: Tenant) -> dict[str, Any] | None:
 
 def health_models() -> QuerySet[HealthModel]:
     return HealthModel.objects.select_related("created_by", "published_by").order_by("-version")
+
+
+def seed_models_missing() -> list[str]:
+    """The seeds' models (health/seed_models.py) not drafted yet, by name."""
+    names = [seed.name for seed in SEED_MODELS]
+    drafted = set(HealthModel.objects.filter(name__in=names).values_list("name", flat=True))
+    return [name for name in names if name not in drafted]
 
 
 def health_model_get(*, version: int) -> HealthModel:

@@ -20,7 +20,8 @@ from tenants.services import audit_record, timeline_entry
 
 from .components import SIGNALS
 from .models import HealthModel
-from .scoring import as_of_day, facts_for, is_warming_up, score_tenant, tenure_days
+from .scoring import as_of_day, facts_for, is_warming_up, model_signals, score_tenant, tenure_days
+from .seed_models import SEED_MODELS
 
 STALE_AFTER = timedelta(hours=1)  # signals move with the clock (windows), not only with events
 BATCH_SIZE = 1000
@@ -110,7 +111,7 @@ def _store_on_tenants(rows: list[tuple[Any, ...]], *, now: datetime, model: Heal
 
 def _score_batch(*, tenants: list[dict[str, Any]], model: HealthModel, now: datetime) -> int:
     """Scores and stores one batch of (locked) tenants; returns how many changed bucket."""
-    facts = facts_for(tenant_ids=[t["id"] for t in tenants], as_of=now)
+    facts = facts_for(tenant_ids=[t["id"] for t in tenants], as_of=now, signals=model_signals(model))
     day = as_of_day(now)
     score_rows, tenant_rows, timeline = [], [], []
     for t in tenants:
@@ -207,7 +208,7 @@ def health_backfill_history(*, now: datetime, days: int) -> int:
             .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of))
             .values_list("id", "signed_up_at", "imported_at")
         )
-        facts = facts_for(tenant_ids=None, as_of=as_of)
+        facts = facts_for(tenant_ids=None, as_of=as_of, signals=model_signals(model))
         rows = []
         for tenant_id, signed_up_at, imported_at in tenants:
             result = score_tenant(
@@ -342,3 +343,22 @@ def health_model_publish(*, model: HealthModel, actor: AbstractBaseUser | None, 
             after={"published": model.version},
         )
     return model
+
+
+def health_models_from_seeds(*, actor: AbstractBaseUser | None, now: datetime) -> list[HealthModel]:
+    """Drafts seed 004's and seed 001's models (health/seed_models.py), each unless a version
+    of that name exists already; returns the new drafts."""
+    existing = set(HealthModel.objects.filter(name__in=[m.name for m in SEED_MODELS]).values_list("name", flat=True))
+    return [
+        health_model_create_draft(
+            name=seed.name,
+            components=seed.components,
+            healthy_min=80,
+            at_risk_min=60,
+            notes=seed.notes,
+            actor=actor,
+            now=now,
+        )
+        for seed in SEED_MODELS
+        if seed.name not in existing
+    ]

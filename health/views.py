@@ -42,8 +42,22 @@ def health_models(request: HttpRequest) -> HttpResponse:
         {
             "models": models,
             "can_edit": may(request.user, Ability.EDIT_HEALTH_MODEL),
+            "seeds_missing": selectors.seed_models_missing(),
         },
     )
+
+
+@staff_required(Ability.EDIT_HEALTH_MODEL)
+@require_POST
+def health_models_from_seeds(request: HttpRequest) -> HttpResponse:
+    """Drafts the seeds' models (004's customer health, 001's onboarding health) to back-test."""
+    made = services.health_models_from_seeds(actor=request.user, now=timezone.now())
+    if made:
+        names = ", ".join(f"v{m.version} {m.name}" for m in made)
+        messages.success(request, f"Drafted {names}: back-test each against the published model before publishing.")
+    else:
+        messages.info(request, "The seeds' models are drafted already.")
+    return redirect("cockpit:health-models")
 
 
 @staff_required()
@@ -73,6 +87,7 @@ def health_backtest(request: HttpRequest) -> HttpResponse:
             "candidate": candidate,
             "published": published,
             "can_edit": may(request.user, Ability.EDIT_HEALTH_MODEL),
+            "seeds_missing": selectors.seed_models_missing(),
         },
     )
 

@@ -402,3 +402,33 @@ def book_funnel(tenants: QuerySet[Tenant], *, steps: Sequence[Milestone]) -> tup
         **{f"step_{i}": Count("pk", filter=_reached_through(steps[: i + 1])) for i in range(len(steps))},
     )
     return counts["started"], [(m, counts[f"step_{i}"]) for i, m in enumerate(steps)]
+
+
+def onboarding_completion_facts(*, tenant_ids: list[int] | None, as_of: datetime) -> dict[int, dict[str, Any]]:
+    """The health model's onboarding signal: required milestones completed by `as_of` of the
+    tenant's checklist, and how many it has. Two queries; tenants without a checklist are absent."""
+    onboardings = TenantOnboarding.all_tenants.all()
+    if tenant_ids is not None:
+        onboardings = onboardings.filter(tenant_id__in=tenant_ids)
+    template_of = dict(onboardings.values_list("tenant_id", "template_id"))
+    required = dict(
+        Milestone.objects.filter(required=True, template_id__in=set(template_of.values()))
+        .values("template_id")
+        .annotate(n=Count("id"))
+        .values_list("template_id", "n")
+        .order_by()
+    )
+    done = dict(
+        MilestoneProgress.all_tenants.filter(
+            tenant_id__in=list(template_of), milestone__required=True, completed_at__lte=as_of
+        )
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .values_list("tenant_id", "n")
+        .order_by()
+    )
+    return {
+        tenant_id: {"onboarding_done": done.get(tenant_id, 0), "onboarding_required": required[template_id]}
+        for tenant_id, template_id in template_of.items()
+        if required.get(template_id)
+    }

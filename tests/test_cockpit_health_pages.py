@@ -108,6 +108,11 @@ def form_data(**overrides):
         ("sentiment", 10, "0→0, 6→40, 7→70, 9→100"),
         ("error_rate", 0, ""),
         ("qa_score", 0, ""),
+        ("onboarding_completion", 0, ""),
+        ("payment_health", 0, ""),
+        ("team_growth", 0, ""),
+        ("key_event_consistency", 0, ""),
+        ("feature_requests", 0, ""),
     ]:
         data[f"{key}_weight"], data[f"{key}_points"] = weight, points
     return {**data, **overrides}

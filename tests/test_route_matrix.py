@@ -84,6 +84,7 @@ MATRIX: dict[str, Route] = {
     "cockpit:health-backtest": Route("staff"),
     "cockpit:health-model-new": Route("staff", roles=roles_for(Ability.EDIT_HEALTH_MODEL)),
     # Publishing v1 (already published) is refused with a message and a redirect.
+    "cockpit:health-model-seeds": Route("staff", status=302, method="post", roles=roles_for(Ability.EDIT_HEALTH_MODEL)),
     "cockpit:health-model-publish": Route(
         "staff", status=302, method="post", roles=roles_for(Ability.EDIT_HEALTH_MODEL), kwargs=lambda: {"version": 1}
     ),
