@@ -228,6 +228,24 @@ def health_critical(params: Params, now: datetime) -> dict[int, Finding]:
     }
 
 
+def health_medium_risk(params: Params, now: datetime) -> dict[int, Finding]:
+    """Seed 004's medium-risk band (40–70 by default). Tenants in the critical bucket are left
+    to `health_critical` and its recovery play: one protocol at a time."""
+    rows = (
+        _live_tenants()
+        .filter(health_score__gte=params["low"], health_score__lt=params["high"])
+        .exclude(health_bucket__in=[HealthBucket.CRITICAL, HealthBucket.NEW])
+        .values_list("id", "health_score")
+    )
+    return {
+        tenant_id: Finding(
+            rationale=f"health score {score:.0f} is in the medium-risk band ({params['low']}–{params['high'] - 1})",
+            facts={"health_score": round(score, 1)},
+        )
+        for tenant_id, score in rows
+    }
+
+
 def health_drop(params: Params, now: datetime) -> dict[int, Finding]:
     week_ago = _day(now) - timedelta(days=7)
     # A score from the warm-up (`new`) is information, not a baseline to drop from; and a
@@ -529,6 +547,21 @@ RULES: dict[str, RuleSpec] = {
             health_critical,
             seed="004 High-risk customer protocol",
             cleared="the health score left the critical bucket",
+        ),
+        RuleSpec(
+            "health_medium_risk",
+            "Health medium risk",
+            "The health score is in seed 004's medium-risk band: proactive outreach — tips, an "
+            "optimisation guide, peers' success stories — before it turns critical.",
+            Severity.P3,
+            Route.CSM,
+            health_medium_risk,
+            (
+                ParamSpec("low", "Score from", "int", 40, 0, 100),
+                ParamSpec("high", "Score below", "int", 70, 1, 100),
+            ),
+            seed="004 Medium-risk customer protocol (health 40–70)",
+            cleared="the health score left the band (or turned critical: the recovery play takes over)",
         ),
         RuleSpec(
             "health_drop",
