@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
 from django.http import Http404
 
 from core.roles import StaffRole, staff_roles_of
@@ -471,3 +471,20 @@ def active_alerts_by_assignee(*, user: AbstractBaseUser, now: datetime) -> dict[
         .order_by()
     )
     return {row["assignee_id"]: {"active": row["active"], "breached": row["breached"]} for row in rows}
+
+
+def incidents_of(*, tenant: Tenant, since: datetime) -> list[dict[str, Any]]:
+    """The tenant's alerts opened since `since`, per rule: how many, the latest, how many are
+    still active — the renewal pack's incident history (every route: it is for the account)."""
+    rows = (
+        Alert.objects.for_tenant(tenant)
+        .filter(opened_at__gte=since)
+        .values("rule__slug")
+        .annotate(
+            opened=Count("id"),
+            latest=Max("opened_at"),
+            active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
+        )
+        .order_by("-latest")
+    )
+    return [row | {"rule": AlertRule(slug=row["rule__slug"]).name} for row in rows]

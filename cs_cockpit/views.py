@@ -18,7 +18,6 @@ from billing import selectors as billing_selectors
 from billing import trials as billing_trials
 from core.access import staff_required
 from core.charts import sparkline
-from core.events import AuditAction
 from core.paging import paged
 from core.roles import Ability, has_staff_role, may
 from health import selectors as health_selectors
@@ -29,7 +28,7 @@ from playbooks import selectors as playbook_selectors
 from qa import selectors as qa_selectors
 from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket, Tenant
-from tenants.services import audit_record
+from tenants.services import tenant_view_record
 from tenants.validators import parse_id
 from tenants.views import NoteForm
 
@@ -111,15 +110,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
     )
     subscription = billing_selectors.subscription_for_tenant(tenant=tenant)
     score = health_selectors.latest_score(tenant=tenant)
-    # Staff access to a tenant is explicit and audited (DESIGN.md, principle 5).
-    audit_record(
-        actor=request.user,
-        action=AuditAction.TENANT_VIEW,
-        target=tenant,
-        tenant=tenant,
-        at=now,
-        ip=request.META.get("REMOTE_ADDR"),
-    )
+    tenant_view_record(actor=request.user, tenant=tenant, now=now, ip=request.META.get("REMOTE_ADDR"))
     return render(
         request,
         "cockpit/tenant_detail.html",

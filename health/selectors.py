@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import TruncMonth
 from django.http import Http404
 
 from tenants.models import HealthBucket, Tenant
 
+from .components import NON_USAGE_PREFIXES
 from .models import DailyRollup, Event, HealthModel, HealthScore
 from .seed_models import SEED_MODELS
 
@@ -267,3 +269,41 @@ def support_summary(*, tenant: Tenant, targets: tuple[int, int], now: datetime) 
         median_resolution_hours=_median([r.resolution_hours for r in rows if r.resolution_hours is not None]),
         top_tags=tags.most_common(3),
     )
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    month: date
+    events: int  # usage events (every event but the non-usage families)
+    active_days: int
+    key_events: int  # the key event's count (HEALTH_KEY_EVENT), the outcome a renewal talks about
+
+
+def monthly_usage(*, tenant: Tenant, months: int, today: date, key_event: str) -> list[MonthUsage]:
+    """The tenant's usage per calendar month (UTC), oldest first, the current month to date:
+    one query on its rollups."""
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    usage = Q()
+    for prefix in NON_USAGE_PREFIXES:
+        usage &= ~Q(name__startswith=prefix)
+    rows = (
+        DailyRollup.objects.for_tenant(tenant)
+        .filter(day__gte=first, day__lte=today)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(
+            events=Sum("count", filter=usage, default=0),
+            active_days=Count("day", filter=usage, distinct=True),
+            key_events=Sum("count", filter=Q(name=key_event), default=0),
+        )
+        .order_by()
+    )
+    found = {row["month"]: row for row in rows}
+    result, month = [], first
+    while month <= today:
+        row = found.get(month, {})
+        result.append(MonthUsage(month, row.get("events", 0), row.get("active_days", 0), row.get("key_events", 0)))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return result

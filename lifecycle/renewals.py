@@ -59,7 +59,7 @@ RUNWAY = [
 TASK_TIME = timedelta(days=7)  # each step's task is due a week after its day
 
 
-def _window(index: int) -> tuple[int, int]:
+def window(index: int) -> tuple[int, int]:
     """Days left (exclusive low, inclusive high) in which RUNWAY[index] is the current step."""
     later = RUNWAY[index + 1].days_before if index + 1 < len(RUNWAY) else 0
     return later, RUNWAY[index].days_before
@@ -71,7 +71,7 @@ def renewal_runway_advance(*, now: datetime) -> int:
     today = now.date()
     made = 0
     for index, step in enumerate(RUNWAY):
-        low, high = _window(index)
+        low, high = window(index)
         due = (
             Tenant.objects.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
             .filter(

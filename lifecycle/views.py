@@ -14,8 +14,9 @@ from core.charts import columns
 from core.roles import Ability
 from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket
+from tenants.services import tenant_view_record
 
-from . import cohorts, reports
+from . import cohorts, renewal_pack, reports
 
 
 def _month_asked(raw: str, today: date) -> tuple[date, str]:
@@ -127,3 +128,13 @@ def cohort_report(request: HttpRequest) -> HttpResponse:
         "customers": sum(c.size for c in groups),
     }
     return render(request, "lifecycle/cohorts.html", context)
+
+
+@staff_required()
+@require_GET
+def renewal_pack_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    """A tenant's renewal health pack, made to print (seed 002's 120-day health review)."""
+    tenant = tenant_selectors.tenant_get_for_staff(external_id=external_id)
+    now = timezone.now()
+    tenant_view_record(actor=request.user, tenant=tenant, now=now, ip=request.META.get("REMOTE_ADDR"))
+    return render(request, "lifecycle/renewal_pack.html", {"pack": renewal_pack.renewal_pack(tenant=tenant, now=now)})

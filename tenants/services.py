@@ -118,6 +118,11 @@ def audit_record(
     return row
 
 
+def tenant_view_record(*, actor: Actor, tenant: Tenant, now: datetime, ip: str | None) -> None:
+    """Staff opened a page of a tenant's data: explicit and audited (DESIGN.md, principle 5)."""
+    audit_record(actor=actor, action=AuditAction.TENANT_VIEW, target=tenant, tenant=tenant, at=now, ip=ip)
+
+
 def audit_record_many(
     *, actor: Actor, action: str, at: datetime, entries: list[tuple[Any, int | None, dict[str, Any] | None]]
 ) -> None:

@@ -1,7 +1,8 @@
 """A CS lead in Chromium (issue 16): sets a tenant's contract end date on its page, opens the
 monthly report from the navigation, follows its churn count to the tenant list, opens the
 weekly dashboard and the cohorts, and the home's "sent today" tile to the touchpoint list.
-Screenshots 60, 61 and 65 at 1280 and 390 px in docs/screenshots/; axe on each page."""
+The renewal health pack from the tenant page, on screen and printed.
+Screenshots 60, 61, 65 and 66 at 1280 and 390 px in docs/screenshots/; axe on each page."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def test_a_cs_lead_sets_a_renewal_and_reads_the_reports(page: Page, live_server)
     page.locator("#contract").get_by_role("button", name="Save").click()
     expect(page.get_by_text(f"Acme Dental's contract ends on {ends:%-d %b %Y}.")).to_be_visible()
     expect(page.locator("#contract")).to_contain_text("renews in 100 days")
+
+    # The renewal health pack, from the contract line; printed without the navigation.
+    page.locator("#contract").get_by_role("link", name="Renewal health pack").click()
+    expect(page.get_by_role("heading", name="Renewal health pack")).to_be_visible()
+    expect(page.get_by_text(f"The contract ends on {ends:%-d %b %Y}, in 100 days.")).to_be_visible()
+    both_widths(page, "66-renewal-pack")
+    page.emulate_media(media="print")
+    expect(page.locator("header.topbar")).to_be_hidden()
+    page.screenshot(path="docs/screenshots/66-renewal-pack-print.png", full_page=True)
+    page.emulate_media(media="screen")
+    page.go_back()
 
     # The monthly report, from the navigation; its churn count opens the list behind it.
     page.get_by_role("link", name="Reports").click()
