@@ -1,5 +1,6 @@
-"""The expansion pipeline's cockpit pages: the list (/admin/customer-success/expansion/) and
-the form that moves an opportunity along (open → proposed → won / lost)."""
+"""The expansion pipeline's cockpit pages — the list (/admin/customer-success/expansion/) and
+the form that moves an opportunity along (open → proposed → won / lost) — and the advocacy
+candidates (/admin/customer-success/advocacy/)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from core.roles import Ability, may
 from tenants import selectors as tenant_selectors
 from tenants.selectors import month_bounds
 
-from . import selectors, services
+from . import advocacy, selectors, services
 from .models import Opportunity
 
 
@@ -97,3 +98,25 @@ def opportunity_move(request: HttpRequest, opportunity_id: int) -> HttpResponse:
             request, f"{moved.tenant.name}: the move to {PLANS[moved.suggested_plan].name} is marked {words}."
         )
     return redirect(safe_next(request, default="cockpit:expansion", under="/admin/customer-success/"))
+
+
+@staff_required()
+@require_GET
+def advocacy_list(request: HttpRequest) -> HttpResponse:
+    """Who to ask for a review, a testimonial, a case study or a referral."""
+    csm = request.GET.get("csm", "").strip()
+    notes = []
+    if csm and not csm.isdigit():
+        notes.append(f"“{csm[:30]}” is not a CSM: showing everyone's tenants.")
+        csm = ""
+    candidates = advocacy.advocacy_candidates(now=timezone.now(), csm=csm)
+    page = paged(candidates, request.GET)
+    context = {
+        "candidates": page.rows,
+        "paged": page,
+        "notes": notes,
+        "csm": csm,
+        "csms": tenant_selectors.csm_choices(),
+        "nps_days": advocacy.NPS_DAYS,
+    }
+    return render(request, "lifecycle/advocacy.html", context)

@@ -9,9 +9,11 @@ cockpit = [
     path("reports/", views.monthly_report_page, name="reports"),
     path("reports/weekly/", views.weekly_dashboard, name="weekly"),
     path("reports/cohorts/", views.cohort_report, name="cohorts"),
+    path("reports/nps/", views.nps_report, name="nps"),
     path("tenants/<str:external_id>/renewal/", views.renewal_pack_page, name="renewal-pack"),
     path("expansion/", expansion_views.expansion_list, name="expansion"),
     path("expansion/<int:opportunity_id>/move/", expansion_views.opportunity_move, name="opportunity-move"),
+    path("advocacy/", expansion_views.advocacy_list, name="advocacy"),
 ]
 
 public = [

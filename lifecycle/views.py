@@ -16,7 +16,7 @@ from tenants import selectors as tenant_selectors
 from tenants.models import HealthBucket
 from tenants.services import tenant_view_record
 
-from . import cohorts, renewal_pack, reports
+from . import advocacy, cohorts, nps, renewal_pack, reports
 
 
 def _month_asked(raw: str, today: date) -> tuple[date, str]:
@@ -99,6 +99,7 @@ def weekly_dashboard(request: HttpRequest) -> HttpResponse:
         "following": f"{monday + timedelta(days=7):%G-W%V}" if following <= now else "",
         "buckets": [(label, value, rows.count()) for label, value, rows in buckets],
         "nps_by_tier": reports.nps_by_tier(report),
+        "advocates": len(advocacy.advocacy_candidates(now=now)),
     }
     return render(request, "lifecycle/weekly.html", context)
 
@@ -138,3 +139,10 @@ def renewal_pack_page(request: HttpRequest, external_id: str) -> HttpResponse:
     now = timezone.now()
     tenant_view_record(actor=request.user, tenant=tenant, now=now, ip=request.META.get("REMOTE_ADDR"))
     return render(request, "lifecycle/renewal_pack.html", {"pack": renewal_pack.renewal_pack(tenant=tenant, now=now)})
+
+
+@staff_required(Ability.SEE_REVENUE)
+@require_GET
+def nps_report(request: HttpRequest) -> HttpResponse:
+    """NPS by month, plan and segment."""
+    return render(request, "lifecycle/nps.html", {"nps": nps.nps_breakdown(now=timezone.now())})

@@ -1,7 +1,7 @@
 """A CSM in Chromium works the expansion pipeline (issue 16 §4): the home's "Expansion
-opportunities" tile opens the pipeline, they mark one proposed and say why another was lost
-(a missing reason is an error on the page), then mark the proposed one won from the tenant's
-page. Screenshot 64 at 1280 and 390 px in docs/screenshots/; axe on each page."""
+opportunities" tile opens the pipeline, they mark one proposed and say why another was lost,
+mark the proposed one won from the tenant's page, and open the advocacy candidates.
+Screenshots 64 and 67 at 1280 and 390 px in docs/screenshots/; axe on each page."""
 
 from __future__ import annotations
 
@@ -60,3 +60,10 @@ def test_a_csm_works_the_expansion_pipeline(page: Page, live_server):
     expect(page.get_by_text("Acme Dental: the move to Professional is marked won.")).to_be_visible()
     expect(page.locator("#expansion")).to_contain_text("Won")
     assert Opportunity.all_tenants.get(tenant__external_id="acme").won_mrr_cents == 3000
+
+    # The advocacy candidates, from the pipeline: nobody is a promoter yet.
+    page.get_by_role("link", name="Expansion", exact=True).click()
+    page.get_by_role("link", name="Advocacy candidates →").click()
+    expect(page.get_by_role("heading", name="Advocacy candidates")).to_be_visible()
+    expect(page.get_by_text("No advocacy candidate right now.")).to_be_visible()
+    both_widths(page, "67-advocacy")

@@ -1,8 +1,9 @@
 """A CS lead in Chromium (issue 16): sets a tenant's contract end date on its page, opens the
 monthly report from the navigation, follows its churn count to the tenant list, opens the
-weekly dashboard and the cohorts, and the home's "sent today" tile to the touchpoint list.
-The renewal health pack from the tenant page, on screen and printed.
-Screenshots 60, 61, 65 and 66 at 1280 and 390 px in docs/screenshots/; axe on each page."""
+weekly dashboard, the cohorts and NPS by month, plan and segment, and the home's "sent today"
+tile to the touchpoint list; the renewal health pack from the tenant page, on screen and
+printed. Screenshots 60, 61, 65, 66 and 68 at 1280 and 390 px in docs/screenshots/; axe on
+each page."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ def test_a_cs_lead_sets_a_renewal_and_reads_the_reports(page: Page, live_server)
     expect(page.get_by_role("heading", name="Cohorts")).to_be_visible()
     expect(page.locator("table.cohorts")).to_contain_text("Customers")
     both_widths(page, "65-cohorts")
+    page.go_back()
+    page.get_by_role("link", name="NPS", exact=True).click()
+    expect(page.get_by_role("heading", name="NPS")).to_be_visible()
+    both_widths(page, "68-nps")
 
     # The home's touchpoint tile opens the touchpoint list it counts.
     page.get_by_role("link", name="Home").click()

@@ -360,6 +360,8 @@ def rows_behind(client, url: str) -> int:
         return total
     if parts.path == "/admin/customer-success/touchpoints/":
         return _every_page(client, parts.path, html, _rows_in)
+    if parts.path == "/admin/customer-success/advocacy/":
+        return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/expansion/":
         return _every_page(client, parts.path, html, _rows_in)
     if parts.path == "/admin/customer-success/touchpoints/review/":

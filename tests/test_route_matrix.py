@@ -111,8 +111,10 @@ MATRIX: dict[str, Route] = {
     "cockpit:reports": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:weekly": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:cohorts": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
+    "cockpit:nps": Route("staff", roles=roles_for(Ability.SEE_REVENUE)),
     "cockpit:renewal-pack": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:expansion": Route("staff"),
+    "cockpit:advocacy": Route("staff"),
     "cockpit:opportunity-move": Route(
         "staff", status=404, method="post", roles=TENANT_ACTORS, kwargs=lambda: {"opportunity_id": 1}
     ),
