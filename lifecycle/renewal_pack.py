@@ -113,7 +113,12 @@ def renewal_pack(*, tenant: Tenant, now: datetime) -> RenewalPack:
         days_left=(tenant.contract_ends_on - now.date()).days if tenant.contract_ends_on else None,
         score=latest_score(tenant=tenant),
         trend=sparkline(history),
-        usage=monthly_usage(tenant=tenant, months=12, today=now.date(), key_event=key_event),
+        # From the signup month on: months before it are not a customer's zeros.
+        usage=[
+            month
+            for month in monthly_usage(tenant=tenant, months=12, today=now.date(), key_event=key_event)
+            if month.month >= tenant.signed_up_at.date().replace(day=1)
+        ],
         key_event=key_event,
         incidents=incidents_of(tenant=tenant, since=since),
         support=support_summary(tenant=tenant, targets=settings.SUPPORT_SLA_HOURS.get(tenant.plan, (4, 24)), now=now),

@@ -114,10 +114,13 @@ def cohort_report(request: HttpRequest) -> HttpResponse:
         by = "month"
     now = timezone.now()
     groups = cohorts.cohorts(by=by, now=now)
-    # The chart: each group's retention after three months (— where no tenant is that old yet).
-    three = cohorts.HORIZONS.index(3)
+    # The chart: each group's retention after three months — or, while no customer is three
+    # months in, after the longest horizon that has data (— where no tenant is that old yet).
+    with_data = [h for i, h in enumerate(cohorts.HORIZONS) if any(c.retention[i].eligible for c in groups)]
+    horizon = 3 if 3 in with_data else max(with_data, default=1)
+    at = cohorts.HORIZONS.index(horizon)
     oldest_first = list(reversed(groups)) if by == "month" else groups
-    chart = columns([(cohort.short_label, cohort.retention[three].rate) for cohort in oldest_first], top=100, unit="%")
+    chart = columns([(cohort.short_label, cohort.retention[at].rate) for cohort in oldest_first], top=100, unit="%")
     context = {
         "cohorts": groups,
         "by": by,
@@ -126,6 +129,7 @@ def cohort_report(request: HttpRequest) -> HttpResponse:
         "horizons": cohorts.HORIZONS,
         "note": note,
         "chart": chart,
+        "chart_months": horizon,
         "customers": sum(c.size for c in groups),
     }
     return render(request, "lifecycle/cohorts.html", context)
