@@ -56,6 +56,8 @@ def _home_context(tenant: Tenant, **extra: object) -> dict[str, object]:
         "can_subscribe": (subscription is None or subscription.status in selectors.ENDED)
         and not (trial is not None and trial.running),
         "now": timezone.now(),  # the status says when Stripe last spoke and whether the period ended
+        # Seed 001's referral program: the link a paying owner shares (/signup/?ref=CODE).
+        "referral_url": f"{selectors.site_url('signup')}?ref={tenant.referral_code}" if tenant.referral_code else "",
         **extra,
     }
 

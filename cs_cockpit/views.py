@@ -130,6 +130,7 @@ def tenant_detail(request: HttpRequest, external_id: str) -> HttpResponse:
             "qa": qa_selectors.tenant_qa_summary(tenant=tenant),
             "opportunities": list(lifecycle_selectors.opportunities_of_tenant(tenant=tenant)[:OPPORTUNITIES_ON_PAGE]),
             "lost_reasons": Opportunity.LostReason.choices,
+            "referred_count": tenant_selectors.referrals_of(tenant=tenant).count(),
             "support": health_selectors.support_summary(
                 tenant=tenant, targets=settings.SUPPORT_SLA_HOURS.get(tenant.plan, (4, 24)), now=now
             ),

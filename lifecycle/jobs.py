@@ -1,11 +1,11 @@
 """The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45), the
-expansion pipeline's daily sweep (46), the post-resolution survey (47)."""
+expansion pipeline's daily sweep (46), the post-resolution survey (47), referral rewards (48)."""
 
 from datetime import datetime
 
 from core import ticks
 
-from . import csat, expansion, renewals
+from . import csat, expansion, referrals, renewals
 
 
 @ticks.register("lifecycle.renewals", order=45)
@@ -27,3 +27,9 @@ def expansion_pipeline(now: datetime) -> str:
 def post_resolution_surveys(now: datetime) -> str:
     asked = csat.csat_asks_send(now=now)
     return f"{asked} satisfaction survey(s) sent for resolved tickets"
+
+
+@ticks.register("lifecycle.referrals", order=48)
+def referral_rewards(now: datetime) -> str:
+    made = referrals.referral_rewards_make(now=now)
+    return f"{made} referral(s) rewarded (two months free to apply each)"

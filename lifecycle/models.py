@@ -123,3 +123,36 @@ class CsatAsk(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: CSAT for ticket {self.ticket_id}"
+
+
+class ReferralReward(TenantOwnedModel):
+    """Seed 001's referral program: when a tenant that signed up through another's link
+    becomes a paying customer, both get a month free. One row per referred tenant and side,
+    made by the tick; billing ops apply the credit in Stripe and mark it applied here."""
+
+    class Side(models.TextChoices):
+        REFERRER = "referrer", "Referrer"
+        REFEREE = "referee", "Referred customer"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "To apply"
+        APPLIED = "applied", "Applied"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")  # who gets the month
+    referred = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")  # the signup it is for
+    side = models.CharField(max_length=10, choices=Side.choices)
+    reward = models.CharField(max_length=100, default="One month free")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["referred", "side"], name="referral_reward_once")]
+        indexes = [models.Index(fields=["status", "created_at"], name="referral_reward_status")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.reward} ({self.side} of {self.referred_id}, {self.status})"

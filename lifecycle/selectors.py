@@ -10,7 +10,7 @@ from django.http import Http404
 
 from tenants.models import Tenant
 
-from .models import Opportunity
+from .models import Opportunity, ReferralReward
 
 # The list's stage filter: the live pipeline first (what the CSM works), then each stage.
 OPPORTUNITY_STAGES = {
@@ -72,3 +72,23 @@ def live_pipeline(*, csm: str) -> Pipeline:
         opportunities_for_staff(stage="live", csm=csm).order_by().aggregate(n=Count("id"), delta=Sum("mrr_delta_cents"))
     )
     return Pipeline(totals["n"], int(totals["delta"] or 0))
+
+
+REWARD_STATUSES = {"pending": "To apply", "applied": "Applied", "all": "Any status"}
+
+
+def referral_rewards(*, status: str) -> QuerySet[ReferralReward]:
+    """Rewards at a status (a key of REWARD_STATUSES): to apply oldest first, applied newest first."""
+    rows = ReferralReward.all_tenants.select_related("tenant", "referred", "applied_by")
+    if status == "pending":
+        return rows.filter(status=ReferralReward.Status.PENDING).order_by("created_at", "id")
+    if status == "applied":
+        return rows.filter(status=ReferralReward.Status.APPLIED).order_by("-applied_at", "-id")
+    return rows.order_by("-created_at", "-id")
+
+
+def referral_reward_get_for_staff(*, reward_id: int) -> ReferralReward:
+    found = ReferralReward.all_tenants.select_related("tenant").filter(pk=reward_id).first()
+    if found is None:
+        raise Http404(f"No referral reward {reward_id}.")
+    return found

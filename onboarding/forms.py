@@ -7,6 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 
 from tenants.models import Tenant
 from tenants.plans import plan_price_label
+from tenants.selectors import tenant_by_referral_code
 from tenants.validators import available_timezones, validate_e164_phone
 
 from .models import Milestone
@@ -80,9 +81,28 @@ class SignupForm(forms.Form):
         help_text="We guessed it from your browser; type a city to change it.",
     )
 
+    referral_code = forms.CharField(
+        max_length=20,
+        required=False,
+        label="Referral code (optional)",
+        help_text="From a friend's link: you both get a month free once you are a paying customer.",
+    )
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.timezone_options = timezone_options()
+
+    def clean_referral_code(self) -> Tenant | None:
+        """The referring tenant (None without a code); a code nobody has is said, not dropped."""
+        code = self.cleaned_data["referral_code"]
+        if not code.strip():
+            return None
+        referrer = tenant_by_referral_code(code=code)
+        if referrer is None:
+            raise forms.ValidationError(
+                f"“{code.strip()[:20]}” is not a referral code we know: check the link you followed, or leave it empty."
+            )
+        return referrer
 
     def clean_timezone(self) -> str:
         zone = self.cleaned_data["timezone"].strip()

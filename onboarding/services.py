@@ -102,6 +102,7 @@ def owner_signup(
     segment: str,
     now: datetime,
     verify_url: str,
+    referred_by: Tenant | None = None,
 ) -> Signup:
     """Creates the owner, the tenant, the owner membership and the onboarding in one
     transaction, then emails the verification link once it has committed."""
@@ -130,6 +131,7 @@ def owner_signup(
             signed_up_at=now,
             now=now,
             actor=user,
+            referred_by=referred_by,
         )
         if phone and sms_consent:
             tenant_sms_consent_record(tenant=tenant, given=True, source=ConsentSource.SIGNUP, actor=user, now=now)

@@ -35,7 +35,8 @@ def _verify_url(request: HttpRequest) -> str:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("after-login")
-    form = SignupForm(request.POST or None)
+    # A friend's referral link (/signup/?ref=CODE) fills the code in.
+    form = SignupForm(request.POST or None, initial={"referral_code": request.GET.get("ref", "")[:20]})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -49,6 +50,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 plan=data["plan"],
                 timezone=data["timezone"],
                 segment=data["business_type"],
+                referred_by=data["referral_code"],
                 now=timezone.now(),
                 verify_url=_verify_url(request),
             )

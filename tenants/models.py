@@ -81,6 +81,10 @@ class Tenant(models.Model):
         blank=True,
         help_text="When the current contract ends: the renewal runway starts 120 days before.",
     )
+    # The owner's referral link carries this (seed 001: refer a friend, both get a month free);
+    # `referred_by` is the tenant whose link a signup came through.
+    referral_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
+    referred_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
     owner_name = models.CharField(max_length=200, blank=True)
     owner_email = models.EmailField()
     owner_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164_phone])

@@ -117,9 +117,23 @@ def csm_choices() -> QuerySet:
     )
 
 
+def tenant_by_referral_code(*, code: str) -> Tenant | None:
+    """The tenant whose referral link carries `code` (any case, spaces ignored); churned
+    tenants' links no longer count."""
+    cleaned = code.strip().upper().replace(" ", "")
+    if not cleaned:
+        return None
+    return Tenant.objects.filter(referral_code=cleaned).exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED).first()
+
+
+def referrals_of(*, tenant: Tenant) -> QuerySet[Tenant]:
+    """The tenants that signed up through `tenant`'s referral link."""
+    return Tenant.objects.filter(referred_by=tenant)
+
+
 def tenant_get_for_staff(*, external_id: str) -> Tenant:
     """Staff see every tenant; an unknown id is a 404."""
-    tenant = Tenant.objects.select_related("csm_owner").filter(external_id=external_id).first()
+    tenant = Tenant.objects.select_related("csm_owner", "referred_by").filter(external_id=external_id).first()
     if tenant is None:
         raise Http404(f"No tenant with external_id “{external_id}”.")
     return tenant

@@ -182,12 +182,20 @@ class NewTenant(TypedDict):
     segment: NotRequired[str]
 
 
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
+
+
 def tenant_create(
     *,
     now: datetime,
     actor: Actor,
     csm_owner: AbstractBaseUser | None = None,
     ip: str | None = None,
+    referred_by: Tenant | None = None,
     **fields: Unpack[NewTenant],
 ) -> Tenant:
     """Creates a tenant. Raises ValidationError (field → messages) for bad input and
@@ -207,6 +215,8 @@ def tenant_create(
         owner_name=fields.get("owner_name", "").strip(),
         owner_email=fields["owner_email"].strip(),
         owner_phone=fields.get("owner_phone", "").strip(),
+        referral_code=new_referral_code(),
+        referred_by=referred_by,
     )
     if Tenant.objects.filter(external_id=tenant.external_id).exists():
         raise TenantAlreadyExists(tenant.external_id)
@@ -224,8 +234,10 @@ def tenant_create(
         if Tenant.objects.filter(external_id=tenant.external_id).exists():
             raise TenantAlreadyExists(tenant.external_id) from None
         # Only the slug collided (two tenants of one name at once): a random suffix settles it.
+        # (A referral code collision, one in a trillion, is settled by a new code as well.)
         tenant.pk = None
         tenant.slug = f"{tenant.slug[:70]}-{secrets.token_hex(3)}"
+        tenant.referral_code = new_referral_code()
         _tenant_insert(tenant=tenant, now=now, actor=actor, ip=ip)
     return tenant
 

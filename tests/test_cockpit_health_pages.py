@@ -69,7 +69,7 @@ def test_tenant_page_query_count_is_pinned(client, csm, scored_tenant, django_as
     # open tasks, playbooks to start; alerts (one query, active first); notes (the first few
     # and their count); the CS team for the assign and task forms; QA (count + mean, newest);
     # support (the tickets' events of 90 days, one query)
-    with django_assert_num_queries(26):  # + the tenant's Stripe subscription and its trial, its opportunities
+    with django_assert_num_queries(27):  # + the Stripe subscription and trial, opportunities, referrals
         assert client.get("/admin/customer-success/tenants/acme/").status_code == 200
 
 

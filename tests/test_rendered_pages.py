@@ -22,6 +22,7 @@ from core.roles import StaffRole
 from cs_cockpit.demo_data import seed_demo
 from health.models import DailyRollup
 from knowledge.models import Article
+from lifecycle.csat import csat_token
 from messaging.receipts import unsubscribe_token
 from onboarding.models import Milestone, MilestoneProgress, OnboardingTemplate, TenantOnboarding
 from playbooks.facts import FACTS
@@ -179,6 +180,9 @@ STAFF_KWARGS: dict[str, Callable[[], list[dict]]] = {
     "knowledge:version": lambda: [{"slug": s, "number": 1} for s in Article.objects.values_list("slug", flat=True)[:2]],
     "help-article": lambda: [{"slug": s} for s in Article.objects.values_list("slug", flat=True)],
     "qa:detail": lambda: [{"review_id": i} for i in Review.all_tenants.values_list("id", flat=True)[:3]],
+    "cockpit:renewal-pack": lambda: [
+        {"external_id": e} for e in Tenant.objects.values_list("external_id", flat=True)[:3]
+    ],
 }
 # What an owner opens from a message: the help articles (internal ones are their 404).
 OWNER_KWARGS: dict[str, Callable[[], list[dict]]] = {"help-article": STAFF_KWARGS["help-article"]}
@@ -186,6 +190,9 @@ STAFF_QUERIES: dict[str, list[str]] = {
     "cockpit:tasks": ["", "?scope=queue", "?scope=all"],
     "cockpit:touchpoints": ["", "?outcome=failed&day=7d", "?outcome=scheduled&day=any"],
     "cockpit:alerts": ["", "?status=all"],
+    "cockpit:expansion": ["", "?stage=all"],
+    "cockpit:referrals": ["", "?status=all"],
+    "cockpit:cohorts": ["", "?by=plan", "?by=segment", "?by=path"],
 }
 
 
@@ -196,6 +203,7 @@ def owner_pages(tenant: Tenant) -> list[str]:
     urls += [
         reverse("unsubscribe", kwargs={"token": unsubscribe_token(email=tenant.owner_email, tenant_id=tenant.id)}),
         reverse("nps-survey", kwargs={"token": survey_token(tenant.id)}),
+        reverse("csat-survey", kwargs={"token": csat_token(tenant_id=tenant.id, ticket_id="T-1")}),
     ]
     return urls
 
