@@ -1,11 +1,12 @@
 """The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45), the
-expansion pipeline's daily sweep (46), the post-resolution survey (47), referral rewards (48)."""
+expansion pipeline's daily sweep (46), the post-resolution survey (47), referral rewards (48) and
+Monday's weekly evidence email (49)."""
 
 from datetime import datetime
 
 from core import ticks
 
-from . import csat, expansion, referrals, renewals
+from . import csat, evidence, expansion, referrals, renewals
 
 
 @ticks.register("lifecycle.renewals", order=45)
@@ -33,3 +34,9 @@ def post_resolution_surveys(now: datetime) -> str:
 def referral_rewards(now: datetime) -> str:
     made = referrals.referral_rewards_make(now=now)
     return f"{made} referral(s) rewarded (two months free to apply each)"
+
+
+@ticks.register("lifecycle.evidence", order=49)
+def weekly_evidence(now: datetime) -> str:
+    sent = evidence.evidence_emails_send(now=now)
+    return f"{sent} weekly evidence email(s) queued"
