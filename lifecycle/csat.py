@@ -27,12 +27,12 @@ from health.ingest import IngestRejected, events_ingest
 from health.models import DailyRollup, Event
 from messaging.models import Message
 from messaging.outbox import messages_enqueue
-from messaging.receipts import unsubscribe_url
 from playbooks.models import Task, TouchpointPause
 from tenants.models import Tenant
 from tenants.services import timeline_record
 
 from .models import CsatAsk
+from .owner_mail import first_name, owner_survey_email
 
 CSAT_SALT = "lifecycle.csat-survey"
 CSAT_PURPOSE = "lifecycle.csat"
@@ -54,28 +54,16 @@ def _email(tenant: Tenant, ticket_id: str, now: datetime) -> Message:
     link = settings.SITE_URL.rstrip("/") + reverse(
         "csat-survey", args=[csat_token(tenant_id=tenant.id, ticket_id=ticket_id)]
     )
-    first = tenant.owner_name.split()[0] if tenant.owner_name.strip() else "there"
-    unsubscribe = unsubscribe_url(email=tenant.owner_email, tenant_id=tenant.id)
-    body = (
-        f"Hi {first},\n\n"
-        f"Your support request {ticket_id} was resolved. How satisfied are you with the help you got? "
-        f"One click, 1 to 5, and a comment if you like:\n\n{link}\n\n"
-        f"Thank you — it goes straight to the people who helped you.\n{settings.BRAND_NAME} support"
-        f"\n\n—\nYou get these emails as the owner of {tenant.name}. Unsubscribe: {unsubscribe}"
-    )
-    return Message(
+    return owner_survey_email(
+        tenant=tenant,
         dedupe_key=f"csat:{tenant.id}:{hashlib.sha256(ticket_id.encode()).hexdigest()[:32]}",
         purpose=CSAT_PURPOSE,
-        topic=f"tenant:{tenant.id}",
-        channel=Message.Channel.EMAIL,
-        tenant=tenant,
-        recipient=tenant.owner_email,
-        subject=f"How did we do with {ticket_id}?"[:300],
-        body=body,
-        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        redact_after_send=True,  # the link is a key to the survey
-        created_at=now,
-        due_at=now,
+        subject=f"How did we do with {ticket_id}?",
+        text=f"Hi {first_name(tenant)},\n\n"
+        f"Your support request {ticket_id} was resolved. How satisfied are you with the help you got? "
+        f"One click, 1 to 5, and a comment if you like:\n\n{link}\n\n"
+        f"Thank you — it goes straight to the people who helped you.\n{settings.BRAND_NAME} support",
+        now=now,
     )
 
 

@@ -1,12 +1,12 @@
 """The lifecycle's periodic jobs, after the playbooks: the renewal runway (order 45), the
 expansion pipeline's daily sweep (46), the post-resolution survey (47), referral rewards (48) and
-Monday's weekly evidence email (49)."""
+Monday's weekly evidence email (49), the quarterly NPS survey (50)."""
 
 from datetime import datetime
 
 from core import ticks
 
-from . import csat, evidence, expansion, referrals, renewals
+from . import csat, evidence, expansion, nps_cadence, referrals, renewals
 
 
 @ticks.register("lifecycle.renewals", order=45)
@@ -40,3 +40,9 @@ def referral_rewards(now: datetime) -> str:
 def weekly_evidence(now: datetime) -> str:
     sent = evidence.evidence_emails_send(now=now)
     return f"{sent} weekly evidence email(s) queued"
+
+
+@ticks.register("lifecycle.nps", order=50)
+def quarterly_nps(now: datetime) -> str:
+    asked = nps_cadence.quarterly_nps_send(now=now)
+    return f"{asked} quarterly NPS survey(s) sent"

@@ -156,3 +156,20 @@ class ReferralReward(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.reward} ({self.side} of {self.referred_id}, {self.status})"
+
+
+class NpsAsk(TenantOwnedModel):
+    """One quarterly NPS survey email (seed 001: NPS quarterly) — the Nth after the Day 30 one
+    of onboarding. Unique per tenant and number: two ticks at once send one."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveSmallIntegerField()  # 1 at signup + 120 days, 2 at + 210, …
+    created_at = models.DateTimeField()
+    skipped = models.CharField(max_length=100, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="nps_ask_once")]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="nps_ask_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: quarterly NPS #{self.number}"
