@@ -25,6 +25,7 @@ class TimelineKind(models.TextChoices):
     CSAT_ANSWERED = "support.csat", "Support rated (CSAT)"
     EXPANSION_OPENED = "expansion.opened", "Expansion opportunity"
     REFERRAL_REWARD = "advocacy.referral", "Referral reward"
+    ADVOCACY_ASK = "advocacy.ask", "Advocacy ask"
     EXPANSION_STAGE = "expansion.stage", "Expansion opportunity updated"
     # onboarding
     MILESTONE_COMPLETED = "onboarding.milestone_completed", "Milestone completed"
@@ -99,6 +100,7 @@ class AuditAction(models.TextChoices):
     TENANT_CONTRACT_END = "tenant.contract_end", "Set a contract end date"
     OPPORTUNITY_STAGE = "opportunity.stage", "Moved an expansion opportunity"
     REFERRAL_REWARD_APPLY = "referral.reward_apply", "Applied a referral reward"
+    ADVOCACY_ASK = "advocacy.ask", "Recorded an advocacy ask"
     NOTE_EDIT = "note.edit", "Edited a note"
     NOTE_PIN = "note.pin", "Pinned a note"
     NOTE_UNPIN = "note.unpin", "Unpinned a note"

@@ -22,7 +22,7 @@ from tenants import selectors as tenant_selectors
 from tenants.selectors import month_bounds
 
 from . import advocacy, selectors, services
-from .models import Opportunity
+from .models import AdvocacyAsk, Opportunity
 
 
 def parse_month(raw: str) -> tuple[datetime, datetime] | None:
@@ -118,5 +118,34 @@ def advocacy_list(request: HttpRequest) -> HttpResponse:
         "csm": csm,
         "csms": tenant_selectors.csm_choices(),
         "nps_days": advocacy.NPS_DAYS,
+        # The asks being worked (asked or agreed), newest first: few at a time by nature.
+        "open_asks": list(
+            advocacy.advocacy_asks(csm=csm).filter(outcome__in=["asked", "agreed"])[: advocacy.OPEN_ASKS_SHOWN]
+        ),
+        "kinds": AdvocacyAsk.Kind.choices,
+        "outcomes": AdvocacyAsk.Outcome.choices,
+        "can_act": may(request.user, Ability.ACT_ON_TENANTS),
     }
     return render(request, "lifecycle/advocacy.html", context)
+
+
+@staff_required(Ability.ACT_ON_TENANTS)
+@require_POST
+def advocacy_ask(request: HttpRequest, external_id: str) -> HttpResponse:
+    tenant = tenant_selectors.tenant_get_for_staff(external_id=external_id)
+    try:
+        ask = advocacy.advocacy_ask_record(
+            tenant=tenant,
+            kind=request.POST.get("kind", ""),
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+            actor=request.user,
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, f"{tenant.name}: " + " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"{tenant.name}: {ask.get_kind_display().lower()} — {ask.get_outcome_display().lower()}."
+        )
+    return redirect(safe_next(request, default="cockpit:advocacy", under="/admin/customer-success/"))

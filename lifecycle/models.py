@@ -173,3 +173,37 @@ class NpsAsk(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: quarterly NPS #{self.number}"
+
+
+class AdvocacyAsk(TenantOwnedModel):
+    """What a CSM asked an advocate for and how it stands (seed 002's advocacy flywheel, seed
+    001's review program): one row per tenant and kind, moved along as the answer comes."""
+
+    class Kind(models.TextChoices):
+        REVIEW = "review", "Public review"
+        TESTIMONIAL = "testimonial", "Testimonial"
+        CASE_STUDY = "case_study", "Case study"
+        REFERRAL = "referral", "Referral"
+
+    class Outcome(models.TextChoices):
+        ASKED = "asked", "Asked"
+        AGREED = "agreed", "Agreed"
+        DECLINED = "declined", "Declined"
+        PUBLISHED = "published", "Published"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.ASKED)
+    asked_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind"], name="advocacy_ask_per_kind")]
+        indexes = [models.Index(fields=["outcome", "updated_at"], name="advocacy_ask_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.kind} {self.outcome}"

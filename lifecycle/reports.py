@@ -21,6 +21,7 @@ from health.selectors import tenants_with_tickets_since, tickets_of
 from tenants.models import Tenant
 from tenants.selectors import month_bounds, tenants_at_risk, tenants_churned_between
 
+from .advocacy import published_between
 from .selectors import Pipeline, live_pipeline, opportunities_won_between, won_of
 
 PLANS = [plan for plan, _ in Tenant.Plan.choices]
@@ -66,6 +67,8 @@ class MonthlyReport:
     medium_risk: int
     won: Pipeline  # expansion opportunities won in the period and the MRR they added
     pipeline: Pipeline  # open or proposed now, and the MRR they would add
+    case_studies: list[Tenant] = field(default_factory=list)  # published in the period
+    reviews: int = 0  # public reviews published in the period
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -185,6 +188,8 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
         medium_risk=medium,
         won=won,
         pipeline=live_pipeline(csm=""),
+        case_studies=[ask.tenant for ask in published_between(kind="case_study", start=start, end=end)],
+        reviews=published_between(kind="review", start=start, end=end).count(),
     )
 
 
@@ -217,6 +222,8 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, str]]:
         ("MRR added by opportunities won", money(report.won.mrr_cents), ""),
         ("Expansion pipeline now (open or proposed)", str(report.pipeline.count), ""),
         ("Expansion pipeline MRR now", money(report.pipeline.mrr_cents), ""),
+        ("Case studies published", str(len(report.case_studies)), ""),
+        ("Public reviews published", str(report.reviews), ""),
         ("CSAT", _fmt(report.csat, "/5"), "> 4.5/5"),
         ("CSAT responses", str(report.csat_count), ""),
         ("NPS", _fmt(report.nps, ""), ""),
@@ -270,6 +277,11 @@ def report_markdown(report: MonthlyReport) -> str:
         f"- **Expansion Revenue This Month:** {expansion} of MRR ({_fmt(report.expansion_share)} of MRR at its end)",
         f"- **Upsells Won:** {report.won.count} (+{money(report.won.mrr_cents)} MRR)",
         f"- **Pipeline:** {report.pipeline.count} open or proposed, +{money(report.pipeline.mrr_cents)} MRR if won",
+        "",
+        "### Customer Success Stories",
+        f"- **Case studies published:** {len(report.case_studies)}"
+        + (f" ({', '.join(t.name for t in report.case_studies)})" if report.case_studies else ""),
+        f"- **Public reviews published:** {report.reviews}",
         "",
         "### Action Items & Risks",
         f"- **High-Risk Customers:** {len(report.high_risk)} (health below 40)" + (f": {risky}" if risky else ""),

@@ -14,6 +14,7 @@ cockpit = [
     path("expansion/", expansion_views.expansion_list, name="expansion"),
     path("expansion/<int:opportunity_id>/move/", expansion_views.opportunity_move, name="opportunity-move"),
     path("advocacy/", expansion_views.advocacy_list, name="advocacy"),
+    path("advocacy/<str:external_id>/ask/", expansion_views.advocacy_ask, name="advocacy-ask"),
     path("referrals/", referral_views.referral_list, name="referrals"),
     path("referrals/<int:reward_id>/apply/", referral_views.referral_reward_apply, name="referral-apply"),
 ]

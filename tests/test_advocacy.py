@@ -4,14 +4,18 @@ testimonials, case studies and referrals from; the weekly dashboard's count is t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from html import unescape
 
 import pytest
 import time_machine
 
 from alerts.models import Alert, AlertRule
 from lifecycle.advocacy import advocacy_candidates
+from lifecycle.models import AdvocacyAsk
+from lifecycle.reports import monthly_report, report_markdown
 from onboarding.models import TenantOnboarding
+from tenants.models import AuditLog, TimelineEntry
 
 from .alert_helpers import NOW, ingest, set_current_score, tenant_at
 
@@ -55,3 +59,29 @@ def test_only_healthy_onboarded_promoters_without_urgent_alerts(client, csm, cs_
         listed = client.get("/admin/customer-success/advocacy/").content.decode()
     assert '<a href="/admin/customer-success/advocacy/">2</a>' in weekly
     assert "Ada Co" in listed and "Bea Co" in listed and "Fay Co" not in listed
+
+
+def test_a_csm_records_asks_and_the_report_counts_what_was_published(client, csm):
+    acme = promoter("acme", csm=csm)
+    client.force_login(csm)
+    url = "/admin/customer-success/advocacy/acme/ask/"
+    with time_machine.travel(NOW, tick=False):
+        bad = client.post(url, {"kind": "poem", "outcome": "asked"}, follow=True).content.decode()
+        client.post(url, {"kind": "case_study", "outcome": "asked"})
+        page = client.get("/admin/customer-success/advocacy/").content.decode()
+    assert "Acme Co: Ask for one of: public review, testimonial, case study, referral." in unescape(bad)
+    asks = page.split('id="asks-heading"')[1]
+    assert "Acme Co" in asks and "Case study" in asks and "Asked" in asks
+
+    with time_machine.travel(NOW + DAY, tick=False):
+        done = client.post(url, {"kind": "case_study", "outcome": "published", "note": "On the blog"}, follow=True)
+    assert "Acme Co: case study — published." in done.content.decode()
+    ask = AdvocacyAsk.objects.for_tenant(acme).get()
+    assert (ask.outcome, ask.asked_at, ask.updated_at, ask.note) == ("published", NOW, NOW + DAY, "On the blog")
+    assert AuditLog.objects.filter(action="advocacy.ask", actor=csm).count() == 2
+    assert [e.summary for e in TimelineEntry.objects.for_tenant(acme).filter(kind="advocacy.ask").order_by("at")] == [
+        "Case study: asked", "Case study: published — On the blog"
+    ]  # fmt: skip
+    report = monthly_report(month=date(2026, 11, 1), now=NOW + 2 * DAY)
+    assert [t.external_id for t in report.case_studies] == ["acme"] and report.reviews == 0
+    assert "- **Case studies published:** 1 (Acme Co)" in report_markdown(report)

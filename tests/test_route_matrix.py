@@ -115,6 +115,7 @@ MATRIX: dict[str, Route] = {
     "cockpit:renewal-pack": Route("staff", kwargs=TENANT_A_KWARGS),
     "cockpit:expansion": Route("staff"),
     "cockpit:advocacy": Route("staff"),
+    "cockpit:advocacy-ask": Route("staff", status=302, method="post", roles=TENANT_ACTORS, kwargs=TENANT_A_KWARGS),
     "cockpit:referrals": Route("staff"),
     "cockpit:referral-apply": Route(
         "staff", status=404, method="post", roles=roles_for(Ability.WORK_BILLING_QUEUE), kwargs=lambda: {"reward_id": 1}
