@@ -25,7 +25,7 @@ from billing.demo import TRIAL_DAYS, BillingPlan, seed_subscriptions
 from core.roles import StaffRole
 from health.demo import UsagePlan, seed_usage_history
 from health.services import health_backfill_history, health_models_from_seeds, health_recompute_all
-from lifecycle.demo import seed_contracts, seed_csat_answers, seed_opportunities
+from lifecycle.demo import seed_advocacy, seed_contracts, seed_csat_answers, seed_opportunities
 from onboarding.demo import seed_onboarding, seed_onboarding_settle
 from playbooks.demo import seed_touchpoint_history
 from qa.demo import seed_qa_reviews
@@ -324,6 +324,7 @@ def seed_demo(*, tenants: int, days: int, now: datetime, seed: int = 2026) -> Se
         seed_opportunities(now=now, seed=seed)
         seed_csat_answers(now=now, seed=seed)
         health_models_from_seeds(actor=None, now=now)  # drafts to back-test, as a CS lead would
+        seed_advocacy(now=now)
     return SeedResult(
         tenants_created=created,
         tenants_existing=existing,

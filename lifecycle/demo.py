@@ -12,6 +12,7 @@ from health.models import Event
 from tenants.models import Tenant
 from tenants.services import tenant_contract_end_set
 
+from .advocacy import advocacy_ask_record, advocacy_candidates
 from .csat import LOOKBACK, csat_follow_up
 from .expansion import expansion_sweep
 from .models import Opportunity
@@ -120,3 +121,15 @@ def seed_csat_answers(*, now: datetime, seed: int) -> int:
     for tenant, ticket_id, score, at in answers:
         csat_follow_up(tenant=tenant, ticket_id=ticket_id, score=score, comment="", now=at)
     return len(answers)
+
+
+def seed_advocacy(*, now: datetime) -> int:
+    """The CSMs have asked a few of their advocacy candidates: a review asked of one, a
+    case study agreed with another and one published last week — through the same service."""
+    candidates = advocacy_candidates(now=now)
+    story = [("review", "asked", 0), ("case_study", "agreed", 2), ("case_study", "published", 7)]
+    for candidate, (kind, outcome, days_ago) in zip(candidates, story, strict=False):
+        tenant = candidate.tenant
+        advocacy_ask_record(tenant=tenant, kind=kind, outcome=outcome, actor=tenant.csm_owner,
+                            now=now - timedelta(days=days_ago))  # fmt: skip
+    return min(len(candidates), len(story))
