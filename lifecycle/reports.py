@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 
 from billing.models import Trial
 from billing.plans import money
-from billing.revenue import MonthRow, revenue_months
+from billing.revenue import MonthRow, revenue_months, tenants_mrr_then_and_now
 from health.models import DailyRollup, Event
 from health.selectors import tenants_with_tickets_since, tickets_of
 from tenants.models import Tenant
@@ -37,6 +37,12 @@ class TierChurn:
     plan: str
     live_at_start: int
     churned: int
+    mrr_at_start: int = 0  # cents, of the customers the period began with
+    mrr_churned: int = 0  # cents: their MRR at the start, of those that churned in the period
+
+    @property
+    def mrr_rate(self) -> float | None:
+        return percent(self.mrr_churned, self.mrr_at_start)
 
     @property
     def rate(self) -> float | None:
@@ -151,10 +157,25 @@ def period_report(*, start: datetime, end: datetime, revenue: MonthRow | None) -
     live = Tenant.objects.filter(signed_up_at__lt=start).filter(Q(churned_at__isnull=True) | Q(churned_at__gte=start))
     # The same Q as the tenant list's churned filter that the monthly figure opens.
     churned = list(tenants_churned_between(Tenant.objects.all(), start, end).only("id", "plan"))
-    live_by_plan = {plan: 0 for plan in PLANS} | dict(
-        live.values("plan").annotate(n=Count("id")).values_list("plan", "n").order_by()
-    )
-    tiers = [TierChurn(plan, live_by_plan[plan], sum(1 for t in churned if t.plan == plan)) for plan in PLANS]
+    live_plans = dict(live.values_list("id", "plan"))
+    live_by_plan = {plan: sum(1 for p in live_plans.values() if p == plan) for plan in PLANS}
+    # MRR churn by tier: each customer's MRR at the period's start (the Stripe mirror's
+    # history), and of it the part of those that churned in the period.
+    mrr_at_start = {
+        tenant_id: then
+        for tenant_id, (then, _) in tenants_mrr_then_and_now(starts=dict.fromkeys(live_plans, start), now=end).items()
+    }
+    churned_ids = {t.pk for t in churned}
+    tiers = [
+        TierChurn(
+            plan,
+            live_by_plan[plan],
+            sum(1 for t in churned if t.plan == plan),
+            sum(mrr for tid, mrr in mrr_at_start.items() if live_plans[tid] == plan),
+            sum(mrr for tid, mrr in mrr_at_start.items() if live_plans[tid] == plan and tid in churned_ids),
+        )
+        for plan in PLANS
+    ]
     last_day = (end - timedelta(microseconds=1)).date()  # rollups are by UTC day
     csat = DailyRollup.all_tenants.filter(name="csat.submitted", day__gte=start.date(), day__lte=last_day)
     totals = csat.aggregate(total=Sum("value_sum"), n=Sum("value_count"))
@@ -213,6 +234,7 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, str]]:
         ("Customers churned", str(len(report.churned)), ""),
     ]
     rows += [(f"Churn, {t.plan}", _fmt(t.rate), f"< {t.target:g} %") for t in report.churn_by_tier]
+    rows += [(f"MRR churn, {t.plan}", _fmt(t.mrr_rate), "") for t in report.churn_by_tier]
     rows += [
         ("Net revenue retention", _fmt(_ratio(revenue.nrr) if revenue else None), "> 110 %"),
         ("Gross revenue retention", _fmt(_ratio(revenue.grr) if revenue else None), ""),
@@ -269,7 +291,8 @@ def report_markdown(report: MonthlyReport) -> str:
         "",
         "### Churn by tier",
         *[
-            f"- {t.plan.title()}: {_fmt(t.rate)} ({t.churned} of {t.live_at_start}; target <{t.target:g}%)"
+            f"- {t.plan.title()}: {_fmt(t.rate)} ({t.churned} of {t.live_at_start}; target <{t.target:g}%);"
+            f" MRR churn {_fmt(t.mrr_rate)} ({money(t.mrr_churned)} of {money(t.mrr_at_start)})"
             for t in report.churn_by_tier
         ],
         "",

@@ -14,9 +14,11 @@ import pytest
 import time_machine
 
 from billing.models import Trial
+from lifecycle.reports import monthly_report, report_markdown
 from tenants.models import Tenant
 
 from .alert_helpers import NOW, ingest, tenant_at
+from .billing_helpers import StripeStory, stripe_settings
 
 pytestmark = pytest.mark.django_db
 REPORT = "/admin/customer-success/reports/"
@@ -179,3 +181,25 @@ def test_a_churned_month_that_is_not_one_is_ignored_with_a_note(client, cs_lead,
     html = client.get("/admin/customer-success/tenants/?churned=october", follow=True).content.decode()
     assert "“october” is not a month (YYYY-MM); the churned filter was ignored." in html
     assert "11 tenants" in html  # every tenant of the book, unfiltered
+
+
+def test_mrr_churn_by_tier_worked_out_by_hand(settings):
+    """MRR at 1 Oct from the Stripe mirror: starter s1 $19 and s2 $19, professional p1 $49,
+    business b1 $99. In October s1 (10 Oct) and p1 (20 Oct) cancel: starter $19 of $38 = 50 %,
+    professional $49 of $49 = 100 %, business $0 of $99 = 0 %."""
+    stripe_settings(settings)
+    sept = datetime(2026, 9, 1, tzinfo=UTC)
+    stories = {}
+    for key, plan in [("s1", "starter"), ("s2", "starter"), ("p1", "professional"), ("b1", "business")]:
+        tenant = tenant_at(key, signed_up_at=sept, plan=plan, onboarding=False)
+        stories[key] = StripeStory(tenant, plan=plan)
+        stories[key].status("active", at=sept + timedelta(days=3), event="customer.subscription.created")
+    for key, day in (("s1", 10), ("p1", 20)):
+        stories[key].status("canceled", at=oct_(day), event="customer.subscription.deleted", canceled_at=oct_(day))
+        # The tick's billing job marks the tenant churned when the cancellation takes effect.
+        Tenant.objects.filter(external_id=key).update(lifecycle_stage="churned", churned_at=oct_(day))
+    report = monthly_report(month=datetime(2026, 10, 1).date(), now=NOW)
+    assert [(t.plan, t.mrr_churned, t.mrr_at_start, t.mrr_rate, t.churned) for t in report.churn_by_tier] == [
+        ("starter", 1900, 3800, 50.0, 1), ("professional", 4900, 4900, 100.0, 1), ("business", 0, 9900, 0.0, 0)
+    ]  # fmt: skip
+    assert "- Starter: 50 % (1 of 2; target <4%); MRR churn 50 % ($19.00 of $38.00)" in report_markdown(report)
