@@ -1,6 +1,5 @@
-"""The expansion pipeline's cockpit pages — the list (/admin/customer-success/expansion/) and
-the form that moves an opportunity along (open → proposed → won / lost) — and the advocacy
-candidates (/admin/customer-success/advocacy/)."""
+"""The expansion pipeline's cockpit pages: the list (/admin/customer-success/expansion/) and
+the form that moves an opportunity along (open → proposed → won / lost)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,8 @@ from core.roles import Ability, may
 from tenants import selectors as tenant_selectors
 from tenants.selectors import month_bounds
 
-from . import advocacy, selectors, services
-from .models import AdvocacyAsk, Opportunity
+from . import selectors, services
+from .models import Opportunity
 
 
 def parse_month(raw: str) -> tuple[datetime, datetime] | None:
@@ -98,54 +97,3 @@ def opportunity_move(request: HttpRequest, opportunity_id: int) -> HttpResponse:
             request, f"{moved.tenant.name}: the move to {PLANS[moved.suggested_plan].name} is marked {words}."
         )
     return redirect(safe_next(request, default="cockpit:expansion", under="/admin/customer-success/"))
-
-
-@staff_required()
-@require_GET
-def advocacy_list(request: HttpRequest) -> HttpResponse:
-    """Who to ask for a review, a testimonial, a case study or a referral."""
-    csm = request.GET.get("csm", "").strip()
-    notes = []
-    if csm and not csm.isdigit():
-        notes.append(f"“{csm[:30]}” is not a CSM: showing everyone's tenants.")
-        csm = ""
-    candidates = advocacy.advocacy_candidates(now=timezone.now(), csm=csm)
-    page = paged(candidates, request.GET)
-    context = {
-        "candidates": page.rows,
-        "paged": page,
-        "notes": notes,
-        "csm": csm,
-        "csms": tenant_selectors.csm_choices(),
-        "nps_days": advocacy.NPS_DAYS,
-        # The asks being worked (asked or agreed), newest first: few at a time by nature.
-        "open_asks": list(
-            advocacy.advocacy_asks(csm=csm).filter(outcome__in=["asked", "agreed"])[: advocacy.OPEN_ASKS_SHOWN]
-        ),
-        "kinds": AdvocacyAsk.Kind.choices,
-        "outcomes": AdvocacyAsk.Outcome.choices,
-        "can_act": may(request.user, Ability.ACT_ON_TENANTS),
-    }
-    return render(request, "lifecycle/advocacy.html", context)
-
-
-@staff_required(Ability.ACT_ON_TENANTS)
-@require_POST
-def advocacy_ask(request: HttpRequest, external_id: str) -> HttpResponse:
-    tenant = tenant_selectors.tenant_get_for_staff(external_id=external_id)
-    try:
-        ask = advocacy.advocacy_ask_record(
-            tenant=tenant,
-            kind=request.POST.get("kind", ""),
-            outcome=request.POST.get("outcome", ""),
-            note=request.POST.get("note", ""),
-            actor=request.user,
-            now=timezone.now(),
-        )
-    except ValidationError as exc:
-        messages.error(request, f"{tenant.name}: " + " ".join(exc.messages))
-    else:
-        messages.success(
-            request, f"{tenant.name}: {ask.get_kind_display().lower()} — {ask.get_outcome_display().lower()}."
-        )
-    return redirect(safe_next(request, default="cockpit:advocacy", under="/admin/customer-success/"))
