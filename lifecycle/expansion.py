@@ -291,6 +291,8 @@ def expansion_sweep(*, now: datetime) -> tuple[int, int] | None:
     One transaction: the day's row is the claim, and a sweep that dies half-way rolls its claim
     back with its work, so the next tick sweeps the day again. A second sweep at the same time
     waits on the row's unique index until the first commits, then finds the day taken."""
+    if ExpansionSweep.objects.filter(day=now.date()).exists():
+        return None  # the day's sweep ran (cheap; the INSERT below is the real guard)
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -428,17 +428,21 @@ def alert_runs_start(*, now: datetime, result: ReconcileResult) -> None:
         .select_related("current")
         .order_by("slug")
     )
-    for playbook in playbooks:
-        alerts = list(
-            Alert.all_tenants.filter(
-                rule__slug=playbook.current.trigger_rule,
-                status__in=ACTIVE_STATUSES,
-                opened_at__gt=now - STALE_AFTER,
-                opened_at__lte=now,
-            )
-            .select_related("tenant")
-            .order_by("opened_at", "id")
+    # One query for every alert playbook's recent alerts (a tick usually finds none).
+    recent: dict[str, list[Alert]] = {}
+    for alert in (
+        Alert.all_tenants.filter(
+            rule__slug__in={p.current.trigger_rule for p in playbooks},
+            status__in=ACTIVE_STATUSES,
+            opened_at__gt=now - STALE_AFTER,
+            opened_at__lte=now,
         )
+        .select_related("tenant", "rule")
+        .order_by("opened_at", "id")
+    ):
+        recent.setdefault(alert.rule.slug, []).append(alert)
+    for playbook in playbooks:
+        alerts = recent.get(playbook.current.trigger_rule, [])
         if not alerts:
             continue
         earlier: dict[int, list[tuple[datetime, str]]] = {}
