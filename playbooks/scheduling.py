@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -238,15 +239,29 @@ def _already_enrolled(playbook: Playbook) -> Q:
     return Exists(Run.all_tenants.filter(tenant=OuterRef("pk"), playbook=playbook))
 
 
+def _plans_allowed(audience: list[dict[str, Any]]) -> list[str] | None:
+    """The plans an audience's `plan == X` or `plan in [...]` condition allows; None without one."""
+    for condition in audience:
+        if condition["fact"] == "plan" and condition["op"] in ("==", "in"):
+            value = condition["value"]
+            return list(value) if isinstance(value, (list, tuple)) else [value]
+    return None
+
+
 def signup_runs_start(*, now: datetime, result: ReconcileResult) -> None:
     """Tenants that signed up recently enough for an enabled signup playbook to still have a
     step due, and are not in it yet, start it — when its audience holds for them."""
     playbooks = Playbook.objects.filter(enabled=True, current__trigger=Trigger.SIGNUP).select_related("current")
     for playbook in playbooks:
         version = playbook.current
+        recent = Tenant.objects.filter(signed_up_at__gt=now - run_span(version), signed_up_at__lte=now)
+        plans = _plans_allowed(version.definition["audience"])
+        if plans is not None:
+            # A plan condition narrows the candidates in SQL: the others' facts are never read
+            # (the condition is still evaluated with the rest of the audience below).
+            recent = recent.filter(plan__in=plans)
         candidates = list(
-            Tenant.objects.filter(signed_up_at__gt=now - run_span(version), signed_up_at__lte=now)
-            .exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
+            recent.exclude(lifecycle_stage=Tenant.LifecycleStage.CHURNED)
             .exclude(_already_enrolled(playbook))
             .select_related("csm_owner")
             .order_by("id")

@@ -101,7 +101,7 @@ def test_a_review_decision_needs_a_note_and_a_delivery_in_review(client, csm):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_ticks_racing_on_postgresql_still_send_each_touchpoint_once():
-    """Over 30 s (110–175 s in CI): two real ticks race at every hour of the 31-day walk,
+    """Over 30 s (110–190 s in CI): two real ticks race at every hour of the 31-day walk,
     744 moments, because a double send can hide in any of them; a shorter walk would miss
     the Day 14 and Day 30 steps. Issue 18 makes the tick cheaper."""
     tenant = new_york_tenant()
